@@ -1,0 +1,256 @@
+/*
+ * neuron.h: train a single artificial neuron, y = phi(w.x + b), on millions
+ * of points, and prove the numbers against a faithful reference.
+ *
+ * This header is the whole public API and its documentation. Every symbol
+ * carries the nr_ prefix. Functions that can fail return an nr_status and,
+ * when `err` is not NULL, write one line of human-readable text into it
+ * (no trailing newline). The library never prints and never exits.
+ *
+ * Data layout (see nr_data): rows are stored row-major with the target in
+ * the last column, exactly the layout of the .npy files `neuron gen` writes,
+ * so a memory-mapped file is trained on in place, without a copy.
+ */
+#ifndef NEURON_H
+#define NEURON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NR_VERSION_MAJOR 0
+#define NR_VERSION_MINOR 1
+#define NR_VERSION_PATCH 0
+#define NR_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    NR_OK = 0,
+    NR_ERR_ARG,         /* an argument or option is out of its valid range */
+    NR_ERR_INPUT,       /* a file is unreadable, malformed or holds bad values */
+    NR_ERR_DIVERGED,    /* training produced NaN/Inf or a loss growing without bound */
+    NR_ERR_IO,          /* writing an output failed (disk full, permissions) */
+    NR_ERR_NOMEM,       /* an allocation failed */
+    NR_ERR_UNSUPPORTED, /* the CPU lacks a requested kernel, or a feature is absent */
+    NR_ERR_INTERRUPTED, /* the caller's callback asked to stop (signal) */
+    NR_ERR_INTERNAL     /* a bug: an invariant did not hold */
+} nr_status;
+
+/* Room for one line of error text, filled by a failing call. */
+typedef struct {
+    char msg[512];
+} nr_error;
+
+/* A short constant name for a status ("ok", "invalid argument", ...). */
+const char *nr_status_str(nr_status s);
+
+/* ------------------------------------------------------------------------ */
+/* CPython-compatible Mersenne Twister (src/rng.c)                          */
+/* ------------------------------------------------------------------------ */
+
+/* MT19937 state, bit-compatible with CPython's `random` module. */
+typedef struct {
+    uint32_t mt[624];
+    int index;
+} nr_mt;
+
+/* Seed exactly as CPython's random.seed(n) does for an int n: the absolute
+ * value of n is split into little-endian 32-bit words (one word, 0, for n = 0)
+ * and fed to MT19937's init_by_array. `decimal` is an optionally signed
+ * decimal integer of any length (leading/trailing blanks allowed, as Python's
+ * int() accepts, and underscores between digits). Returns NR_ERR_ARG and
+ * leaves `mt` untouched when the text is not such an integer. */
+nr_status nr_mt_seed_decimal(nr_mt *mt, const char *decimal, nr_error *err);
+
+/* Seed from an unsigned 64-bit integer: same as nr_mt_seed_decimal with its
+ * decimal text. */
+void nr_mt_seed_u64(nr_mt *mt, uint64_t seed);
+
+/* Seed with MT19937's init_by_array over `n` 32-bit words (n >= 1). */
+void nr_mt_seed_words(nr_mt *mt, const uint32_t *key, size_t n);
+
+/* The next 32-bit output of MT19937 (CPython's getrandbits(32)). */
+uint32_t nr_mt_next_u32(nr_mt *mt);
+
+/* CPython's random.random(): 53 random bits as a double in [0, 1),
+ * (a >> 5) * 67108864 + (b >> 6), divided by 2^53. */
+double nr_mt_random(nr_mt *mt);
+
+/* CPython's random.uniform(lo, hi): lo + (hi - lo) * random(). */
+double nr_mt_uniform(nr_mt *mt, double lo, double hi);
+
+/* ------------------------------------------------------------------------ */
+/* The tutorial experiment (src/reference.c)                                */
+/* ------------------------------------------------------------------------ */
+
+/* Options of the tutorial; see SPEC section 2. `seed` is decimal text so that
+ * seeds of any size behave as in Python. */
+typedef struct {
+    const char *seed; /* default "42" */
+    int64_t samples;  /* default 100, >= 0 */
+    int64_t epochs;   /* default 100000, >= 0 */
+    double lr;        /* default 1e-5 */
+    int64_t every;    /* default 100, >= 1 */
+    double slope;     /* default 5 */
+    double noise;     /* default 100 */
+} nr_tutorial_opts;
+
+/* Fill `o` with the tutorial's defaults. */
+void nr_tutorial_defaults(nr_tutorial_opts *o);
+
+/* Called every `every` epochs with the epoch number (1-based), the loss
+ * summed over that epoch, and the weight and bias after it. A non-zero return
+ * stops the run early (nr_tutorial_run then returns NR_ERR_INTERRUPTED). */
+typedef int (*nr_tutorial_fn)(void *ctx, int64_t epoch, double loss, double w, double b);
+
+/* Run the tutorial experiment operation for operation as the Python original
+ * does: data x = 0..samples-1, y = slope*x + uniform(-noise, noise) from the
+ * seeded Mersenne Twister, then w = random(), b = random(), then per-sample
+ * SGD in data order (see nr_sgd_epoch_f64). Calls `fn` every `every` epochs.
+ * Returns NR_ERR_ARG for invalid options (message names the option). */
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
+                          nr_error *err);
+
+/* Format a double as Python's f"{v:.4f}" does ("nan", "inf", "-inf" for the
+ * non-finite values), into `buf` of `size` bytes. Returns the length. */
+int nr_format_4f(char *buf, size_t size, double v);
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { NR_F32 = 0, NR_F64 = 1 } nr_dtype;
+
+/* A read-only view of a data set: `rows` rows of `features` + 1 values, row
+ * major, the target in the last column, each value a float (NR_F32) or a
+ * double (NR_F64). Row i, feature j is values[i * (features + 1) + j]. The
+ * view does not own `values`. */
+typedef struct {
+    size_t rows;
+    size_t features;
+    nr_dtype dtype;
+    const void *values;
+} nr_data;
+
+/* Size in bytes of one value of the given dtype (4 or 8). */
+size_t nr_dtype_size(nr_dtype t);
+
+/* An owned data set: memory-mapped from a file or held in memory. */
+typedef struct nr_dataset nr_dataset;
+
+typedef enum { NR_HEADER_AUTO = 0, NR_HEADER_YES, NR_HEADER_NO } nr_header_mode;
+
+/* Options for reading a data file. Zero-initialised means: CSV header
+ * auto-detected, comma delimiter, target the last column, keep the file's
+ * dtype (CSV: f64). */
+typedef struct {
+    nr_header_mode header; /* CSV only */
+    char delimiter;        /* CSV only; 0 means ',' */
+    const char *target;    /* column name or 0-based index; NULL: last column */
+    int want_dtype;        /* -1 or 0 from zero-init... see nr_load_defaults */
+} nr_load_opts;
+
+/* Fill `o` with the defaults described above (want_dtype = -1: keep). */
+void nr_load_defaults(nr_load_opts *o);
+
+/* Read `path` (.npy or .csv, by extension) into a data set. A .npy file of
+ * C order whose target is the last column and whose dtype is kept is
+ * memory-mapped, not copied. Bad input returns NR_ERR_INPUT with a message
+ * naming the file and, where it can, the line or row and the column. */
+nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
+                          nr_error *err);
+
+/* Allocate an owned, zero-filled data set of the given shape. */
+nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
+                           nr_error *err);
+
+/* The view of a data set (valid until nr_dataset_free). */
+const nr_data *nr_dataset_view(const nr_dataset *ds);
+
+/* Writable values of a data set made by nr_dataset_alloc (NULL for a mapped
+ * file). */
+void *nr_dataset_mutable(nr_dataset *ds);
+
+/* Release a data set (NULL is fine). */
+void nr_dataset_free(nr_dataset *ds);
+
+/* Write a data view to `path` (.npy or .csv by extension), atomically: to a
+ * temporary file in the same folder, then renamed; nothing is left behind on
+ * failure. CSV gets the header x1,...,xD,y and round-trip exact numbers. */
+nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Synthetic data (src/gen.c)                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { NR_DIST_UNIFORM = 0, NR_DIST_NORMAL } nr_dist;
+
+typedef struct {
+    size_t rows;
+    size_t features;       /* default 1 */
+    const double *weights; /* `features` values; NULL: 1, 2, ..., D */
+    double bias;           /* default 0.5 */
+    double noise;          /* half-width S of the uniform noise U(-S, S); default 0.1 */
+    nr_dist dist;          /* features ~ U(-1, 1) or N(0, 1) */
+    nr_dtype dtype;        /* default NR_F32 */
+    uint64_t seed;         /* default 42 */
+    int threads;           /* 0: OpenMP's default */
+} nr_gen_opts;
+
+void nr_gen_defaults(nr_gen_opts *o);
+
+/* Fill `out` (rows x (features+1), dtype as o->dtype) with synthetic data:
+ * each value is a function of (seed, row, column) only, so the result is the
+ * same for any thread count. */
+nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A linear neuron (identity activation): y = w.x + b on raw features. When
+ * `standardized`, training happened on (x - mean) / std and the weights here
+ * have already been mapped back to raw features; mean and std are kept for
+ * the record. */
+typedef struct {
+    size_t features;
+    double *weights; /* features */
+    double bias;
+    bool standardized;
+    double *mean; /* features, or NULL */
+    double *std;  /* features, or NULL */
+} nr_model;
+
+/* Allocate a model of `features` zero weights. */
+nr_status nr_model_init(nr_model *m, size_t features, nr_error *err);
+void nr_model_free(nr_model *m);
+
+/* ------------------------------------------------------------------------ */
+/* Per-sample SGD reference (src/reference.c)                               */
+/* ------------------------------------------------------------------------ */
+
+/* One epoch of the tutorial's per-sample SGD, generalised to d features, in
+ * double precision and data order, operation for operation:
+ *   pred = ((w0*x0 + w1*x1) + ...) + b;  loss += (pred - y)**2;
+ *   g = (pred - y)*2;  w_j -= lr*(g*x_j);  b -= lr*g.
+ * `w` (d values) and `*b` are updated in place; `*loss` receives the loss
+ * summed over the epoch. Rows of f32 data are widened to double first. The
+ * square is libm's pow(|r|, 2), as CPython computes `r ** 2` (it differs from
+ * r*r in the last bit for about one residual in a thousand). Returns
+ * NR_ERR_DIVERGED, with the sample's w and b not yet updated, where squaring
+ * a finite residual overflows (CPython raises OverflowError there); NR_OK
+ * otherwise, including when w and b have become Inf or NaN. This is the
+ * ground truth the fast paths are tested against. */
+nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,88 @@
+/* neuron tutorial: the tutorial's experiment, printed byte for byte as the
+ * Python original prints it. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static void usage(FILE *f) {
+    fputs("usage: neuron tutorial [options]\n"
+          "\n"
+          "Reproduce the tutorial's linear regression by per-sample SGD, byte for byte\n"
+          "as the Python original prints it (CPython's Mersenne Twister, same order of\n"
+          "operations, no FMA).\n"
+          "\n"
+          "options:\n"
+          "  --seed S      random.seed(S): any integer, negative or beyond 64 bits (42)\n"
+          "  --samples N   data points x = 0..N-1, in [0, 2^40] (100)\n"
+          "  --epochs E    passes over the data, >= 0 (100000)\n"
+          "  --lr LR       learning rate, a finite number > 0 (0.00001)\n"
+          "  --every K     print a line every K epochs, >= 1 (100)\n"
+          "  --slope A     y = A*x + noise (5)\n"
+          "  --noise S     noise ~ U(-S, S), S >= 0 (100)\n"
+          "  -h, --help    this help\n",
+          f);
+}
+
+typedef struct {
+    FILE *out;
+} printer;
+
+static int print_line(void *ctx, int64_t epoch, double loss, double w, double b) {
+    printer *p = ctx;
+    char l[400], ws[400], bs[400]; /* %.4f of 1e308 has 314 characters */
+    nr_format_4f(l, sizeof l, loss);
+    nr_format_4f(ws, sizeof ws, w);
+    nr_format_4f(bs, sizeof bs, b);
+    fprintf(p->out, "Epoch: %" PRId64 ", Loss: %s, Weight: %s, Bias: %s\n", epoch, l, ws, bs);
+    return 0;
+}
+
+int cmd_tutorial(int argc, char **argv) {
+    nr_tutorial_opts o;
+    nr_tutorial_defaults(&o);
+    cli_args a;
+    cli_args_init(&a, "tutorial", argc, argv);
+    const int64_t big = INT64_MAX / 2;
+    while (cli_next(&a)) {
+        bool ok;
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (cli_is(&a, "--seed")) {
+            nr_mt probe;
+            nr_error err;
+            ok = (o.seed = cli_value(&a)) != NULL;
+            if (ok && nr_mt_seed_decimal(&probe, o.seed, &err) != NR_OK) {
+                cli_error("tutorial --seed: invalid value '%s': expected an integer of any size",
+                          o.seed);
+                ok = false;
+            }
+        } else if (cli_is(&a, "--samples")) {
+            ok = cli_int(&a, 0, (int64_t)1 << 40, &o.samples);
+        } else if (cli_is(&a, "--epochs")) {
+            ok = cli_int(&a, 0, big, &o.epochs);
+        } else if (cli_is(&a, "--every")) {
+            ok = cli_int(&a, 1, big, &o.every);
+        } else if (cli_is(&a, "--lr")) {
+            ok = cli_double(&a, 0.0, 1e300, true, &o.lr);
+        } else if (cli_is(&a, "--slope")) {
+            ok = cli_double(&a, -1e300, 1e300, false, &o.slope);
+        } else if (cli_is(&a, "--noise")) {
+            ok = cli_double(&a, 0.0, 1e300, false, &o.noise);
+        } else {
+            return cli_unknown(&a);
+        }
+        if (!ok) return EXIT_USAGE;
+    }
+    printer p = {stdout};
+    nr_error err;
+    nr_status s = nr_tutorial_run(&o, print_line, &p, &err);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("tutorial: writing to stdout failed");
+        return EXIT_OTHER;
+    }
+    return s == NR_OK ? EXIT_OK : cli_fail(s, &err);
+}

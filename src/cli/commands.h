@@ -1,0 +1,8 @@
+/* Every `neuron` subcommand: argv holds the arguments after the command name.
+ * Each returns the process exit code. */
+#ifndef NR_CLI_COMMANDS_H
+#define NR_CLI_COMMANDS_H
+
+int cmd_tutorial(int argc, char **argv);
+
+#endif

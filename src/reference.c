@@ -1,0 +1,181 @@
+/* The faithful reference: the tutorial's experiment and its per-sample SGD,
+ * IEEE double operation for operation as CPython evaluates the original. The
+ * build passes -ffp-contract=off so that no a*b + c becomes an FMA, and the
+ * code below keeps Python's evaluation order and parenthesisation. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* CPython evaluates `r ** 2` by calling libm's pow (Objects/floatobject.c,
+ * float_pow), which is not always correctly rounded, whereas compilers fold
+ * pow(r, 2.0) into r*r. Calling through a volatile pointer keeps the libm
+ * call, and so the last bit of every printed loss. */
+static double (*volatile const libm_pow)(double, double) = pow;
+
+/* r ** 2 as float_pow computes it: negative bases use |r| (the exponent is an
+ * even integer); a finite base whose square overflows is an OverflowError. */
+static inline double py_square(double r, int *overflow) {
+    if (isnan(r)) return r;
+    double v = libm_pow(fabs(r), 2.0);
+    if (isinf(v) && !isinf(r)) *overflow = 1;
+    return v;
+}
+
+/* Whether Python would raise OverflowError on r ** 2, without computing the
+ * square: r*r < 2^1024 exactly when |r| < 2^512, so only residuals near that
+ * size need libm's answer. */
+static inline int py_square_overflows(double r) {
+    if (!(fabs(r) >= 0x1p511) || isinf(r)) return 0;
+    int overflow = 0;
+    (void)py_square(r, &overflow);
+    return overflow;
+}
+
+/* Value (row i, column j) of a view, widened to double. */
+static inline double value(const nr_data *d, size_t i, size_t j) {
+    const size_t at = i * (d->features + 1) + j;
+    return d->dtype == NR_F64 ? ((const double *)d->values)[at] : (double)((const float *)d->values)[at];
+}
+
+/* Adds r ** 2 to *total when total is not NULL; returns non-zero where Python
+ * would raise OverflowError. */
+static inline int add_square(double *total, double r) {
+    if (!total) return py_square_overflows(r);
+    int overflow = 0;
+    *total += py_square(r, &overflow);
+    return overflow;
+}
+
+nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
+    const size_t n = d->rows, k = d->features;
+    double total = 0.0, *acc = loss ? &total : NULL, bb = *b;
+    int overflow = 0;
+    if (d->dtype == NR_F64 && k == 1) {
+        /* The tutorial's shape, kept free of inner loops: the dependency chain
+         * through w is the whole cost of this loop. */
+        const double *v = d->values;
+        double ww = w[0];
+        for (size_t i = 0; i < n && !overflow; i++) {
+            const double x = v[2 * i], y = v[2 * i + 1];
+            const double pred = ww * x + bb;
+            if ((overflow = add_square(acc, pred - y))) break;
+            const double g = (pred - y) * 2;
+            ww -= lr * (g * x);
+            bb -= lr * g;
+        }
+        w[0] = ww;
+    } else {
+        for (size_t i = 0; i < n && !overflow; i++) {
+            double pred = k ? w[0] * value(d, i, 0) : 0.0;
+            for (size_t j = 1; j < k; j++) pred = pred + w[j] * value(d, i, j);
+            pred = pred + bb;
+            const double y = value(d, i, k);
+            if ((overflow = add_square(acc, pred - y))) break;
+            const double g = (pred - y) * 2;
+            for (size_t j = 0; j < k; j++) w[j] -= lr * (g * value(d, i, j));
+            bb -= lr * g;
+        }
+    }
+    *b = bb;
+    if (loss) *loss = total;
+    return overflow ? NR_ERR_DIVERGED : NR_OK;
+}
+
+/* One epoch of the tutorial itself, x = 0, 1, ..., n-1. Same results as
+ * nr_sgd_epoch bit for bit (tested), but shorter: the latency of the chain
+ * w -> pred -> residual -> w is what the tutorial's speed is made of, and
+ * two of its operations can go without changing a bit:
+ *  - lr*((r*2)*x) == (2*lr)*(r*x) and lr*(r*2) == (2*lr)*r: doubling is
+ *    exact, so both sides are the one rounding of the real 2*lr*r*x, except
+ *    where r*x is subnormal (doubling a rounded subnormal is not rounding
+ *    the doubled value); that rare case takes Python's order;
+ *  - the loss is only wanted on printed epochs (loss != NULL); elsewhere only
+ *    Python's OverflowError has to be detected, which needs no pow call.
+ * r*2 and r*x cannot overflow here: |r| < 2^512 (or the run stopped on the
+ * overflow) and x < 2^40. */
+static int tutorial_epoch(const double *y, size_t n, double lr, double *w, double *b,
+                          double *loss) {
+    const double lr2 = lr * 2;
+    double ww = *w, bb = *b, total = 0.0;
+    int overflow = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = (double)i;
+        const double r = (ww * x + bb) - y[i];
+        if (loss)
+            total += py_square(r, &overflow);
+        else if (fabs(r) >= 0x1p511)
+            overflow = py_square_overflows(r);
+        if (overflow) break; /* w, b as before this sample, as in Python */
+        const double t = r * x;
+        if (!(fabs(t) < 0x1p-1021) || r == 0 || i == 0)
+            ww -= lr2 * t; /* NaN and Inf take this path too, with Python's result */
+        else
+            ww -= lr * ((r * 2) * x);
+        bb -= lr2 * r;
+    }
+    *w = ww;
+    *b = bb;
+    if (loss) *loss = total;
+    return overflow;
+}
+
+void nr_tutorial_defaults(nr_tutorial_opts *o) {
+    o->seed = "42";
+    o->samples = 100;
+    o->epochs = 100000;
+    o->lr = 0.00001;
+    o->every = 100;
+    o->slope = 5.0;
+    o->noise = 100.0;
+}
+
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
+                          nr_error *err) {
+    if (o->samples < 0 || o->samples > ((int64_t)1 << 40))
+        return nr_fail(err, NR_ERR_ARG, "samples %" PRId64 " out of range [0, 2^40]", o->samples);
+    if (o->epochs < 0) return nr_fail(err, NR_ERR_ARG, "epochs must be >= 0");
+    if (o->every < 1) return nr_fail(err, NR_ERR_ARG, "every must be >= 1");
+    nr_mt mt;
+    nr_status s = nr_mt_seed_decimal(&mt, o->seed ? o->seed : "42", err);
+    if (s != NR_OK) return s;
+
+    const size_t n = (size_t)o->samples;
+    double *y = malloc((n ? n : 1) * sizeof *y);
+    if (!y) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu samples", n);
+    for (size_t i = 0; i < n; i++) /* Python: slope * x, x an int made float */
+        y[i] = o->slope * (double)i + nr_mt_uniform(&mt, -o->noise, o->noise);
+    double w = nr_mt_random(&mt);
+    double b = nr_mt_random(&mt);
+
+    s = NR_OK;
+    for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
+        double loss = 0.0;
+        const bool print = epoch % o->every == 0;
+        if (tutorial_epoch(y, n, o->lr, &w, &b, print ? &loss : NULL)) {
+            s = nr_fail(err, NR_ERR_DIVERGED,
+                        "epoch %" PRId64 ": the squared error overflowed a double (Python "
+                        "raises OverflowError here); try a smaller --lr",
+                        epoch);
+            break;
+        }
+        if (print && fn && fn(ctx, epoch, loss, w, b)) {
+            s = NR_ERR_INTERRUPTED;
+            break;
+        }
+    }
+    free(y);
+    return s;
+}
+
+int nr_format_4f(char *buf, size_t size, double v) {
+    /* glibc's printf, like CPython's float formatting, rounds the exact binary
+     * value correctly, so only the non-finite spellings need care: Python has
+     * no "-nan". */
+    if (isnan(v)) return snprintf(buf, size, "nan");
+    if (isinf(v)) return snprintf(buf, size, v < 0 ? "-inf" : "inf");
+    return snprintf(buf, size, "%.4f", v);
+}

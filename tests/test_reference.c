@@ -1,0 +1,262 @@
+/* The faithful reference: `neuron tutorial` against the Python oracle's
+ * golden outputs (tests/golden/tutorial, made by make_tutorial.sh), byte for
+ * byte, and the library's per-sample SGD against the tutorial's numbers. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "neuron.h"
+#include "util.h"
+
+/* Split `line` into words (in place), at most `max`; returns the count. */
+static int split_words(char *line, char **w, int max) {
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(line, " \t", &save); t && n < max;
+         t = strtok_r(NULL, " \t", &save))
+        w[n++] = t;
+    return n;
+}
+
+Test(tutorial, matches_every_golden_output_byte_for_byte, .timeout = 600) {
+    char *cases_path = source_path("tests/golden/tutorial/cases.txt");
+    char *cases = read_file(cases_path, NULL);
+    cr_assert(cases, "cannot read %s", cases_path);
+    int ncases = 0, negative = 0, beyond64 = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(cases, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#' || line[0] == '\0') continue;
+        char *w[32];
+        int nw = split_words(line, w, 32);
+        char rel[256];
+        snprintf(rel, sizeof rel, "tests/golden/tutorial/%s.txt", w[0]);
+        char *gpath = source_path(rel);
+        size_t glen;
+        char *golden = read_file(gpath, &glen);
+        cr_assert(golden, "missing golden file %s", gpath);
+        const char *args[34] = {"tutorial"};
+        for (int i = 1; i < nw; i++) {
+            args[i] = w[i];
+            if (!strcmp(w[i - 1], "--seed") && w[i][0] == '-') negative++;
+            if (!strcmp(w[i - 1], "--seed") && strlen(w[i]) > 20) beyond64++;
+        }
+        args[nw] = NULL;
+        run_result r;
+        run_neuron(&r, args);
+        cr_assert_eq(r.status, 0, "case %s: exit %d, stderr: %s", w[0], r.status, r.err);
+        if (r.out_len != glen || memcmp(r.out, golden, glen) != 0) {
+            size_t i = 0;
+            while (i < glen && i < r.out_len && r.out[i] == golden[i]) i++;
+            size_t ls = i;
+            while (ls > 0 && golden[ls - 1] != '\n') ls--;
+            cr_assert_fail("case %s differs from the oracle at byte %zu:\n  oracle: %.80s\n  neuron: %.80s",
+                    w[0], i, golden + ls, r.out + ls);
+        }
+        run_free(&r);
+        free(golden);
+        free(gpath);
+        ncases++;
+    }
+    cr_assert_geq(ncases, 10);
+    cr_assert_geq(negative, 2, "golden cases must include negative seeds");
+    cr_assert_geq(beyond64, 2, "golden cases must include seeds beyond 64 bits");
+    free(cases);
+    free(cases_path);
+}
+
+Test(tutorial, overflow_where_python_raises_keeps_the_lines_before_and_exits_4) {
+    /* With --lr 0.01 the weights explode; CPython raises OverflowError when
+     * squaring a residual overflows, after having printed every line before. */
+    char *gpath = source_path("tests/golden/tutorial/diverge_inf.txt");
+    size_t glen;
+    char *golden = read_file(gpath, &glen);
+    cr_assert(golden);
+    const char *args[] = {"tutorial", "--seed", "4", "--lr", "0.01", "--epochs", "400", "--every",
+                          "1", NULL};
+    run_result r;
+    run_neuron(&r, args);
+    cr_assert_eq(r.status, 4, "exit %d", r.status);
+    cr_assert(r.out_len == glen && !memcmp(r.out, golden, glen), "stdout differs from the oracle");
+    cr_assert(strstr(r.err, "neuron: error:") && strstr(r.err, "--lr"), "stderr: %s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "one line on stderr: %s", r.err);
+    run_free(&r);
+    free(golden);
+    free(gpath);
+}
+
+/* Parse "Epoch: E, Loss: L, Weight: W, Bias: B" lines of a golden file. */
+typedef struct {
+    long epoch;
+    char loss[64], w[64], b[64];
+} golden_line;
+
+static size_t parse_golden(const char *rel, golden_line *out, size_t max) {
+    char *path = source_path(rel);
+    char *text = read_file(path, NULL);
+    cr_assert(text, "cannot read %s", path);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
+        golden_line *g = &out[n];
+        cr_assert_eq(sscanf(l, "Epoch: %ld, Loss: %63[^,], Weight: %63[^,], Bias: %63s", &g->epoch,
+                            g->loss, g->w, g->b),
+                     4, "bad line: %s", l);
+        n++;
+    }
+    free(text);
+    free(path);
+    return n;
+}
+
+typedef struct {
+    golden_line *g;
+    size_t n, at;
+} check_ctx;
+
+static int check_line(void *ctx, int64_t epoch, double loss, double w, double b) {
+    check_ctx *c = ctx;
+    cr_assert_lt(c->at, c->n);
+    golden_line *g = &c->g[c->at++];
+    char l[64], ws[64], bs[64];
+    nr_format_4f(l, sizeof l, loss);
+    nr_format_4f(ws, sizeof ws, w);
+    nr_format_4f(bs, sizeof bs, b);
+    cr_assert_eq(epoch, g->epoch);
+    cr_assert_str_eq(l, g->loss, "epoch %ld loss", g->epoch);
+    cr_assert_str_eq(ws, g->w, "epoch %ld weight", g->epoch);
+    cr_assert_str_eq(bs, g->b, "epoch %ld bias", g->epoch);
+    return 0;
+}
+
+Test(tutorial, library_run_matches_golden_seed_zero) {
+    static golden_line g[1000];
+    size_t n = parse_golden("tests/golden/tutorial/seed0.txt", g, 1000);
+    cr_assert_eq(n, 1000);
+    nr_tutorial_opts o;
+    nr_tutorial_defaults(&o);
+    o.seed = "0";
+    check_ctx c = {g, n, 0};
+    cr_assert_eq(nr_tutorial_run(&o, check_line, &c, NULL), NR_OK);
+    cr_assert_eq(c.at, n);
+}
+
+/* The tutorial's data, built the way the tutorial builds it. */
+static double *tutorial_data(const char *seed, size_t n, double *w0, double *b0) {
+    nr_mt mt;
+    nr_mt_seed_decimal(&mt, seed, NULL);
+    double *v = malloc(2 * n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[2 * i] = (double)i;
+        v[2 * i + 1] = 5.0 * (double)i + nr_mt_uniform(&mt, -100.0, 100.0);
+    }
+    *w0 = nr_mt_random(&mt);
+    *b0 = nr_mt_random(&mt);
+    return v;
+}
+
+Test(sgd_reference, one_feature_on_tutorial_data_gives_tutorial_numbers) {
+    static golden_line g[1000];
+    size_t n = parse_golden("tests/golden/tutorial/seed42.txt", g, 1000);
+    double w, b;
+    double *v = tutorial_data("42", 100, &w, &b);
+    nr_data d = {.rows = 100, .features = 1, .dtype = NR_F64, .values = v};
+    size_t at = 0;
+    for (long e = 1; e <= 100000 && at < n; e++) {
+        double loss;
+        cr_assert_eq(nr_sgd_epoch(&d, 0.00001, &w, &b, &loss), NR_OK);
+        if (e % 100 == 0) {
+            char l[64], ws[64], bs[64];
+            nr_format_4f(l, sizeof l, loss);
+            nr_format_4f(ws, sizeof ws, w);
+            nr_format_4f(bs, sizeof bs, b);
+            cr_assert_str_eq(l, g[at].loss, "epoch %ld", e);
+            cr_assert_str_eq(ws, g[at].w, "epoch %ld", e);
+            cr_assert_str_eq(bs, g[at].b, "epoch %ld", e);
+            at++;
+        }
+    }
+    cr_assert_eq(at, 1000);
+    free(v);
+}
+
+Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_bit) {
+    /* Appending a feature that is always 0 adds exact zeros to pred and leaves
+     * its weight untouched, so the d-feature loop must reproduce the
+     * one-feature loop's bits: a check of the generalised operation order. */
+    double w1, b1;
+    double *v = tutorial_data("7", 100, &w1, &b1);
+    double *v3 = malloc(300 * sizeof *v3);
+    for (int i = 0; i < 100; i++) {
+        v3[3 * i] = v[2 * i];
+        v3[3 * i + 1] = 0.0;
+        v3[3 * i + 2] = v[2 * i + 1];
+    }
+    nr_data d1 = {100, 1, NR_F64, v}, d2 = {100, 2, NR_F64, v3};
+    double w2[2] = {w1, 0.25}, b2 = b1;
+    for (int e = 0; e < 2000; e++) {
+        double l1, l2;
+        nr_sgd_epoch(&d1, 1e-5, &w1, &b1, &l1);
+        nr_sgd_epoch(&d2, 1e-5, w2, &b2, &l2);
+        cr_assert(l1 == l2 && w1 == w2[0] && b1 == b2, "epoch %d: %a %a vs %a %a", e, w1, b1,
+                  w2[0], b2);
+    }
+    cr_assert(w2[1] == 0.25);
+    free(v);
+    free(v3);
+}
+
+Test(sgd_reference, f32_rows_are_widened_exactly) {
+    /* Values representable in float give identical bits through the f32 path. */
+    enum { N = 64, D = 3 };
+    double vd[N * (D + 1)];
+    float vf[N * (D + 1)];
+    for (int i = 0; i < N * (D + 1); i++) {
+        vf[i] = (float)((i * 37 % 101) - 50) / 8.0f;
+        vd[i] = vf[i];
+    }
+    nr_data a = {N, D, NR_F64, vd}, b = {N, D, NR_F32, vf};
+    double wa[D] = {0}, wb[D] = {0}, ba = 0, bb = 0, la, lb;
+    for (int e = 0; e < 50; e++) {
+        nr_sgd_epoch(&a, 1e-3, wa, &ba, &la);
+        nr_sgd_epoch(&b, 1e-3, wb, &bb, &lb);
+    }
+    for (int j = 0; j < D; j++) cr_assert(wa[j] == wb[j]);
+    cr_assert(ba == bb && la == lb);
+}
+
+Test(sgd_reference, converges_to_the_generating_weights) {
+    /* y = 2*x1 - 3*x2 + 0.5 without noise: SGD must reach it, which catches
+     * a sign or index error that bit-for-bit self-comparisons cannot. */
+    enum { N = 200 };
+    double v[N * 3];
+    nr_mt mt;
+    nr_mt_seed_u64(&mt, 1);
+    for (int i = 0; i < N; i++) {
+        double x1 = nr_mt_uniform(&mt, -1, 1), x2 = nr_mt_uniform(&mt, -1, 1);
+        v[3 * i] = x1;
+        v[3 * i + 1] = x2;
+        v[3 * i + 2] = 2 * x1 - 3 * x2 + 0.5;
+    }
+    nr_data d = {N, 2, NR_F64, v};
+    double w[2] = {0, 0}, b = 0, loss = 0;
+    for (int e = 0; e < 500; e++) nr_sgd_epoch(&d, 0.05, w, &b, &loss);
+    cr_assert(fabs(w[0] - 2) < 1e-9 && fabs(w[1] + 3) < 1e-9 && fabs(b - 0.5) < 1e-9,
+              "w = %g %g, b = %g", w[0], w[1], b);
+    cr_assert_lt(loss, 1e-15);
+}
+
+Test(format, matches_python_spelling) {
+    char buf[64];
+    struct {
+        double v;
+        const char *want;
+    } cases[] = {{0.0, "0.0000"},       {-0.0, "-0.0000"},    {-0.00004, "-0.0000"},
+                 {0.00005, "0.0001"},   {1.23445, "1.2345"},  {2.5e-5, "0.0000"},
+                 {1e20, "100000000000000000000.0000"}, {NAN, "nan"}, {-NAN, "nan"},
+                 {INFINITY, "inf"},     {-INFINITY, "-inf"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nr_format_4f(buf, sizeof buf, cases[i].v);
+        cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
+    }
+}

@@ -1,0 +1,111 @@
+/* `neuron tutorial` as a command: options, errors, exit codes, and a live
+ * comparison with the Python oracle when ../shared/oracle is beside the tree. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "neuron.h"
+#include "util.h"
+
+static void expect_usage_error(const char *const *args, const char *must_mention) {
+    run_result r;
+    run_neuron(&r, args);
+    cr_assert_eq(r.status, 2, "%s %s: exit %d", args[1], args[2] ? args[2] : "", r.status);
+    cr_assert_eq(r.out_len, 0, "nothing on stdout");
+    cr_assert_eq(count_lines(r.err), 1, "one line on stderr: %s", r.err);
+    cr_assert(!strncmp(r.err, "neuron: error: ", 15), "stderr: %s", r.err);
+    cr_assert(strstr(r.err, must_mention), "stderr should mention '%s': %s", must_mention, r.err);
+    run_free(&r);
+}
+
+Test(tutorial_cli, bad_values_exit_2_naming_option_and_range) {
+    const char *a1[] = {"tutorial", "--epochs", "-5", NULL};
+    expect_usage_error(a1, "--epochs");
+    expect_usage_error(a1, "[0, ");
+    const char *a2[] = {"tutorial", "--lr", "abc", NULL};
+    expect_usage_error(a2, "--lr");
+    const char *a3[] = {"tutorial", "--every", "0", NULL};
+    expect_usage_error(a3, "[1, ");
+    const char *a4[] = {"tutorial", "--seed", "4x2", NULL};
+    expect_usage_error(a4, "--seed");
+    const char *a5[] = {"tutorial", "--samples", "99999999999999999999", NULL};
+    expect_usage_error(a5, "--samples");
+    const char *a6[] = {"tutorial", "--lr", "nan", NULL};
+    expect_usage_error(a6, "--lr");
+    const char *a7[] = {"tutorial", "--lr", "0", NULL};
+    expect_usage_error(a7, "(0, ");
+    const char *a8[] = {"tutorial", "--epochs", NULL};
+    expect_usage_error(a8, "missing value");
+}
+
+Test(tutorial_cli, unknown_option_and_command_exit_2) {
+    const char *a1[] = {"tutorial", "--epoch", "5", NULL};
+    expect_usage_error(a1, "--epoch");
+    const char *a2[] = {"tutorials", NULL};
+    expect_usage_error(a2, "tutorials");
+}
+
+Test(tutorial_cli, help_and_version) {
+    run_result r;
+    const char *h[] = {"--help", NULL};
+    run_neuron(&r, h);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "tutorial"));
+    run_free(&r);
+    const char *th[] = {"tutorial", "--help", NULL};
+    run_neuron(&r, th);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "--seed") && strstr(r.out, "--every"));
+    run_free(&r);
+    const char *v[] = {"--version", NULL};
+    run_neuron(&r, v);
+    cr_assert_eq(r.status, 0);
+    cr_assert_str_eq(r.out, "neuron " NR_VERSION_STRING "\n");
+    run_free(&r);
+}
+
+Test(tutorial_cli, equals_form_and_separate_value_agree) {
+    run_result a, b;
+    const char *x[] = {"tutorial", "--seed=3", "--epochs=300", NULL};
+    const char *y[] = {"tutorial", "--seed", "3", "--epochs", "300", NULL};
+    run_neuron(&a, x);
+    run_neuron(&b, y);
+    cr_assert_eq(a.status, 0);
+    cr_assert_str_eq(a.out, b.out);
+    cr_assert_eq(count_lines(a.out), 3);
+    run_free(&a);
+    run_free(&b);
+}
+
+Test(tutorial_cli, matches_live_oracle_for_random_seeds, .timeout = 300) {
+    const char *oracle = oracle_path();
+    if (!oracle) cr_skip_test("../shared/oracle/tutorial.py or python3 not available");
+    srand((unsigned)time(NULL));
+    for (int k = 0; k < 4; k++) {
+        /* A random seed of up to 40 digits, either sign, and random options. */
+        char seed[48], samples[16], epochs[16], every[16];
+        int len = 1 + rand() % 40, pos = 0;
+        if (rand() % 2) seed[pos++] = '-';
+        for (int i = 0; i < len; i++) seed[pos++] = (char)('0' + (i == 0 ? 1 + rand() % 9 : rand() % 10));
+        seed[pos] = '\0';
+        snprintf(samples, sizeof samples, "%d", 1 + rand() % 150);
+        snprintf(epochs, sizeof epochs, "%d", 200 + rand() % 1500);
+        snprintf(every, sizeof every, "%d", 1 + rand() % 50);
+        const char *py[] = {"python3", oracle, "--seed", seed, "--samples", samples, "--epochs",
+                            epochs, "--every", every, NULL};
+        const char *ne[] = {"tutorial", "--seed", seed, "--samples", samples, "--epochs", epochs,
+                            "--every", every, NULL};
+        run_result p, n;
+        run_program(&p, py);
+        run_neuron(&n, ne);
+        cr_assert_eq(p.status, n.status, "seed %s: python exit %d, neuron %d", seed, p.status,
+                     n.status);
+        cr_assert(p.out_len == n.out_len && !memcmp(p.out, n.out, p.out_len),
+                  "seed %s samples %s epochs %s every %s: output differs from the oracle", seed,
+                  samples, epochs, every);
+        run_free(&p);
+        run_free(&n);
+    }
+}

@@ -1,0 +1,119 @@
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (!got) break;
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+char *source_path(const char *rel) {
+    size_t n = strlen(NR_SOURCE_ROOT) + strlen(rel) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", NR_SOURCE_ROOT, rel);
+    return p;
+}
+
+char *scratch_dir(void) {
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/neuron-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char *d = mkdtemp(tmpl);
+    cr_assert(d, "mkdtemp failed: %s", strerror(errno));
+    return strdup(d);
+}
+
+size_t count_lines(const char *s) {
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len) n++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return n;
+}
+
+static void spawn_capture(run_result *r, const char *path, const char *const *argv, int use_path) {
+    char outp[] = "/tmp/neuron-out-XXXXXX", errp[] = "/tmp/neuron-err-XXXXXX";
+    int fo = mkstemp(outp), fe = mkstemp(errp);
+    cr_assert(fo >= 0 && fe >= 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fo, 1);
+    posix_spawn_file_actions_adddup2(&fa, fe, 2);
+    pid_t pid;
+    int rc = use_path ? posix_spawnp(&pid, path, &fa, NULL, (char *const *)argv, environ)
+                      : posix_spawn(&pid, path, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    memset(r, 0, sizeof *r);
+    if (rc != 0) {
+        r->status = 127;
+    } else {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    close(fo);
+    close(fe);
+    r->out = read_file(outp, &r->out_len);
+    r->err = read_file(errp, &r->err_len);
+    unlink(outp);
+    unlink(errp);
+}
+
+void run_neuron(run_result *r, const char *const *args) {
+    const char *bin = getenv("NEURON_BIN");
+    cr_assert(bin && *bin, "NEURON_BIN must name the neuron binary");
+    const char *argv[128];
+    size_t n = 0;
+    argv[n++] = bin;
+    for (; args && args[n - 1] && n < 127; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    spawn_capture(r, bin, argv, 0);
+}
+
+void run_program(run_result *r, const char *const *argv) { spawn_capture(r, argv[0], argv, 1); }
+
+void run_free(run_result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+const char *oracle_path(void) {
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/../shared/oracle/tutorial.py", NR_SOURCE_ROOT);
+    struct stat st;
+    if (stat(path, &st) != 0) return NULL;
+    run_result r;
+    const char *argv[] = {"python3", "-c", "pass", NULL};
+    run_program(&r, argv);
+    int ok = r.status == 0;
+    run_free(&r);
+    return ok ? path : NULL;
+}

@@ -1,0 +1,40 @@
+/* Small helpers shared by the Criterion suites: run the `neuron` binary and
+ * capture what it prints, read files, make scratch folders. */
+#ifndef NR_TEST_UTIL_H
+#define NR_TEST_UTIL_H
+
+#include <stddef.h>
+
+typedef struct {
+    int status; /* exit code, or 128 + signal number */
+    char *out;  /* captured stdout, NUL-terminated */
+    size_t out_len;
+    char *err; /* captured stderr, NUL-terminated */
+    size_t err_len;
+} run_result;
+
+/* Run $NEURON_BIN with the NULL-terminated argv (argv[0] excluded). */
+void run_neuron(run_result *r, const char *const *args);
+void run_free(run_result *r);
+
+/* Run any program (argv[0] is looked up in PATH); returns like run_neuron. */
+void run_program(run_result *r, const char *const *argv);
+
+/* Whole file, NUL-terminated; NULL if it cannot be read. */
+char *read_file(const char *path, size_t *len);
+
+/* Absolute path of a file under the source tree (static buffer per call site
+ * is not needed: the result is malloc'd). */
+char *source_path(const char *rel);
+
+/* A fresh empty folder under $TMPDIR (malloc'd path). */
+char *scratch_dir(void);
+
+/* Number of lines in `s` that are not empty. */
+size_t count_lines(const char *s);
+
+/* Path of the oracle, if ../shared/oracle/tutorial.py exists and python3 runs;
+ * else NULL. */
+const char *oracle_path(void);
+
+#endif
