@@ -100,6 +100,7 @@ typedef struct {
     int64_t every;    /* default 100, >= 1 */
     double slope;     /* default 5 */
     double noise;     /* default 100 */
+    bool no_cycle_skip; /* run every epoch even after the state has repeated */
 } nr_tutorial_opts;
 
 /* Fill `o` with the tutorial's defaults. */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -131,6 +132,7 @@ void nr_tutorial_defaults(nr_tutorial_opts *o) {
     o->every = 100;
     o->slope = 5.0;
     o->noise = 100.0;
+    o->no_cycle_skip = false;
 }
 
 nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
@@ -152,10 +154,23 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
     double b = nr_mt_random(&mt);
 
     s = NR_OK;
+    /* The state after each epoch is a function of the state before it, so
+     * once the bits of (w, b) repeat, every later epoch repeats too: SGD with
+     * a constant learning rate settles on a fixed point or a short cycle of
+     * doubles (seed 42 reaches a fixed point at epoch 64219 of 100000). The
+     * last RING states are kept; on a repeat with period k the next k epochs
+     * are run with their losses recorded, and the remaining printed epochs
+     * are read off that cycle: the output is the same, bit for bit, as
+     * running them (tested with no_cycle_skip). */
+    enum { RING = 16 };
+    uint64_t ring[RING][2];
+    int64_t period = 0, cycle_start = 0;
+    double cyc[RING][3]; /* loss, w, b after each epoch of one period */
     for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
         double loss = 0.0;
         const bool print = epoch % o->every == 0;
-        if (tutorial_epoch(y, n, o->lr, &w, &b, print ? &loss : NULL)) {
+        const bool record = period > 0; /* running the one period after a repeat */
+        if (tutorial_epoch(y, n, o->lr, &w, &b, print || record ? &loss : NULL)) {
             s = nr_fail(err, NR_ERR_DIVERGED,
                         "epoch %" PRId64 ": the squared error overflowed a double (Python "
                         "raises OverflowError here); try a smaller --lr",
@@ -166,6 +181,35 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
             s = NR_ERR_INTERRUPTED;
             break;
         }
+        if (o->no_cycle_skip) continue;
+        if (record) {
+            const int64_t j = epoch - cycle_start - 1;
+            cyc[j][0] = loss, cyc[j][1] = w, cyc[j][2] = b;
+            if (j + 1 < period) continue;
+            /* Epochs cycle_start + 1 + j, j in [0, period), are now known; any
+             * later epoch E repeats epoch cycle_start + 1 + (E - cycle_start - 1) % period. */
+            for (int64_t e = (epoch / o->every + 1) * o->every; e <= o->epochs; e += o->every) {
+                const double *c = cyc[(e - cycle_start - 1) % period];
+                if (fn && fn(ctx, e, c[0], c[1], c[2])) {
+                    s = NR_ERR_INTERRUPTED;
+                    break;
+                }
+                if (e > INT64_MAX - o->every) break;
+            }
+            break;
+        }
+        uint64_t now[2];
+        memcpy(&now[0], &w, sizeof w);
+        memcpy(&now[1], &b, sizeof b);
+        for (int64_t k = 1; k <= RING && k < epoch; k++) {
+            const uint64_t *old = ring[(epoch - k) % RING];
+            if (old[0] == now[0] && old[1] == now[1]) {
+                period = k;
+                cycle_start = epoch;
+                break;
+            }
+        }
+        memcpy(ring[epoch % RING], now, sizeof now);
     }
     free(y);
     return s;

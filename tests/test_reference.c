@@ -260,3 +260,57 @@ Test(format, matches_python_spelling) {
         cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
     }
 }
+
+typedef struct {
+    size_t n;
+    double v[8192][3];
+    int64_t e[8192];
+} recorder;
+
+static int record_line(void *ctx, int64_t epoch, double loss, double w, double b) {
+    recorder *r = ctx;
+    cr_assert_lt(r->n, 8192);
+    r->e[r->n] = epoch;
+    r->v[r->n][0] = loss, r->v[r->n][1] = w, r->v[r->n][2] = b;
+    r->n++;
+    return 0;
+}
+
+Test(tutorial, cycle_skip_gives_the_same_bits_as_running_every_epoch, .timeout = 300) {
+    /* Larger learning rates on fewer samples reach a fixed point or a short
+     * cycle of doubles within a few thousand epochs, so the skip path runs;
+     * the test checks that the full run really repeats (else it would prove
+     * nothing) and that both runs print identical bits. */
+    static recorder full, skip;
+    const struct {
+        const char *seed;
+        int64_t samples, epochs, every;
+        double lr;
+    } cases[] = {{"1", 20, 30000, 7, 2e-3},   {"-5", 10, 20000, 13, 1e-2}, {"99", 50, 40000, 10, 3e-4},
+                 {"123456789012345678901234567890", 30, 30000, 1, 1e-3}, {"3", 5, 20000, 3, 5e-2}};
+    int repeated = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nr_tutorial_opts o;
+        nr_tutorial_defaults(&o);
+        o.seed = cases[c].seed, o.samples = cases[c].samples, o.epochs = cases[c].epochs;
+        o.every = cases[c].every, o.lr = cases[c].lr;
+        full.n = skip.n = 0;
+        if (cases[c].every == 1) o.epochs = 4000; /* stay within the recorder */
+        o.no_cycle_skip = true;
+        nr_status s1 = nr_tutorial_run(&o, record_line, &full, NULL);
+        o.no_cycle_skip = false;
+        nr_status s2 = nr_tutorial_run(&o, record_line, &skip, NULL);
+        cr_assert_eq(s1, s2);
+        cr_assert_eq(full.n, skip.n, "case %zu", c);
+        for (size_t i = 0; i < full.n; i++) {
+            cr_assert_eq(full.e[i], skip.e[i]);
+            cr_assert(!memcmp(full.v[i], skip.v[i], sizeof full.v[i]),
+                      "case %zu epoch %ld: loss/w/b %a %a %a vs %a %a %a", c, (long)full.e[i],
+                      full.v[i][0], full.v[i][1], full.v[i][2], skip.v[i][0], skip.v[i][1],
+                      skip.v[i][2]);
+        }
+        if (full.n > 2 && !memcmp(full.v[full.n - 1] + 1, full.v[full.n - 2] + 1, 2 * sizeof(double)))
+            repeated++;
+    }
+    cr_assert_geq(repeated, 3, "only %d cases reached a repeating state", repeated);
+}

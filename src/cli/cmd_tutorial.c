@@ -22,6 +22,9 @@ static void usage(FILE *f) {
           "  --every K     print a line every K epochs, >= 1 (100)\n"
           "  --slope A     y = A*x + noise (5)\n"
           "  --noise S     noise ~ U(-S, S), S >= 0 (100)\n"
+          "  --no-cycle-skip  run every epoch even once (w, b) has repeated bit for bit\n"
+          "                (same output; by default a repeat is detected and the rest of\n"
+          "                the run is read off the cycle)\n"
           "  -h, --help    this help\n",
           f);
 }
@@ -72,6 +75,9 @@ int cmd_tutorial(int argc, char **argv) {
             ok = cli_double(&a, -1e300, 1e300, false, &o.slope);
         } else if (cli_is(&a, "--noise")) {
             ok = cli_double(&a, 0.0, 1e300, false, &o.noise);
+        } else if (cli_is(&a, "--no-cycle-skip")) {
+            o.no_cycle_skip = true;
+            ok = true;
         } else {
             return cli_unknown(&a);
         }
