@@ -86,42 +86,68 @@ nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double
     return overflow ? NR_ERR_DIVERGED : NR_OK;
 }
 
-/* One epoch of the tutorial itself, x = 0, 1, ..., n-1. Same results as
- * nr_sgd_epoch bit for bit (tested), but shorter: the latency of the chain
- * w -> pred -> residual -> w is what the tutorial's speed is made of, and
- * two of its operations can go without changing a bit:
+/* One epoch of the tutorial itself, x = 0, 1, ..., n-1: the same results
+ * as nr_sgd_epoch bit for bit (tested against the oracle's output), with the
+ * dependency chain w -> pred -> residual -> w, which is the whole cost of the
+ * tutorial, made as short as exactness allows:
  *  - lr*((r*2)*x) == (2*lr)*(r*x) and lr*(r*2) == (2*lr)*r: doubling is
  *    exact, so both sides are the one rounding of the real 2*lr*r*x, except
  *    where r*x is subnormal (doubling a rounded subnormal is not rounding
- *    the doubled value); that rare case takes Python's order;
- *  - the loss is only wanted on printed epochs (loss != NULL); elsewhere only
- *    Python's OverflowError has to be detected, which needs no pow call.
- * r*2 and r*x cannot overflow here: |r| < 2^512 (or the run stopped on the
- * overflow) and x < 2^40. */
-static int tutorial_epoch(const double *y, size_t n, double lr, double *w, double *b,
-                          double *loss) {
-    const double lr2 = lr * 2;
+ *    the doubled value); |r| >= 2^-1021 and x >= 1 rule that out;
+ *  - no floating-point test on the chain: each residual's exponent is checked
+ *    with integer operations (ports the chain does not use). An epoch in
+ *    which a residual fell outside [2^-1021, 2^511) (and was not 0) is run
+ *    again from its start state by tutorial_epoch_careful, which follows
+ *    Python's order and raises its OverflowError;
+ *  - the loss is only wanted on printed epochs (loss != NULL).
+ * r*2 and r*x cannot overflow: |r| < 2^512 and x < 2^40. */
+static int tutorial_epoch_careful(const double *xs, const double *y, size_t n, double lr,
+                                  double *w, double *b, double *loss) {
     double ww = *w, bb = *b, total = 0.0;
     int overflow = 0;
     for (size_t i = 0; i < n; i++) {
-        const double x = (double)i;
-        const double r = (ww * x + bb) - y[i];
-        if (loss)
-            total += py_square(r, &overflow);
-        else if (fabs(r) >= 0x1p511)
-            overflow = py_square_overflows(r);
-        if (overflow) break; /* w, b as before this sample, as in Python */
-        const double t = r * x;
-        if (!(fabs(t) < 0x1p-1021) || r == 0 || i == 0)
-            ww -= lr2 * t; /* NaN and Inf take this path too, with Python's result */
-        else
-            ww -= lr * ((r * 2) * x);
-        bb -= lr2 * r;
+        const double x = xs[i];
+        const double pred = ww * x + bb;
+        if ((overflow = add_square(loss ? &total : NULL, pred - y[i]))) break;
+        const double g = (pred - y[i]) * 2;
+        ww -= lr * (g * x);
+        bb -= lr * g;
     }
-    *w = ww;
+    *w = ww; /* as before the overflowing sample, as in Python */
     *b = bb;
     if (loss) *loss = total;
     return overflow;
+}
+
+static int tutorial_epoch(const double *xs, const double *y, double *rs, size_t n, double lr,
+                          double *w, double *b, double *loss) {
+    const double lr2 = lr * 2;
+    double ww = *w, bb = *b;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = xs[i];
+        const double r = (ww * x + bb) - y[i];
+        /* Biased exponent in [2, 1534) means 2^-1021 <= |r| < 2^511. */
+        uint64_t u;
+        memcpy(&u, &r, sizeof u);
+        const uint64_t e = (u >> 52) & 0x7ff;
+        bad |= (uint64_t)((e - 2) >= 1532) & (uint64_t)((u << 1) != 0);
+        rs[i] = r;
+        ww -= lr2 * (r * x);
+        bb -= lr2 * r;
+    }
+    if (bad) return tutorial_epoch_careful(xs, y, n, lr, w, b, loss);
+    if (loss) {
+        double total = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            int overflow = 0;
+            total += py_square(rs[i], &overflow);
+        }
+        *loss = total;
+    }
+    *w = ww;
+    *b = bb;
+    return 0;
 }
 
 void nr_tutorial_defaults(nr_tutorial_opts *o) {
@@ -146,10 +172,14 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
     if (s != NR_OK) return s;
 
     const size_t n = (size_t)o->samples;
-    double *y = malloc((n ? n : 1) * sizeof *y);
-    if (!y) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu samples", n);
-    for (size_t i = 0; i < n; i++) /* Python: slope * x, x an int made float */
-        y[i] = o->slope * (double)i + nr_mt_uniform(&mt, -o->noise, o->noise);
+    /* x (exact: n <= 2^40), y and the epoch's residuals, n doubles each */
+    double *buf = malloc((n ? n : 1) * 3 * sizeof *buf);
+    if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu samples", n);
+    double *xs = buf, *y = buf + n, *rs = buf + 2 * n;
+    for (size_t i = 0; i < n; i++) { /* Python: slope * x, x an int made float */
+        xs[i] = (double)i;
+        y[i] = o->slope * xs[i] + nr_mt_uniform(&mt, -o->noise, o->noise);
+    }
     double w = nr_mt_random(&mt);
     double b = nr_mt_random(&mt);
 
@@ -170,7 +200,7 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
         double loss = 0.0;
         const bool print = epoch % o->every == 0;
         const bool record = period > 0; /* running the one period after a repeat */
-        if (tutorial_epoch(y, n, o->lr, &w, &b, print || record ? &loss : NULL)) {
+        if (tutorial_epoch(xs, y, rs, n, o->lr, &w, &b, print || record ? &loss : NULL)) {
             s = nr_fail(err, NR_ERR_DIVERGED,
                         "epoch %" PRId64 ": the squared error overflowed a double (Python "
                         "raises OverflowError here); try a smaller --lr",
@@ -211,7 +241,7 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
         }
         memcpy(ring[epoch % RING], now, sizeof now);
     }
-    free(y);
+    free(buf);
     return s;
 }
 

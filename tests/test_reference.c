@@ -320,3 +320,59 @@ Test(tutorial, cycle_skip_gives_the_same_bits_as_running_every_epoch, .timeout =
     }
     cr_assert_eq(repeated, 5, "only %d cases reached a repeating state", repeated);
 }
+
+typedef struct {
+    double *v; /* tutorial data (x, y) */
+    size_t n;
+    double w, b, lr;
+    int64_t lines;
+} replay_ctx;
+
+/* Compare each printed epoch of nr_tutorial_run with nr_sgd_epoch, the
+ * plain Python-order loop, on the same data: bits, not strings. */
+static int replay_check(void *ctx, int64_t epoch, double loss, double w, double b) {
+    replay_ctx *c = ctx;
+    nr_data d = {c->n, 1, NR_F64, c->v};
+    double l;
+    nr_sgd_epoch(&d, c->lr, &c->w, &c->b, &l);
+    cr_assert(l == loss || (l != l && loss != loss), "epoch %ld loss %a vs %a", (long)epoch, loss, l);
+    cr_assert(!memcmp(&w, &c->w, sizeof w) && !memcmp(&b, &c->b, sizeof b),
+              "epoch %ld: w %a b %a, Python order gives %a %a", (long)epoch, w, b, c->w, c->b);
+    c->lines++;
+    return 0;
+}
+
+Test(tutorial, fast_epoch_equals_python_order_through_subnormals_and_blowup) {
+    /* slope 0, noise 0: y = 0, so w and b decay through the subnormals to 0
+     * and the residuals with them; a large lr with noise blows up to Inf and
+     * NaN without a square overflowing (samples 2: x <= 1). Both leave the
+     * fast loop's range, so the careful path and its hand-over are checked. */
+    const struct {
+        const char *seed;
+        int64_t samples, epochs;
+        double lr, slope, noise;
+    } cases[] = {{"2", 3, 3000, 0.3, 0.0, 0.0}, {"8", 4, 4000, 0.1, 0.0, 0.0},
+                 {"5", 2, 2000, 0.6, 1.0, 1.0}, {"42", 100, 300, 1e-5, 5.0, 100.0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        nr_tutorial_opts o;
+        nr_tutorial_defaults(&o);
+        o.seed = cases[k].seed, o.samples = cases[k].samples, o.epochs = cases[k].epochs;
+        o.lr = cases[k].lr, o.slope = cases[k].slope, o.noise = cases[k].noise;
+        o.every = 1;
+        o.no_cycle_skip = true;
+        replay_ctx c = {.n = (size_t)o.samples, .lr = o.lr};
+        nr_mt mt;
+        nr_mt_seed_decimal(&mt, o.seed, NULL);
+        c.v = malloc(2 * c.n * sizeof *c.v);
+        for (size_t i = 0; i < c.n; i++) {
+            c.v[2 * i] = (double)i;
+            c.v[2 * i + 1] = o.slope * (double)i + nr_mt_uniform(&mt, -o.noise, o.noise);
+        }
+        c.w = nr_mt_random(&mt);
+        c.b = nr_mt_random(&mt);
+        nr_status s = nr_tutorial_run(&o, replay_check, &c, NULL);
+        cr_assert(s == NR_OK || s == NR_ERR_DIVERGED);
+        cr_assert_gt(c.lines, 0);
+        free(c.v);
+    }
+}
