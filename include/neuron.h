@@ -148,23 +148,32 @@ typedef struct nr_dataset nr_dataset;
 
 typedef enum { NR_HEADER_AUTO = 0, NR_HEADER_YES, NR_HEADER_NO } nr_header_mode;
 
-/* Options for reading a data file. Zero-initialised means: CSV header
- * auto-detected, comma delimiter, target the last column, keep the file's
- * dtype (CSV: f64). */
+/* Options for reading a data file; see nr_load_defaults. */
 typedef struct {
-    nr_header_mode header; /* CSV only */
-    char delimiter;        /* CSV only; 0 means ',' */
-    const char *target;    /* column name or 0-based index; NULL: last column */
-    int want_dtype;        /* -1 or 0 from zero-init... see nr_load_defaults */
+    nr_header_mode header; /* CSV: is the first line a header? AUTO: yes if any
+                              of its fields is not a number */
+    char delimiter;        /* CSV field separator (',') */
+    const char *target;    /* target column: a header name or a 0-based index;
+                              NULL: the last column */
+    bool convert;          /* convert the values to `dtype` (else keep the
+                              file's: .npy as stored, CSV as f64) */
+    nr_dtype dtype;
 } nr_load_opts;
 
-/* Fill `o` with the defaults described above (want_dtype = -1: keep). */
+/* Fill `o` with the defaults: header auto-detected, ',' as delimiter, the
+ * last column as target, dtype kept. */
 void nr_load_defaults(nr_load_opts *o);
 
-/* Read `path` (.npy or .csv, by extension) into a data set. A .npy file of
- * C order whose target is the last column and whose dtype is kept is
- * memory-mapped, not copied. Bad input returns NR_ERR_INPUT with a message
- * naming the file and, where it can, the line or row and the column. */
+/* Read `path` into a data set, choosing the reader by extension (.npy or
+ * .csv; anything else is refused). A .npy file in C order, little-endian
+ * <f4 or <f8, whose target is the last column and whose dtype is kept, is
+ * memory-mapped read-only and used in place: no copy, so loading costs no
+ * memory beyond the page cache. Other layouts (Fortran order, big-endian,
+ * another target column, a dtype conversion) and CSV files are converted
+ * into an owned buffer. Every value is checked: NaN or Inf is refused.
+ * Failures return NR_ERR_INPUT (NR_ERR_ARG for a bad option such as an
+ * unknown target) with one line naming the file and, where it can, the line
+ * or row and the column: "data.csv:17: expected 3 fields, found 2". */
 nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
                           nr_error *err);
 
@@ -175,6 +184,9 @@ nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_data
 /* The view of a data set (valid until nr_dataset_free). */
 const nr_data *nr_dataset_view(const nr_dataset *ds);
 
+/* Whether the values are the file's own pages, memory-mapped (no copy). */
+bool nr_dataset_is_mapped(const nr_dataset *ds);
+
 /* Writable values of a data set made by nr_dataset_alloc (NULL for a mapped
  * file). */
 void *nr_dataset_mutable(nr_dataset *ds);
@@ -182,10 +194,16 @@ void *nr_dataset_mutable(nr_dataset *ds);
 /* Release a data set (NULL is fine). */
 void nr_dataset_free(nr_dataset *ds);
 
-/* Write a data view to `path` (.npy or .csv by extension), atomically: to a
- * temporary file in the same folder, then renamed; nothing is left behind on
- * failure. CSV gets the header x1,...,xD,y and round-trip exact numbers. */
+/* Write a data view to `path` (.npy v1.0 or .csv by extension), atomically:
+ * to a temporary file in the same folder, then renamed over `path`; nothing
+ * is left behind on failure (NR_ERR_IO, e.g. a full disk). CSV gets the
+ * header x1,...,xD,y and numbers that read back to the same bits. */
 nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
+
+/* Remove the temporary files of writes still in progress. Safe to call from
+ * a signal handler (it only calls unlink), so that an interrupted program
+ * leaves no partial file behind: the one process-wide state of the library. */
+void nr_abandon_temp_files(void);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data (src/gen.c)                                               */
@@ -208,9 +226,17 @@ typedef struct {
 void nr_gen_defaults(nr_gen_opts *o);
 
 /* Fill `out` (rows x (features+1), dtype as o->dtype) with synthetic data:
- * each value is a function of (seed, row, column) only, so the result is the
- * same for any thread count. */
+ * x_j ~ U(-1, 1) or N(0, 1), y = sum_j w_j x_j + bias + U(-noise, noise),
+ * where y is computed in double from the stored (rounded) x values. Each
+ * value is a function of (seed, row, column) only (SplitMix64 of a counter),
+ * so rows are generated in parallel and the result is the same, bit for bit,
+ * for any thread count. NR_ERR_ARG for invalid options. */
 nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
+
+/* Generate straight into `path` (.npy or .csv), atomically as nr_data_save
+ * does; a .npy file is filled in place through a memory map, without a
+ * second copy in memory. */
+nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Models                                                                   */

@@ -158,3 +158,49 @@ int cli_unknown(const cli_args *a) {
     cli_error("%s: unknown option '%s' (see 'neuron %s --help')", a->cmd, a->opt, a->cmd);
     return EXIT_USAGE;
 }
+
+#include <signal.h>
+#include <unistd.h>
+
+static void on_fatal_signal(int sig) {
+    nr_abandon_temp_files();
+    _exit(128 + sig);
+}
+
+void cli_cleanup_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+long cli_double_list(cli_args *a, double *out, size_t max) {
+    const char *s = cli_value(a);
+    if (!s) return -1;
+    size_t n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[64];
+        double v;
+        if (len == 0 || len >= sizeof buf || n >= max) {
+            cli_error("%s %s: invalid value '%s': expected up to %zu comma-separated finite numbers",
+                      a->cmd, a->opt, s, max);
+            return -1;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (!cli_parse_double(buf, &v)) {
+            cli_error("%s %s: invalid element '%s': expected a finite number", a->cmd, a->opt, buf);
+            return -1;
+        }
+        out[n++] = v;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return (long)n;
+}

@@ -68,3 +68,11 @@ bool cli_parse_int(const char *s, int64_t *out);
 bool cli_parse_double(const char *s, double *out);
 
 #endif
+
+/* On SIGINT/SIGTERM/SIGHUP: remove the library's temporary files (no
+ * partial output is left behind) and exit with 128 + signal. */
+void cli_cleanup_on_signals(void);
+
+/* Parse "a,b,c" into at most `max` doubles; returns the count, or -1 with
+ * a message naming the option on a bad element. */
+long cli_double_list(cli_args *a, double *out, size_t max);

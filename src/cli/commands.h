@@ -4,5 +4,6 @@
 #define NR_CLI_COMMANDS_H
 
 int cmd_tutorial(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

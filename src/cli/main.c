@@ -15,6 +15,7 @@ typedef struct {
 
 static const command commands[] = {
     {"tutorial", cmd_tutorial, "reproduce the tutorial's per-sample SGD, byte for byte"},
+    {"gen", cmd_gen, "generate synthetic linear data (.npy or .csv)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,140 @@
+/* Data sets: who owns the values, and in which layout.
+ *
+ * Layout: row-major, rows x (features + 1), the target in the last column:
+ * exactly what `neuron gen` writes as .npy, so the common case, training on a
+ * generated file, maps the file and trains on its pages with no copy and no
+ * extra memory. Column-major would suit SIMD across rows, but it would force
+ * a full copy (the size of the data) of every row-major file, and the
+ * kernels do well on rows: with one feature they deinterleave (x, y) pairs
+ * in registers, with many they vectorise across the features of a row.
+ * Files in any other layout (CSV, another target column, Fortran order, a
+ * dtype conversion) are converted once into an owned buffer of this layout. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "io.h"
+
+struct nr_dataset {
+    nr_data view;
+    void *owned;    /* malloc'd values, or NULL */
+    void *map;      /* mmap'd file, or NULL */
+    size_t map_len;
+};
+
+size_t nr_dtype_size(nr_dtype t) { return t == NR_F32 ? 4 : 8; }
+
+void nr_load_defaults(nr_load_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->header = NR_HEADER_AUTO;
+    o->delimiter = ',';
+    o->target = NULL;
+    o->convert = false;
+    o->dtype = NR_F64;
+}
+
+nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out,
+                         nr_error *err) {
+    size_t cols = features + 1, n, bytes;
+    if (features == SIZE_MAX || !nr_mul_ok(rows, cols, &n) || !nr_mul_ok(n, nr_dtype_size(t), &bytes))
+        return nr_fail(err, NR_ERR_INPUT, "%zu rows x %zu columns do not fit in memory", rows, cols);
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    /* 64-byte alignment: whole cache lines, and aligned SIMD loads of rows
+     * whose size is a multiple of the vector width. */
+    void *v = NULL;
+    if (!ds || posix_memalign(&v, 64, bytes ? bytes : 64) != 0) {
+        free(ds);
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu x %zu values", rows, cols);
+    }
+    memset(v, 0, bytes);
+    ds->owned = v;
+    ds->view = (nr_data){.rows = rows, .features = features, .dtype = t, .values = v};
+    *out = ds;
+    return NR_OK;
+}
+
+nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
+                           nr_error *err) {
+    if (dtype != NR_F32 && dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
+    return nr_dataset_new(rows, features, dtype, out, err);
+}
+
+nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features,
+                                nr_dtype t, const void *values) {
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return NULL;
+    ds->map = map;
+    ds->map_len = map_len;
+    ds->view = (nr_data){.rows = rows, .features = features, .dtype = t, .values = values};
+    return ds;
+}
+
+const nr_data *nr_dataset_view(const nr_dataset *ds) { return &ds->view; }
+bool nr_dataset_is_mapped(const nr_dataset *ds) { return ds->map != NULL; }
+void *nr_dataset_mutable(nr_dataset *ds) { return ds->owned; }
+
+void nr_dataset_free(nr_dataset *ds) {
+    if (!ds) return;
+    if (ds->map) munmap(ds->map, ds->map_len);
+    free(ds->owned);
+    free(ds);
+}
+
+nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err) {
+    const size_t cols = d->features + 1, n = d->rows * cols;
+    /* Blocks in parallel; the first bad value wins, so the message does not
+     * depend on the thread count. */
+    size_t first = SIZE_MAX;
+    const size_t block = (size_t)1 << 16;
+    const long nb = (long)((n + block - 1) / block);
+#pragma omp parallel for schedule(static) reduction(min : first)
+    for (long k = 0; k < nb; k++) {
+        size_t lo = (size_t)k * block, hi = lo + block < n ? lo + block : n;
+        if (d->dtype == NR_F32) {
+            const float *v = d->values;
+            for (size_t i = lo; i < hi; i++)
+                if (!isfinite(v[i])) {
+                    if (i < first) first = i;
+                    break;
+                }
+        } else {
+            const double *v = d->values;
+            for (size_t i = lo; i < hi; i++)
+                if (!isfinite(v[i])) {
+                    if (i < first) first = i;
+                    break;
+                }
+        }
+    }
+    if (first == SIZE_MAX) return NR_OK;
+    double bad = d->dtype == NR_F32 ? ((const float *)d->values)[first]
+                                     : ((const double *)d->values)[first];
+    return nr_fail(err, NR_ERR_INPUT, "%s: row %zu, column %zu: value is %s (expected a finite number)",
+                   path, first / cols + 1, first % cols + 1,
+                   isnan(bad) ? "NaN" : (bad < 0 ? "-Inf" : "Inf"));
+}
+
+nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
+                          nr_error *err) {
+    nr_load_opts defaults;
+    if (!o) {
+        nr_load_defaults(&defaults);
+        o = &defaults;
+    }
+    char ext[16];
+    nr_path_ext(path, ext, sizeof ext);
+    if (!strcmp(ext, "npy")) return nr_npy_load(path, o, out, err);
+    if (!strcmp(ext, "csv") || !strcmp(ext, "txt") || !strcmp(ext, "tsv"))
+        return nr_csv_load(path, o, out, err);
+    return nr_fail(err, NR_ERR_INPUT, "%s: unknown file type (expected .npy or .csv)", path);
+}
+
+nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err) {
+    char ext[16];
+    nr_path_ext(path, ext, sizeof ext);
+    if (!strcmp(ext, "npy")) return nr_npy_save(d, path, err);
+    if (!strcmp(ext, "csv")) return nr_csv_save(d, path, err);
+    return nr_fail(err, NR_ERR_ARG, "%s: unknown file type (expected .npy or .csv)", path);
+}

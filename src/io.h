@@ -1,0 +1,62 @@
+/* File plumbing shared by the readers and writers; not installed. */
+#ifndef NR_IO_H
+#define NR_IO_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "internal.h"
+
+/* A file being written atomically: data go to `tmp` (same folder as
+ * `path`), which is renamed over `path` on commit and unlinked on abort or
+ * by nr_abandon_temp_files() from a signal handler. */
+typedef struct {
+    int fd;
+    int slot; /* index in the registry of temporary files, or -1 */
+    char path[PATH_MAX];
+    char tmp[PATH_MAX];
+} nr_atomic;
+
+nr_status nr_atomic_create(nr_atomic *a, const char *path, nr_error *err);
+/* Write everything or fail with NR_ERR_IO naming the file. */
+nr_status nr_atomic_write(nr_atomic *a, const void *buf, size_t n, nr_error *err);
+/* Reserve `size` bytes on disk now, so that a full disk fails here and not
+ * later through a memory map (which would be a SIGBUS). */
+nr_status nr_atomic_reserve(nr_atomic *a, size_t size, nr_error *err);
+nr_status nr_atomic_commit(nr_atomic *a, nr_error *err);
+void nr_atomic_abort(nr_atomic *a);
+
+/* Atomically write a whole buffer to `path`. */
+nr_status nr_write_file_atomic(const char *path, const void *buf, size_t n, nr_error *err);
+
+/* The lower-cased extension of `path` ("npy", "csv", ...) or "". */
+const char *nr_path_ext(const char *path, char *buf, size_t size);
+
+/* .npy: header text for a C-order 2-D array (format 1.0, padded so the data
+ * start at a multiple of 64 bytes); returns its length, or 0 if `cap` is
+ * too small. */
+size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols);
+
+/* Readers and writers behind nr_dataset_load / nr_data_save. */
+nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
+nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
+nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err);
+nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err);
+
+/* Data sets: an owned, zero-filled buffer of rows x (features+1) values, or
+ * a read-only mapping of `map_len` bytes whose values start at `values`. */
+nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out,
+                         nr_error *err);
+nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features,
+                                nr_dtype t, const void *values);
+
+/* Check that every value is finite; on the first that is not, fail naming
+ * the file, the row (1-based) and the column (1-based). */
+nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err);
+
+/* a * b without overflow: false if it does not fit in size_t. */
+static inline int nr_mul_ok(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+#endif

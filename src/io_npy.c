@@ -1,0 +1,286 @@
+/* NumPy .npy files (format 1.0, 2.0 and 3.0): a magic string, a version, a
+ * header that is a Python dict literal ({'descr': '<f8', 'fortran_order':
+ * False, 'shape': (N, C), }) padded with spaces to a multiple of 64 bytes
+ * (16 in old files), then the raw values. Format 3.0 differs from 2.0 only
+ * in allowing UTF-8 in the header. Reference: numpy/lib/format.py docs. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+
+typedef struct {
+    nr_dtype dtype;
+    bool big_endian;
+    bool fortran;
+    size_t rows, cols;
+} npy_info;
+
+/* Find `'key'` followed by ':' in the header dict; returns the text after
+ * the colon (blanks skipped), or NULL. */
+static const char *dict_value(const char *h, const char *end, const char *key) {
+    size_t kl = strlen(key);
+    for (const char *p = h; p + kl + 2 <= end; p++) {
+        if ((*p == '\'' || *p == '"') && !strncmp(p + 1, key, kl) && p[kl + 1] == *p) {
+            const char *q = p + kl + 2;
+            while (q < end && isspace((unsigned char)*q)) q++;
+            if (q >= end || *q != ':') continue;
+            q++;
+            while (q < end && isspace((unsigned char)*q)) q++;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_info *info,
+                              nr_error *err) {
+    const char *end = h + hlen;
+    const char *d = dict_value(h, end, "descr");
+    const char *f = dict_value(h, end, "fortran_order");
+    const char *s = dict_value(h, end, "shape");
+    if (!d || !f || !s)
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s: .npy header lacks %s (expected 'descr', 'fortran_order', 'shape')",
+                       path, !d ? "'descr'" : !f ? "'fortran_order'" : "'shape'");
+    /* descr: a quoted type string */
+    char q = *d;
+    char descr[16] = "";
+    if (q == '\'' || q == '"') {
+        const char *e = memchr(d + 1, q, (size_t)(end - d - 1));
+        if (e && (size_t)(e - d - 1) < sizeof descr) {
+            memcpy(descr, d + 1, (size_t)(e - d - 1));
+            descr[e - d - 1] = '\0';
+        }
+    }
+    if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) {
+        info->dtype = NR_F32, info->big_endian = false;
+    } else if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) {
+        info->dtype = NR_F64, info->big_endian = false;
+    } else if (!strcmp(descr, ">f4")) {
+        info->dtype = NR_F32, info->big_endian = true;
+    } else if (!strcmp(descr, ">f8")) {
+        info->dtype = NR_F64, info->big_endian = true;
+    } else {
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s: dtype '%s' is not supported (expected float32 '<f4' or float64 '<f8')",
+                       path, descr[0] ? descr : "?");
+    }
+    if (!strncmp(f, "False", 5)) {
+        info->fortran = false;
+    } else if (!strncmp(f, "True", 4)) {
+        info->fortran = true;
+    } else {
+        return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: fortran_order is neither True nor False",
+                       path);
+    }
+    if (*s != '(') return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: shape is not a tuple", path);
+    size_t dims[3];
+    int nd = 0;
+    const char *p = s + 1;
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p)) p++;
+        if (p < end && *p == ')') break;
+        if (p >= end || !isdigit((unsigned char)*p))
+            return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: malformed shape", path);
+        errno = 0;
+        char *e;
+        unsigned long long v = strtoull(p, &e, 10);
+        if (errno == ERANGE || v > SIZE_MAX)
+            return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: dimension %.*s overflows", path,
+                           (int)(e - p), p);
+        if (nd < 3) dims[nd] = (size_t)v;
+        nd++;
+        p = e;
+        while (p < end && isspace((unsigned char)*p)) p++;
+        if (p < end && *p == ',') p++;
+    }
+    if (nd != 2)
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s: array has %d dimension%s (expected 2: rows x (features + target))", path,
+                       nd, nd == 1 ? "" : "s");
+    info->rows = dims[0], info->cols = dims[1];
+    if (info->cols < 2)
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s: shape (%zu, %zu) has %zu column (expected at least 2: features and a target)",
+                       path, info->rows, info->cols, info->cols);
+    if (info->rows == 0) return nr_fail(err, NR_ERR_INPUT, "%s: shape (0, %zu) has no rows", path, info->cols);
+    return NR_OK;
+}
+
+/* Parse a target option against `cols` columns: NULL -> last. */
+static nr_status npy_target(const char *path, const char *target, size_t cols, size_t *out,
+                            nr_error *err) {
+    if (!target) {
+        *out = cols - 1;
+        return NR_OK;
+    }
+    char *e;
+    errno = 0;
+    long long v = strtoll(target, &e, 10);
+    if (!*target || *e || errno || v < -(long long)cols || v >= (long long)cols)
+        return nr_fail(err, NR_ERR_ARG,
+                       "%s: target '%s': expected a column index in [0, %zu] (.npy columns have no names)",
+                       path, target, cols - 1);
+    *out = v < 0 ? (size_t)((long long)cols + v) : (size_t)v;
+    return NR_OK;
+}
+
+static double read_value(const unsigned char *p, nr_dtype t, bool big) {
+    if (t == NR_F32) {
+        uint32_t u;
+        memcpy(&u, p, 4);
+        if (big) u = __builtin_bswap32(u);
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    uint64_t u;
+    memcpy(&u, p, 8);
+    if (big) u = __builtin_bswap64(u);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: not a regular file", path);
+    }
+    const size_t size = (size_t)st.st_size;
+    if (size == 0) {
+        close(fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected a .npy array)", path);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
+    const unsigned char *b = map;
+    nr_status s = NR_OK;
+    npy_info info;
+    size_t off = 0, hlen = 0;
+    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
+        s = nr_fail(err, NR_ERR_INPUT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+    } else if (b[6] == 1) {
+        hlen = (size_t)b[8] | (size_t)b[9] << 8;
+        off = 10;
+    } else if ((b[6] == 2 || b[6] == 3) && size >= 12) {
+        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        off = 12;
+    } else {
+        s = nr_fail(err, NR_ERR_INPUT, "%s: .npy format version %u.%u is not supported (expected 1, 2 or 3)",
+                    path, b[6], b[7]);
+    }
+    if (s == NR_OK && hlen > size - off)
+        s = nr_fail(err, NR_ERR_INPUT, "%s: truncated .npy header (%zu bytes announced, %zu present)",
+                    path, hlen, size - off);
+    if (s == NR_OK) s = parse_header(path, (const char *)b + off, hlen, &info, err);
+    size_t total = 0, payload = 0, target = 0;
+    const size_t item = s == NR_OK ? nr_dtype_size(info.dtype) : 0;
+    if (s == NR_OK) {
+        off += hlen;
+        if (!nr_mul_ok(info.rows, info.cols, &total) || !nr_mul_ok(total, item, &payload))
+            s = nr_fail(err, NR_ERR_INPUT, "%s: shape (%zu, %zu) is too large: its size overflows",
+                        path, info.rows, info.cols);
+        else if (size - off < payload)
+            s = nr_fail(err, NR_ERR_INPUT,
+                        "%s: truncated: shape (%zu, %zu) needs %zu bytes of data, the file has %zu",
+                        path, info.rows, info.cols, payload, size - off);
+        else if (size - off > payload)
+            s = nr_fail(err, NR_ERR_INPUT,
+                        "%s: %zu bytes after the data: shape (%zu, %zu) does not match the file",
+                        path, size - off - payload, info.rows, info.cols);
+    }
+    if (s == NR_OK) s = npy_target(path, o->target, info.cols, &target, err);
+    if (s != NR_OK) {
+        munmap(map, size);
+        return s;
+    }
+    const nr_dtype want = o->convert ? o->dtype : info.dtype;
+    const size_t features = info.cols - 1;
+    nr_dataset *ds = NULL;
+    if (!info.fortran && !info.big_endian && target == info.cols - 1 && want == info.dtype &&
+        off % item == 0) {
+        madvise(map, size, MADV_SEQUENTIAL);
+        ds = nr_dataset_from_map(map, size, info.rows, features, info.dtype, b + off);
+        if (!ds) {
+            munmap(map, size);
+            return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+        }
+    } else {
+        s = nr_dataset_new(info.rows, features, want, &ds, err);
+        if (s != NR_OK) {
+            munmap(map, size);
+            return s;
+        }
+        void *dst = nr_dataset_mutable(ds);
+        const unsigned char *src = b + off;
+        const size_t rows = info.rows, cols = info.cols;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < rows; i++) {
+            for (size_t j = 0; j < cols; j++) {
+                size_t at = info.fortran ? j * rows + i : i * cols + j;
+                double v = read_value(src + at * item, info.dtype, info.big_endian);
+                /* the target goes last, the other columns keep their order */
+                size_t k = j == target ? cols - 1 : (j > target ? j - 1 : j);
+                if (want == NR_F32)
+                    ((float *)dst)[i * cols + k] = (float)v;
+                else
+                    ((double *)dst)[i * cols + k] = v;
+            }
+        }
+        munmap(map, size);
+    }
+    s = nr_data_check_finite(nr_dataset_view(ds), path, err);
+    if (s != NR_OK) {
+        nr_dataset_free(ds);
+        return s;
+    }
+    *out = ds;
+    return NR_OK;
+}
+
+size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols) {
+    char dict[160];
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                     t == NR_F32 ? "<f4" : "<f8", rows, cols);
+    /* magic (6) + version (2) + length (2) + dict + padding + '\n' = k * 64 */
+    size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
+    if (total > cap || total - 10 > 65535) return 0;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    size_t hl = total - 10;
+    buf[8] = (char)(hl & 0xff);
+    buf[9] = (char)(hl >> 8);
+    memcpy(buf + 10, dict, (size_t)n);
+    memset(buf + 10 + n, ' ', total - 10 - (size_t)n - 1);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err) {
+    char head[256];
+    const size_t cols = d->features + 1;
+    size_t h = nr_npy_header(head, sizeof head, d->dtype, d->rows, cols), bytes;
+    if (!h || !nr_mul_ok(d->rows * cols, nr_dtype_size(d->dtype), &bytes))
+        return nr_fail(err, NR_ERR_ARG, "%s: array too large for a .npy header", path);
+    nr_atomic a;
+    nr_status s = nr_atomic_create(&a, path, err);
+    if (s != NR_OK) return s;
+    if ((s = nr_atomic_write(&a, head, h, err)) != NR_OK ||
+        (s = nr_atomic_write(&a, d->values, bytes, err)) != NR_OK) {
+        nr_atomic_abort(&a);
+        return s;
+    }
+    return nr_atomic_commit(&a, err);
+}
