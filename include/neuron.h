@@ -277,6 +277,118 @@ void nr_model_free(nr_model *m);
  * ground truth the fast paths are tested against. */
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss);
 
+/* ------------------------------------------------------------------------ */
+/* Training (src/trainer.c, src/kernels_*.c, src/dispatch.c)                */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    NR_ALGO_SGD = 0,   /* per-sample SGD, the reference rule (nr_sgd_epoch) */
+    NR_ALGO_BATCH,     /* full-batch gradient descent on the mean squared error */
+    NR_ALGO_MINIBATCH, /* the same on batches of `batch` rows */
+    NR_ALGO_OLS        /* closed-form least squares (no epochs) */
+} nr_algo;
+
+typedef enum { NR_SHUFFLE_NONE = 0, NR_SHUFFLE_BATCHES, NR_SHUFFLE_SAMPLES } nr_shuffle;
+
+typedef enum { NR_KERNEL_AUTO = 0, NR_KERNEL_SCALAR, NR_KERNEL_AVX2 } nr_kernel_choice;
+
+/* Name of the kernels a choice resolves to on this CPU ("scalar", "avx2"),
+ * or NULL (with a message) when the CPU lacks them. */
+const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
+
+/* Called after every epoch with its number (1-based), its loss and the
+ * throughput so far; a non-zero return stops training after this epoch
+ * with stop_reason "interrupted" (how a SIGINT handler finishes an epoch). */
+typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples_per_second);
+
+typedef struct {
+    nr_algo algo;
+    int64_t epochs;      /* >= 1 (default 100) */
+    double lr;           /* > 0 (default 0.1; sgd: 0.001) */
+    size_t batch;        /* minibatch rows (default 4096) */
+    int threads;         /* 0: OpenMP's default */
+    uint64_t seed;       /* shuffles (default 42) */
+    bool standardize;    /* train on (x - mean) / std of the training rows */
+    double val_split;    /* hold out the last fraction [0, 1) of the rows */
+    nr_shuffle shuffle;  /* minibatch order (default batches) */
+    double tol;          /* early stopping: an epoch improves when the monitored
+                            loss drops by more than tol; < 0 disables (default) */
+    int64_t patience;    /* epochs without improvement before stopping (5) */
+    nr_kernel_choice kernel;
+    bool exact;          /* batch only: O(d^2) epochs from one pass of statistics */
+    nr_epoch_fn on_epoch;
+    void *on_epoch_ctx;
+} nr_train_opts;
+
+void nr_train_defaults(nr_train_opts *o);
+
+/* What a training run did. History arrays have epochs_run entries and are
+ * owned by the result (nr_train_result_free). */
+typedef struct {
+    int64_t epochs_run;
+    double train_loss;  /* MSE of the final model on the training rows */
+    double val_loss;    /* MSE on the held-out rows (NaN without --val-split) */
+    double seconds;     /* wall time of the epochs */
+    double samples_per_second;
+    const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form" */
+    const char *kernel;      /* kernels used */
+    int threads;             /* threads used */
+    size_t train_rows, val_rows;
+    double *loss;         /* per epoch: batch and sgd, the MSE at the weights the
+                             epoch started from; minibatch, the mean of the batch
+                             losses during the epoch */
+    double *val_history;  /* per epoch, or NULL */
+    double *epoch_seconds;
+} nr_train_result;
+
+void nr_train_result_free(nr_train_result *r);
+
+/* Train `m` (features must match the data; its weights and bias are the
+ * starting point: nr_model_init gives zeros) on `d` with the options. On
+ * success the model holds weights for raw features (standardization folded
+ * in, and recorded). Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
+ * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
+ * (the message names the epoch and suggests a smaller learning rate),
+ * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for
+ * any thread count: rows are reduced in fixed blocks, in a fixed order. */
+nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
+                   nr_error *err);
+
+/* One pass of the chosen kernels over all rows of `d`: *loss_sum = sum r^2
+ * and grad[j] = sum r x_j (j < d), grad[d] = sum r, with r = w.x + b - y.
+ * The building block of the trainer, public for tests and benchmarks. */
+nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k,
+                       int threads, double *loss_sum, double *grad, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Models on disk, prediction and evaluation (src/model.c, src/metrics.c)   */
+/* ------------------------------------------------------------------------ */
+
+/* Write `m` as JSON ({"format": "neuron-model", "version": 1, ...}) with
+ * doubles that read back to the same bits, atomically (temp + rename).
+ * `opts` (may be NULL) is recorded under "training". */
+nr_status nr_model_save(const nr_model *m, const nr_train_opts *opts, const char *path,
+                        nr_error *err);
+
+/* Read a model written by nr_model_save. A newer format version, missing
+ * fields, wrong types or non-finite numbers give NR_ERR_INPUT naming the
+ * file and the field. `m` is initialised on success only. */
+nr_status nr_model_load(nr_model *m, const char *path, nr_error *err);
+
+/* Predictions w.x + b for every row of `d` into `out` (d->rows values). `d`
+ * may hold a target column (features == m->features) or not (features + 1
+ * == m->features: every column is a feature). */
+nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error *err);
+
+typedef struct {
+    size_t n;
+    double mse, rmse, mae, r2;
+} nr_metrics;
+
+/* Metrics of `m` on `d` (features must match; the last column is the
+ * target). R^2 = 1 - SSE/SST (NaN when the target is constant). */
+nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

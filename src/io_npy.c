@@ -163,7 +163,9 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
         close(fd);
         return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected a .npy array)", path);
     }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* MAP_POPULATE: fault the pages in now, so that the first epoch is not
+     * also the one that pays for the page table */
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     const unsigned char *b = map;

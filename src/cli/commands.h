@@ -5,5 +5,8 @@
 
 int cmd_tutorial(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -1,0 +1,39 @@
+/* Kernel dispatch, chosen once per call from what the CPU reports: the table
+ * starts with the scalar reference entries and faster ones override them
+ * (BLIS's "reference first" rule), so an unknown CPU still runs. */
+#include "internal.h"
+#include "kernels.h"
+
+static const nr_kernels scalar = {"scalar", nr_grad_f32_scalar, nr_grad_f64_scalar};
+#if defined(__x86_64__) || defined(_M_X64)
+static const nr_kernels avx2 = {"avx2", nr_grad_f32_avx2, nr_grad_f64_avx2};
+
+static bool cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+const nr_kernels *nr_kernels_select(nr_kernel_choice k, nr_error *err) {
+    switch (k) {
+    case NR_KERNEL_SCALAR: return &scalar;
+    case NR_KERNEL_AVX2:
+#if defined(__x86_64__) || defined(_M_X64)
+        if (cpu_has_avx2_fma()) return &avx2;
+#endif
+        nr_fail(err, NR_ERR_UNSUPPORTED, "this CPU has no AVX2+FMA: kernel 'avx2' is unavailable");
+        return NULL;
+    case NR_KERNEL_AUTO:
+#if defined(__x86_64__) || defined(_M_X64)
+        if (cpu_has_avx2_fma()) return &avx2;
+#endif
+        return &scalar;
+    }
+    nr_fail(err, NR_ERR_ARG, "unknown kernel choice %d", (int)k);
+    return NULL;
+}
+
+const char *nr_kernel_name(nr_kernel_choice k, nr_error *err) {
+    const nr_kernels *t = nr_kernels_select(k, err);
+    return t ? t->name : NULL;
+}

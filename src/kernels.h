@@ -1,0 +1,43 @@
+/* The kernel interface: one pass over a block of rows computing the loss and
+ * the gradient sums of a linear neuron. Each ISA has its own file
+ * (kernels_scalar.c, kernels_avx2.c) behind this table; dispatch.c fills it
+ * with the scalar entries, then overrides them with what the CPU supports.
+ * The trainer knows nothing of SIMD. */
+#ifndef NR_KERNELS_H
+#define NR_KERNELS_H
+
+#include <stddef.h>
+
+#include "neuron.h"
+
+/* Over rows [0, n) of a row-major block (stride d + 1, target last), with
+ * r_i = w.x_i + b - y_i computed in double:
+ *   out[j] = sum_i r_i x_ij (j < d),  out[d] = sum_i r_i,  out[d + 1] = sum_i r_i^2.
+ * `out` (d + 2 values) is overwritten. f32 values are widened to double
+ * before any arithmetic, so the f32 and f64 kernels differ only by the
+ * rounding of the data. */
+typedef void (*nr_grad_f32_fn)(const float *x, size_t n, size_t d, const double *w, double b,
+                               double *out);
+typedef void (*nr_grad_f64_fn)(const double *x, size_t n, size_t d, const double *w, double b,
+                               double *out);
+
+typedef struct {
+    const char *name;
+    nr_grad_f32_fn grad_f32;
+    nr_grad_f64_fn grad_f64;
+} nr_kernels;
+
+void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b,
+                        double *out);
+void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
+                        double *out);
+#if defined(__x86_64__) || defined(_M_X64)
+void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
+void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
+#endif
+
+/* The kernels for a choice (AUTO: the best the CPU has), or NULL with
+ * NR_ERR_UNSUPPORTED when the CPU lacks the one asked for. */
+const nr_kernels *nr_kernels_select(nr_kernel_choice k, nr_error *err);
+
+#endif

@@ -1,0 +1,156 @@
+/* AVX2 + FMA kernels (compiled with -mavx2 -mfma, called only when the CPU
+ * has both; see dispatch.c). Arithmetic is in double: f32 rows are widened
+ * as they are loaded, so an f32 epoch costs the bandwidth of f32 data with
+ * the accuracy of double accumulation.
+ *
+ * One feature: (x, y) pairs are deinterleaved in registers, 8 rows per
+ * iteration, with two independent sets of accumulators to cover the FMA
+ * latency. Several features: each row's dot product is vectorised across
+ * features (4 per vector, masked tail), then the row's residual updates the
+ * gradient vector. Tails of rows go through the same scalar formula. */
+#include <immintrin.h>
+
+#include "kernels.h"
+
+static inline double hsum(__m256d v) {
+    __m128d lo = _mm256_castpd256_pd128(v), hi = _mm256_extractf128_pd(v, 1);
+    lo = _mm_add_pd(lo, hi);
+    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
+}
+
+/* Rows [i0, n) of a one-feature block, scalar, into g, s, l. */
+#define TAIL_1(T)                                                                                  \
+    for (size_t i = i0; i < n; i++) {                                                              \
+        double xv = (double)x[2 * i], r = w0 * xv + b - (double)x[2 * i + 1];                      \
+        g += r * xv, s += r, l += r * r;                                                           \
+    }
+
+static void grad1_f32(const float *x, size_t n, double w0, double b, double *out) {
+    const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
+    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);
+        __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */
+        __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+        __m256d u = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
+        __m256d v = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
+        __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);
+        __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);
+        __m256d r0 = _mm256_fmadd_pd(W, X0, _mm256_sub_pd(B, Y0));
+        __m256d r1 = _mm256_fmadd_pd(W, X1, _mm256_sub_pd(B, Y1));
+        g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);
+        s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);
+        l0 = _mm256_fmadd_pd(r0, r0, l0), l1 = _mm256_fmadd_pd(r1, r1, l1);
+    }
+    double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),
+           l = hsum(_mm256_add_pd(l0, l1));
+    size_t i0 = i;
+    TAIL_1(float)
+    out[0] = g, out[1] = s, out[2] = l;
+}
+
+static void grad1_f64(const double *x, size_t n, double w0, double b, double *out) {
+    const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
+    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d p = _mm256_loadu_pd(x + 2 * i), q = _mm256_loadu_pd(x + 2 * i + 4);
+        __m256d u = _mm256_loadu_pd(x + 2 * i + 8), v = _mm256_loadu_pd(x + 2 * i + 12);
+        __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);
+        __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);
+        __m256d r0 = _mm256_fmadd_pd(W, X0, _mm256_sub_pd(B, Y0));
+        __m256d r1 = _mm256_fmadd_pd(W, X1, _mm256_sub_pd(B, Y1));
+        g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);
+        s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);
+        l0 = _mm256_fmadd_pd(r0, r0, l0), l1 = _mm256_fmadd_pd(r1, r1, l1);
+    }
+    double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),
+           l = hsum(_mm256_add_pd(l0, l1));
+    size_t i0 = i;
+    TAIL_1(double)
+    out[0] = g, out[1] = s, out[2] = l;
+}
+
+/* Lanes 0..k-1 set, for masked loads of a tail of k < 4 features. */
+static inline __m256i tail_mask64(size_t k) {
+    return _mm256_setr_epi64x(k > 0 ? -1 : 0, k > 1 ? -1 : 0, k > 2 ? -1 : 0, 0);
+}
+
+static inline __m256d load4_f64(const double *p, size_t k, __m256i m) {
+    return k == 4 ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, m);
+}
+
+static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
+    if (k == 4) return _mm256_cvtps_pd(_mm_loadu_ps(p));
+    __m128i m32 = _mm_setr_epi32(k > 0 ? -1 : 0, k > 1 ? -1 : 0, k > 2 ? -1 : 0, 0);
+    (void)m;
+    return _mm256_cvtps_pd(_mm_maskload_ps(p, m32));
+}
+
+/* Several features: G (d rounded up to 4, zeroed) accumulates sum r*x. */
+#define GRADN(T, NAME, LOAD)                                                                       \
+    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out,      \
+                     double *G, double *Wp) {                                                      \
+        const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1);                                    \
+        const __m256i m = tail_mask64(tail);                                                       \
+        double s = 0, l = 0;                                                                       \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = x + i * (d + 1);                                                        \
+            __m256d acc = _mm256_setzero_pd();                                                     \
+            for (size_t v = 0; v < dv; v++) {                                                      \
+                __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
+                acc = _mm256_fmadd_pd(_mm256_load_pd(Wp + 4 * v), X, acc);                        \
+            }                                                                                      \
+            const double r = hsum(acc) + b - (double)row[d];                                       \
+            const __m256d R = _mm256_set1_pd(r);                                                   \
+            for (size_t v = 0; v < dv; v++) {                                                      \
+                __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
+                _mm256_store_pd(G + 4 * v, _mm256_fmadd_pd(R, X, _mm256_load_pd(G + 4 * v)));     \
+            }                                                                                      \
+            s += r, l += r * r;                                                                    \
+        }                                                                                          \
+        for (size_t j = 0; j < d; j++) out[j] = G[j];                                              \
+        out[d] = s, out[d + 1] = l;                                                                \
+        (void)w;                                                                                   \
+    }
+
+GRADN(float, gradn_f32, load4_f32)
+GRADN(double, gradn_f64, load4_f64)
+
+/* Scratch for the padded weights and gradient: features up to 4096 on the
+ * stack (64 KiB), beyond that on the heap. */
+#define DISPATCH_N(T, FN)                                                                          \
+    do {                                                                                           \
+        const size_t dp = (d + 3) / 4 * 4;                                                         \
+        double stack[2 * 1024] __attribute__((aligned(32)));                                       \
+        double *buf = stack;                                                                       \
+        if (2 * dp > sizeof stack / sizeof stack[0]) {                                             \
+            buf = _mm_malloc(2 * dp * sizeof(double), 32);                                         \
+            if (!buf) { /* fall back to the scalar kernel rather than fail */                      \
+                nr_grad_##T##_scalar(x, n, d, w, b, out);                                          \
+                return;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
+        double *G = buf, *Wp = buf + dp;                                                           \
+        for (size_t j = 0; j < dp; j++) G[j] = 0.0, Wp[j] = j < d ? w[j] : 0.0;                    \
+        FN(x, n, d, w, b, out, G, Wp);                                                             \
+        if (buf != stack) _mm_free(buf);                                                           \
+    } while (0)
+
+void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out) {
+    if (d == 1) {
+        grad1_f32(x, n, w[0], b, out);
+        return;
+    }
+    DISPATCH_N(f32, gradn_f32);
+}
+
+void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
+                      double *out) {
+    if (d == 1) {
+        grad1_f64(x, n, w[0], b, out);
+        return;
+    }
+    DISPATCH_N(f64, gradn_f64);
+}

@@ -1,0 +1,78 @@
+/* Prediction and evaluation of a saved model on a data set. Sums are taken
+ * over fixed blocks and added in block order, like the trainer's, so the
+ * numbers do not depend on the thread count. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+enum { BLOCK = 4096 };
+
+static double value(const nr_data *d, size_t at) {
+    return d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
+                              : ((const double *)d->values)[at];
+}
+
+static nr_status check_shape(const nr_model *m, const nr_data *d, bool need_target,
+                             size_t *stride, nr_error *err) {
+    *stride = d->features + 1;
+    if (d->features == m->features) return NR_OK;
+    if (!need_target && d->features + 1 == m->features) return NR_OK;
+    return nr_fail(err, NR_ERR_INPUT,
+                   "the data have %zu columns, the model has %zu features (expected %zu columns%s)",
+                   d->features + 1, m->features, m->features + 1,
+                   need_target ? ": features and a target" : ", or just the features");
+}
+
+static double predict_row(const nr_model *m, const nr_data *d, size_t i, size_t stride) {
+    double p = m->bias;
+    for (size_t j = 0; j < m->features; j++) p += m->weights[j] * value(d, i * stride + j);
+    return p;
+}
+
+nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error *err) {
+    size_t stride;
+    nr_status s = check_shape(m, d, false, &stride, err);
+    if (s != NR_OK) return s;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < d->rows; i++) out[i] = predict_row(m, d, i, stride);
+    return NR_OK;
+}
+
+nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err) {
+    size_t stride;
+    nr_status s = check_shape(m, d, true, &stride, err);
+    if (s != NR_OK) return s;
+    if (d->rows == 0) return nr_fail(err, NR_ERR_INPUT, "no rows to evaluate");
+    const size_t n = d->rows, nb = (n + BLOCK - 1) / BLOCK, k = m->features;
+    double *part = calloc(nb * 4, sizeof *part);
+    if (!part) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    /* pass 1: sum of y; pass 2: squared and absolute errors, sum (y - mean)^2 */
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        double sy = 0;
+        for (size_t i = b * BLOCK; i < n && i < (b + 1) * BLOCK; i++) sy += value(d, i * stride + k);
+        part[4 * b] = sy;
+    }
+    double sy = 0;
+    for (size_t b = 0; b < nb; b++) sy += part[4 * b];
+    const double ybar = sy / (double)n;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        double se = 0, ae = 0, st = 0;
+        for (size_t i = b * BLOCK; i < n && i < (b + 1) * BLOCK; i++) {
+            double y = value(d, i * stride + k), e = predict_row(m, d, i, stride) - y;
+            se += e * e, ae += fabs(e), st += (y - ybar) * (y - ybar);
+        }
+        part[4 * b + 1] = se, part[4 * b + 2] = ae, part[4 * b + 3] = st;
+    }
+    double se = 0, ae = 0, st = 0;
+    for (size_t b = 0; b < nb; b++) se += part[4 * b + 1], ae += part[4 * b + 2], st += part[4 * b + 3];
+    free(part);
+    out->n = n;
+    out->mse = se / (double)n;
+    out->rmse = sqrt(out->mse);
+    out->mae = ae / (double)n;
+    out->r2 = st > 0 ? 1.0 - se / st : NAN;
+    return NR_OK;
+}
