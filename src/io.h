@@ -54,6 +54,11 @@ nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t f
  * the file, the row (1-based) and the column (1-based). */
 nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err);
 
+/* A cJSON item holding `v` printed so that it reads back to the same bits
+ * (cJSON's own printing does not guarantee it). */
+struct cJSON;
+struct cJSON *nr_json_number(double v);
+
 /* a * b without overflow: false if it does not fit in size_t. */
 static inline int nr_mul_ok(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);

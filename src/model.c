@@ -34,9 +34,22 @@ void nr_model_free(nr_model *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* cJSON prints with 15 digits unless they fail to read back, but it checks
+ * that with a tolerance of one epsilon, so 1 + 2^-52 is printed as "1". The
+ * numbers are printed here instead: the shortest of 15, 16 or 17 significant
+ * digits that strtod reads back to the same bits. */
+cJSON *nr_json_number(double v) {
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
 static cJSON *array_of(const double *v, size_t n) {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, nr_json_number(v[i]));
     return a;
 }
 
@@ -62,7 +75,7 @@ nr_status nr_model_save(const nr_model *m, const nr_train_opts *o, const char *p
     cJSON_AddNumberToObject(j, "features", (double)m->features);
     cJSON_AddStringToObject(j, "activation", "identity");
     cJSON_AddItemToObject(j, "weights", array_of(m->weights, m->features));
-    cJSON_AddNumberToObject(j, "bias", m->bias);
+    cJSON_AddItemToObject(j, "bias", nr_json_number(m->bias));
     if (m->standardized && m->mean && m->std) {
         cJSON *st = cJSON_AddObjectToObject(j, "standardization");
         cJSON_AddItemToObject(st, "mean", array_of(m->mean, m->features));
@@ -74,11 +87,11 @@ nr_status nr_model_save(const nr_model *m, const nr_train_opts *o, const char *p
         cJSON *t = cJSON_AddObjectToObject(j, "training");
         cJSON_AddStringToObject(t, "algo", algo_name(o->algo));
         cJSON_AddNumberToObject(t, "epochs", (double)o->epochs);
-        cJSON_AddNumberToObject(t, "lr", o->lr);
+        cJSON_AddItemToObject(t, "lr", nr_json_number(o->lr));
         if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(t, "batch", (double)o->batch);
         cJSON_AddNumberToObject(t, "seed", (double)o->seed);
         cJSON_AddBoolToObject(t, "standardize", o->standardize);
-        cJSON_AddNumberToObject(t, "val_split", o->val_split);
+        cJSON_AddItemToObject(t, "val_split", nr_json_number(o->val_split));
     }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io.h"
 
 static void usage(FILE *f) {
     fputs("usage: neuron gen --rows N --out FILE [options]\n"
@@ -104,9 +105,9 @@ int cmd_gen(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "features", (double)o.features);
     cJSON *w = cJSON_AddArrayToObject(j, "weights");
     for (size_t k = 0; k < o.features; k++)
-        cJSON_AddItemToArray(w, cJSON_CreateNumber(o.weights ? o.weights[k] : (double)(k + 1)));
-    cJSON_AddNumberToObject(j, "bias", o.bias);
-    cJSON_AddNumberToObject(j, "noise", o.noise);
+        cJSON_AddItemToArray(w, nr_json_number(o.weights ? o.weights[k] : (double)(k + 1)));
+    cJSON_AddItemToObject(j, "bias", nr_json_number(o.bias));
+    cJSON_AddItemToObject(j, "noise", nr_json_number(o.noise));
     cJSON_AddStringToObject(j, "noise_dist", "uniform(-noise, noise)");
     cJSON_AddStringToObject(j, "dist", o.dist == NR_DIST_NORMAL ? "normal" : "uniform");
     cJSON_AddStringToObject(j, "dtype", o.dtype == NR_F32 ? "f32" : "f64");

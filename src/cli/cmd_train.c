@@ -132,7 +132,7 @@ static double median(const double *v, int64_t n) {
 
 static void add_number_or_null(cJSON *j, const char *k, double v) {
     if (isfinite(v))
-        cJSON_AddNumberToObject(j, k, v);
+        cJSON_AddItemToObject(j, k, nr_json_number(v));
     else
         cJSON_AddNullToObject(j, k);
 }
@@ -156,8 +156,8 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     cJSON_AddNumberToObject(j, "epochs", (double)o->epochs);
     cJSON_AddNumberToObject(j, "epochs_run", (double)r->epochs_run);
     cJSON *w = cJSON_AddArrayToObject(j, "weights");
-    for (size_t k = 0; k < m->features; k++) cJSON_AddItemToArray(w, cJSON_CreateNumber(m->weights[k]));
-    cJSON_AddNumberToObject(j, "bias", m->bias);
+    for (size_t k = 0; k < m->features; k++) cJSON_AddItemToArray(w, nr_json_number(m->weights[k]));
+    cJSON_AddItemToObject(j, "bias", nr_json_number(m->bias));
     add_number_or_null(j, "train_loss", r->train_loss);
     add_number_or_null(j, "val_loss", r->val_loss);
     cJSON_AddNumberToObject(j, "seconds", r->seconds);

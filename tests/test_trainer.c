@@ -1,0 +1,462 @@
+/* Kernels and the trainer against the scalar double reference, closed
+ * forms and hand-computed values. Tolerances are stated where bits are not
+ * expected to match. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels.h"
+#include "neuron.h"
+#include "util.h"
+
+static double *gen_f64(size_t rows, size_t d, nr_dist dist, uint64_t seed, double noise) {
+    nr_gen_opts o;
+    nr_gen_defaults(&o);
+    o.rows = rows, o.features = d, o.dist = dist, o.seed = seed, o.noise = noise;
+    o.dtype = NR_F64;
+    double *v = malloc(rows * (d + 1) * sizeof *v);
+    cr_assert_eq(nr_gen_fill(&o, v, NULL), NR_OK);
+    return v;
+}
+
+static float *to_f32(const double *v, size_t n) {
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++) f[i] = (float)v[i];
+    return f;
+}
+
+Test(kernels, avx2_matches_scalar_for_tails_and_widths) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
+    const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
+    const size_t ds[] = {1, 2, 3, 4, 5, 16, 17, 33};
+    const size_t ns[] = {0, 1, 7, 8, 9, 15, 16, 17, 1000, 4097};
+    for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
+        const size_t d = ds[a];
+        double *v = gen_f64(4097, d, NR_DIST_NORMAL, 7 + d, 0.5);
+        float *f = to_f32(v, 4097 * (d + 1));
+        double w[64], b = 0.25;
+        for (size_t j = 0; j < d; j++) w[j] = 0.5 - 0.1 * (double)j;
+        for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+            const size_t n = ns[c];
+            double o1[66], o2[66], o3[66], o4[66], scale[66] = {0};
+            sc->grad_f64(v, n, d, w, b, o1);
+            av->grad_f64(v, n, d, w, b, o2);
+            sc->grad_f32(f, n, d, w, b, o3);
+            av->grad_f32(f, n, d, w, b, o4);
+            /* scale: sums of |terms|; reassociation and FMA change a sum of
+             * n terms by at most about n*eps*sum|t| (1e-12 here), a wrong
+             * term by ~sum|t|/n (>= 2e-4): 1e-10 separates the two. */
+            for (size_t i = 0; i < n; i++) {
+                const double *row = v + i * (d + 1);
+                double r = b - row[d];
+                for (size_t j = 0; j < d; j++) r += w[j] * row[j];
+                for (size_t j = 0; j < d; j++) scale[j] += fabs(r * row[j]);
+                scale[d] += fabs(r), scale[d + 1] += r * r;
+            }
+            for (size_t j = 0; j < d + 2; j++) {
+                double tol = 1e-10 * scale[j] + 1e-300;
+                cr_assert(fabs(o1[j] - o2[j]) <= tol, "f64 d=%zu n=%zu out[%zu]: %.17g vs %.17g", d,
+                          n, j, o1[j], o2[j]);
+                cr_assert(fabs(o3[j] - o4[j]) <= tol, "f32 d=%zu n=%zu out[%zu]: %.17g vs %.17g", d,
+                          n, j, o3[j], o4[j]);
+            }
+        }
+        free(v);
+        free(f);
+    }
+}
+
+Test(kernels, f32_gradient_over_ten_million_points_within_1e5_of_f64, .timeout = 120) {
+    /* Widening f32 values to double before accumulating keeps the sums as
+     * accurate as in f64; only the data's own rounding (2^-24 relative)
+     * separates them. A float accumulator over 1e7 terms would be off by
+     * ~1e-3. Gradient taken away from the optimum, where it is not ~0. */
+    const size_t n = 10000000;
+    double *v = gen_f64(n, 1, NR_DIST_UNIFORM, 3, 0.1);
+    float *f = to_f32(v, 2 * n);
+    nr_data d64 = {n, 1, NR_F64, v}, d32 = {n, 1, NR_F32, f};
+    double w = 0.3, b = 0.1, l64, l32, g64[2], g32[2];
+    cr_assert_eq(nr_loss_grad(&d64, &w, b, NR_KERNEL_AUTO, 0, &l64, g64, NULL), NR_OK);
+    cr_assert_eq(nr_loss_grad(&d32, &w, b, NR_KERNEL_AUTO, 0, &l32, g32, NULL), NR_OK);
+    for (int j = 0; j < 2; j++)
+        cr_assert_leq(fabs(g32[j] - g64[j]), 1e-5 * fabs(g64[j]), "grad[%d] %.17g vs %.17g", j,
+                      g32[j], g64[j]);
+    cr_assert_leq(fabs(l32 - l64), 1e-5 * l64);
+    free(v);
+    free(f);
+}
+
+static void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
+    nr_error err = {{0}};
+    cr_assert_eq(nr_model_init(m, d->features, NULL), NR_OK);
+    nr_status s = nr_train(d, o, m, r, &err);
+    cr_assert_eq(s, NR_OK, "%s", err.msg);
+}
+
+Test(trainer, weights_are_bit_identical_for_1_2_3_and_7_threads) {
+    double *v = gen_f64(50000, 3, NR_DIST_NORMAL, 11, 0.2);
+    nr_data d = {50000, 3, NR_F64, v};
+    for (int algo = 0; algo < 2; algo++) {
+        nr_model ref;
+        nr_train_result rr;
+        for (int k = 0; k < 4; k++) {
+            const int threads[] = {1, 2, 3, 7};
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.algo = algo ? NR_ALGO_MINIBATCH : NR_ALGO_BATCH;
+            o.batch = 9000; /* batches of several blocks, and a short last one */
+            o.epochs = 5;
+            o.threads = threads[k];
+            nr_model m;
+            nr_train_result r;
+            train_ok(&d, &o, &m, &r);
+            if (k == 0) {
+                ref = m, rr = r;
+                continue;
+            }
+            cr_assert(!memcmp(m.weights, ref.weights, 3 * sizeof(double)) && m.bias == ref.bias,
+                      "algo %d, %d threads", algo, threads[k]);
+            cr_assert(!memcmp(r.loss, rr.loss, 5 * sizeof(double)));
+            nr_model_free(&m);
+            nr_train_result_free(&r);
+        }
+        nr_model_free(&ref);
+        nr_train_result_free(&rr);
+    }
+    free(v);
+}
+
+Test(trainer, minibatch_of_all_rows_is_exactly_batch) {
+    double *v = gen_f64(30001, 2, NR_DIST_UNIFORM, 5, 0.1);
+    nr_data d = {30001, 2, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.epochs = 7;
+    nr_model mb, mm;
+    nr_train_result rb, rm;
+    train_ok(&d, &o, &mb, &rb);
+    for (int sh = 0; sh < 2; sh++) {
+        o.algo = NR_ALGO_MINIBATCH;
+        o.batch = 30001;
+        o.shuffle = sh ? NR_SHUFFLE_BATCHES : NR_SHUFFLE_NONE;
+        train_ok(&d, &o, &mm, &rm);
+        cr_assert(!memcmp(mb.weights, mm.weights, 2 * sizeof(double)) && mb.bias == mm.bias);
+        cr_assert(!memcmp(rb.loss, rm.loss, 7 * sizeof(double)), "same losses");
+        nr_model_free(&mm);
+        nr_train_result_free(&rm);
+    }
+    nr_model_free(&mb);
+    nr_train_result_free(&rb);
+    free(v);
+}
+
+/* Least squares by the normal equations, solved here by Gaussian
+ * elimination with partial pivoting on the (d+1)x(d+1) system in long
+ * double: independent of the library. */
+static void normal_equations(const double *v, size_t n, size_t d, double *w, double *b) {
+    const size_t k = d + 1;
+    long double A[8][9] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        const double *row = v + i * (d + 1);
+        long double z[8];
+        for (size_t j = 0; j < d; j++) z[j] = row[j];
+        z[d] = 1;
+        for (size_t p = 0; p < k; p++) {
+            for (size_t q = 0; q < k; q++) A[p][q] += z[p] * z[q];
+            A[p][k] += z[p] * row[d];
+        }
+    }
+    for (size_t c = 0; c < k; c++) {
+        size_t piv = c;
+        for (size_t r = c + 1; r < k; r++)
+            if (fabsl(A[r][c]) > fabsl(A[piv][c])) piv = r;
+        for (size_t q = 0; q <= k; q++) {
+            long double t = A[c][q];
+            A[c][q] = A[piv][q];
+            A[piv][q] = t;
+        }
+        for (size_t r = 0; r < k; r++) {
+            if (r == c) continue;
+            long double f = A[r][c] / A[c][c];
+            for (size_t q = c; q <= k; q++) A[r][q] -= f * A[c][q];
+        }
+    }
+    for (size_t j = 0; j < d; j++) w[j] = (double)(A[j][k] / A[j][j]);
+    *b = (double)(A[d][k] / A[d][d]);
+}
+
+Test(trainer, batch_gd_reaches_the_least_squares_solution) {
+    const size_t n = 20000, d = 4;
+    double *v = gen_f64(n, d, NR_DIST_UNIFORM, 9, 0.3);
+    double w[4], b;
+    normal_equations(v, n, d, w, &b);
+    for (int st = 0; st < 2; st++) {
+        nr_data dd = {n, d, NR_F64, v};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.lr = st ? 0.3 : 0.5;
+        o.standardize = st;
+        o.epochs = 400;
+        nr_model m;
+        nr_train_result r;
+        train_ok(&dd, &o, &m, &r);
+        /* 1e-6 relative: GD contracts the error by <= 0.67 per epoch here
+         * (eigenvalues of the Hessian in [0.6, 2]), 400 epochs are ample */
+        for (size_t j = 0; j < d; j++)
+            cr_assert_leq(fabs(m.weights[j] - w[j]), 1e-6 * fabs(w[j]), "std %d w[%zu] %.17g vs %.17g",
+                          st, j, m.weights[j], w[j]);
+        cr_assert_leq(fabs(m.bias - b), 1e-6 * fabs(b), "bias %.17g vs %.17g", m.bias, b);
+        cr_assert_eq(m.standardized, (bool)st);
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    free(v);
+}
+
+Test(trainer, sgd_is_the_reference_rule) {
+    double *v = gen_f64(500, 2, NR_DIST_UNIFORM, 2, 0.1);
+    nr_data d = {500, 2, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.algo = NR_ALGO_SGD;
+    o.lr = 0.01;
+    o.epochs = 3;
+    nr_model m;
+    nr_train_result r;
+    train_ok(&d, &o, &m, &r);
+    double w[2] = {0, 0}, b = 0;
+    for (int e = 0; e < 3; e++) nr_sgd_epoch(&d, 0.01, w, &b, NULL);
+    cr_assert(w[0] == m.weights[0] && w[1] == m.weights[1] && b == m.bias);
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+    free(v);
+}
+
+Test(trainer, huge_learning_rate_diverges_with_a_clear_message) {
+    double *v = gen_f64(1000, 1, NR_DIST_UNIFORM, 1, 0.1);
+    nr_data d = {1000, 1, NR_F64, v};
+    for (int a = 0; a < 3; a++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = a == 0 ? NR_ALGO_BATCH : a == 1 ? NR_ALGO_MINIBATCH : NR_ALGO_SGD;
+        o.batch = 100;
+        o.lr = 1e3;
+        o.epochs = 1000;
+        nr_model m;
+        nr_model_init(&m, 1, NULL);
+        nr_train_result r;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_train(&d, &o, &m, &r, &err), NR_ERR_DIVERGED, "algo %d", a);
+        cr_assert(strstr(err.msg, "epoch ") && strstr(err.msg, "smaller --lr"), "%s", err.msg);
+        nr_model_free(&m);
+    }
+    free(v);
+}
+
+Test(trainer, early_stopping_and_validation_split) {
+    double *v = gen_f64(10000, 2, NR_DIST_UNIFORM, 4, 0.1);
+    nr_data d = {10000, 2, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.epochs = 100000;
+    o.lr = 0.5;
+    o.tol = 1e-9;
+    o.patience = 3;
+    o.val_split = 0.25;
+    nr_model m;
+    nr_train_result r;
+    train_ok(&d, &o, &m, &r);
+    cr_assert_str_eq(r.stop_reason, "tolerance");
+    cr_assert_lt(r.epochs_run, 100000);
+    cr_assert_eq(r.train_rows, 7500);
+    cr_assert_eq(r.val_rows, 2500);
+    /* noise U(-0.1, 0.1) has variance 0.01/3: both losses end near it */
+    cr_assert(fabs(r.val_loss - 0.01 / 3) < 0.001 && fabs(r.train_loss - 0.01 / 3) < 0.001,
+              "val %g train %g", r.val_loss, r.train_loss);
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+    free(v);
+}
+
+/* ---------------------------------------------------------------- models -- */
+
+Test(model, save_load_round_trips_bits) {
+    char *dir = scratch_dir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    nr_model m;
+    nr_model_init(&m, 3, NULL);
+    m.weights[0] = 0.1, m.weights[1] = -1.0 / 3.0, m.weights[2] = 6.02214076e23;
+    m.bias = nextafter(1.0, 2.0);
+    m.standardized = true;
+    m.mean = malloc(24), m.std = malloc(24);
+    for (int j = 0; j < 3; j++) m.mean[j] = sqrt(j + 2.0), m.std[j] = exp(-j - 0.5);
+    cr_assert_eq(nr_model_save(&m, NULL, path, NULL), NR_OK);
+    nr_model back;
+    nr_error err;
+    cr_assert_eq(nr_model_load(&back, path, &err), NR_OK, "%s", err.msg);
+    cr_assert_eq(back.features, 3);
+    cr_assert(!memcmp(back.weights, m.weights, 24) && back.bias == m.bias);
+    cr_assert(back.standardized && !memcmp(back.mean, m.mean, 24) && !memcmp(back.std, m.std, 24));
+    nr_model_free(&back);
+    nr_model_free(&m);
+    free(dir);
+}
+
+Test(model, refuses_future_versions_missing_fields_and_wrong_types) {
+    char *dir = scratch_dir();
+    const struct {
+        const char *json, *frag;
+    } cases[] = {
+        {"{\"format\":\"neuron-model\",\"version\":2,\"features\":1,\"weights\":[1],\"bias\":0}",
+         "version 2 is not supported"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"bias\":0}", "'weights' is missing"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":2,\"weights\":[1],\"bias\":0}",
+         "has 1 values (expected 2)"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[\"a\"],\"bias\":0}",
+         "weights[0] is not a finite number"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[1],\"bias\":\"0\"}",
+         "'bias'"},
+        {"{\"format\":\"other\",\"version\":1}", "not a neuron model"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[1],\"bias\":0,"
+         "\"activation\":\"relu\"}",
+         "activation 'relu'"},
+        {"[1,2", "not valid JSON"},
+        {"", "empty model file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/m%zu.json", dir, i);
+        FILE *f = fopen(path, "w");
+        fputs(cases[i].json, f);
+        fclose(f);
+        nr_model m;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_model_load(&m, path, &err), NR_ERR_INPUT, "case %zu", i);
+        cr_assert(strstr(err.msg, cases[i].frag), "case %zu: %s", i, err.msg);
+    }
+    free(dir);
+}
+
+Test(model, predict_and_eval_match_hand_computed_values) {
+    /* y = 2 x1 - x2 + 0.5 on three rows, targets off by +1, -1, +2 */
+    double v[] = {1, 2, 1.5, 0, 0, -0.5, -1, 3, -2.5};
+    /* predictions: 0.5, 0.5, -4.5; errors p - y: -1, 1, -2 */
+    nr_data d = {3, 2, NR_F64, v};
+    nr_model m;
+    nr_model_init(&m, 2, NULL);
+    m.weights[0] = 2, m.weights[1] = -1, m.bias = 0.5;
+    double p[3];
+    cr_assert_eq(nr_predict(&m, &d, p, NULL), NR_OK);
+    cr_assert(p[0] == 0.5 && p[1] == 0.5 && p[2] == -4.5);
+    nr_metrics mt;
+    cr_assert_eq(nr_eval(&m, &d, &mt, NULL), NR_OK);
+    /* mse = (1 + 1 + 4)/3 = 2, mae = 4/3; ybar = -0.5, SST = 4 + 0 + 4 = 8,
+     * r2 = 1 - 6/8 = 0.25 */
+    cr_assert_eq(mt.n, 3);
+    cr_assert(fabs(mt.mse - 2) < 1e-15 && fabs(mt.rmse - sqrt(2)) < 1e-15);
+    cr_assert(fabs(mt.mae - 4.0 / 3) < 1e-15 && fabs(mt.r2 - 0.25) < 1e-15, "r2 %.17g", mt.r2);
+    /* without the target column: every column is a feature */
+    nr_data x = {3, 1, NR_F64, (double[]){1, 2, 0, 0, -1, 3}};
+    cr_assert_eq(nr_predict(&m, &x, p, NULL), NR_OK);
+    cr_assert(p[0] == 0.5 && p[1] == 0.5 && p[2] == -4.5);
+    nr_model_free(&m);
+}
+
+/* ------------------------------------------------------------------ CLI -- */
+
+Test(train_cli, train_predict_eval_end_to_end) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096], report[4096], hist[4096], pred[4096];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    snprintf(model, sizeof model, "%s/m.json", dir);
+    snprintf(report, sizeof report, "%s/r.json", dir);
+    snprintf(hist, sizeof hist, "%s/h.csv", dir);
+    snprintf(pred, sizeof pred, "%s/p.csv", dir);
+    run_result r;
+    const char *g[] = {"gen", "--rows", "20000", "--features", "2", "--out", data, NULL};
+    run_neuron(&r, g);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const char *t[] = {"train", "--data", data, "--epochs", "300", "--lr", "0.5", "--val-split",
+                       "0.1", "--model", model, "--report", report, "--history", hist, NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *rep = read_file(report, NULL);
+    cJSON *j = cJSON_Parse(rep);
+    cr_assert(j, "report is JSON");
+    const char *keys[] = {"algo", "dtype", "threads", "rows", "features", "epochs_run", "weights",
+                          "bias", "train_loss", "val_loss", "seconds", "samples_per_second",
+                          "stop_reason"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        cr_assert(cJSON_GetObjectItem(j, keys[k]), "report lacks %s", keys[k]);
+    /* gen's true weights are 1, 2 and bias 0.5: 300 epochs get close */
+    cJSON *w = cJSON_GetObjectItem(j, "weights");
+    cr_assert(fabs(cJSON_GetArrayItem(w, 0)->valuedouble - 1) < 0.01);
+    cr_assert(fabs(cJSON_GetArrayItem(w, 1)->valuedouble - 2) < 0.01);
+    cJSON_Delete(j);
+    free(rep);
+    char *h = read_file(hist, NULL);
+    cr_assert(!strncmp(h, "epoch,loss,val_loss,seconds\n", 28));
+    cr_assert_eq(count_lines(h), 301);
+    free(h);
+    const char *p[] = {"predict", "--model", model, "--data", data, "--out", pred, NULL};
+    run_neuron(&r, p);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *ptext = read_file(pred, NULL);
+    cr_assert_eq(count_lines(ptext), 20001);
+    free(ptext);
+    const char *e[] = {"eval", "--model", model, "--data", data, NULL};
+    run_neuron(&r, e);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    cr_assert(j && cJSON_GetObjectItem(j, "r2")->valuedouble > 0.99, "%s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "n")->valuedouble, 20000);
+    cJSON_Delete(j);
+    run_free(&r);
+    free(dir);
+}
+
+Test(train_cli, errors_and_exit_codes) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    snprintf(model, sizeof model, "%s/m.json", dir);
+    run_result r;
+    const char *g[] = {"gen", "--rows", "1000", "--out", data, NULL};
+    run_neuron(&r, g);
+    run_free(&r);
+    struct {
+        const char *args[12];
+        int code;
+        const char *frag;
+    } cases[] = {
+        {{"train", NULL}, 2, "--data is required"},
+        {{"train", "--data", data, "--algo", "adam", NULL}, 2, "sgd|batch|minibatch|ols"},
+        {{"train", "--data", data, "--epochs", "0", NULL}, 2, "--epochs"},
+        {{"train", "--data", data, "--lr", "-1", NULL}, 2, "--lr"},
+        {{"train", "--data", data, "--val-split", "1", NULL}, 2, "--val-split"},
+        {{"train", "--data", data, "--kernel", "neon", NULL}, 2, "auto|scalar|avx2"},
+        {{"train", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
+        {{"train", "--data", data, "--lr", "1e6", "--epochs", "50", "--model", model, NULL}, 4,
+         "smaller --lr"},
+        {{"eval", "--model", "/nonexistent.json", "--data", data, NULL}, 3, "cannot open model"},
+        {{"predict", "--data", data, NULL}, 2, "--model is required"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_neuron(&r, cases[i].args);
+        cr_assert_eq(r.status, cases[i].code, "case %zu: exit %d: %s", i, r.status, r.err);
+        cr_assert_eq(count_lines(r.err), 1, "case %zu: %s", i, r.err);
+        cr_assert(strstr(r.err, cases[i].frag), "case %zu: %s", i, r.err);
+        run_free(&r);
+    }
+    cr_assert(access(model, F_OK) != 0, "no model written on divergence");
+    free(dir);
+}
