@@ -19,11 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "exact.h"
 #include "internal.h"
 #include "kernels.h"
 
-enum { BLOCK = 4096 };      /* rows per block: the unit of determinism */
-enum { GROUP = 256 };       /* blocks whose partials are held at once */
+enum { BLOCK = 4096 }; /* rows per block: the unit of determinism */
+enum { GROUP = 256 };  /* blocks whose partials are held at once */
 
 static double now_seconds(void) {
     struct timespec t;
@@ -76,8 +77,8 @@ static nr_status passer_init(passer *p, const nr_data *d, nr_kernel_choice kc, i
     return NR_OK;
 }
 
-nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k,
-                       int threads, double *loss_sum, double *grad, nr_error *err) {
+nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
+                       double *loss_sum, double *grad, nr_error *err) {
     passer p;
     nr_status s = passer_init(&p, d, k, threads, err);
     if (s != NR_OK) return s;
@@ -152,8 +153,7 @@ static nr_status check_opts(const nr_data *d, const nr_train_opts *o, const nr_m
     if (m->features != d->features)
         return nr_fail(err, NR_ERR_ARG, "model has %zu features, data have %zu", m->features,
                        d->features);
-    if (o->algo == NR_ALGO_OLS)
-        return nr_fail(err, NR_ERR_UNSUPPORTED, "the closed form (ols) is not available yet");
+    if (o->algo == NR_ALGO_OLS) return NR_OK;
     if (o->epochs < 1) return nr_fail(err, NR_ERR_ARG, "epochs must be at least 1");
     if (!(o->lr > 0) || !isfinite(o->lr))
         return nr_fail(err, NR_ERR_ARG, "learning rate must be a finite number > 0");
@@ -165,7 +165,7 @@ static nr_status check_opts(const nr_data *d, const nr_train_opts *o, const nr_m
     if (o->threads < 0) return nr_fail(err, NR_ERR_ARG, "threads must be >= 0");
     if (o->exact && o->algo != NR_ALGO_BATCH)
         return nr_fail(err, NR_ERR_ARG, "exact epochs apply to --algo batch only");
-    if (o->exact) return nr_fail(err, NR_ERR_UNSUPPORTED, "exact epochs are not available yet");
+
     return NR_OK;
 }
 
@@ -220,9 +220,20 @@ static void to_raw(size_t f, const double *v, double c, const double *mean, cons
     *b = c - shift;
 }
 
+/* Statistics of raw features -> those of standardized ones, x' = (x - m) / s. */
+static void standardize_stats(nr_stats *st, const double *m, const double *sd) {
+    const size_t d = st->d;
+    for (size_t a = 0; a < d; a++) {
+        st->mean[a] = (st->mean[a] - m[a]) / sd[a];
+        st->cxy[a] /= sd[a];
+        for (size_t b = 0; b < d; b++) st->C[a * d + b] /= sd[a] * sd[b];
+    }
+}
+
 typedef struct {
     const nr_data *d;
     const nr_train_opts *o;
+    nr_stats st, vst; /* --exact: statistics of the training and held-out rows */
     passer p;
     size_t f, n_train, n_val;
     double *mean, *std; /* standardization, or NULL */
@@ -377,6 +388,40 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         }
         t.scratch = z;
     }
+    if (o->algo == NR_ALGO_OLS) {
+        const double t0 = now_seconds();
+        if ((s = nr_stats_collect(d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK) goto out;
+        if ((s = nr_stats_solve(&t.st, t.w, &t.b, err)) != NR_OK) goto out;
+        res->seconds = now_seconds() - t0;
+        res->samples_per_second = res->seconds > 0 ? (double)t.n_train / res->seconds : 0;
+        res->stop_reason = "closed form";
+        memcpy(m->weights, t.w, f * sizeof *t.w);
+        m->bias = t.b;
+        pass(&t.p, d, 0, t.n_train, t.w, t.b, t.sums);
+        res->train_loss = t.sums[f + 1] / (double)t.n_train;
+        if (n_val) {
+            pass(&t.p, d, t.n_train, d->rows, t.w, t.b, t.sums);
+            res->val_loss = t.sums[f + 1] / (double)n_val;
+        }
+        free(m->mean);
+        free(m->std);
+        m->mean = m->std = NULL;
+        m->standardized = false;
+        goto out;
+    }
+    double stats_seconds = 0; /* --exact: the one pass, counted in the run's time */
+    if (o->exact) {
+        const double ts = now_seconds();
+        if ((s = nr_stats_collect(d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK) goto out;
+        if (n_val &&
+            (s = nr_stats_collect(d, t.n_train, d->rows, t.p.threads, &t.vst, err)) != NR_OK)
+            goto out;
+        if (t.mean) {
+            standardize_stats(&t.st, t.mean, t.std);
+            if (n_val) standardize_stats(&t.vst, t.mean, t.std);
+        }
+        stats_seconds = now_seconds() - ts;
+    }
     res->loss = malloc((size_t)o->epochs * sizeof(double));
     res->epoch_seconds = malloc((size_t)o->epochs * sizeof(double));
     if (n_val) res->val_history = malloc((size_t)o->epochs * sizeof(double));
@@ -396,10 +441,19 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
          * (from the gradient's own pass); minibatch, the mean of the batch
          * losses as it goes (no extra pass); sgd, the MSE at the start
          * weights (one vectorised pass, cheap next to the per-sample rule).
-         * Validation: the MSE at the start weights. */
-        if (n_val) res->val_history[e - 1] = mse(&t, t.n_train, d->rows);
-        double loss;
-        if (o->algo == NR_ALGO_BATCH) {
+         * Validation: the MSE at the start weights. --exact: both from the
+         * statistics, O(d^2). */
+        if (n_val)
+            res->val_history[e - 1] =
+                o->exact ? nr_stats_mse(&t.vst, t.v, t.c) : mse(&t, t.n_train, d->rows);
+        double loss = NAN;
+        if (o->exact) {
+            loss = nr_stats_mse(&t.st, t.v, t.c);
+            double gc;
+            nr_stats_grad(&t.st, t.v, t.c, t.w, &gc); /* t.w as scratch for dL/dv */
+            for (size_t j = 0; j < f; j++) t.v[j] -= o->lr * t.w[j];
+            t.c -= o->lr * gc;
+        } else if (o->algo == NR_ALGO_BATCH) {
             batch_sums(&t, 0, t.n_train);
             loss = t.sums[f + 1] / (double)t.n_train;
             step(&t, t.n_train);
@@ -424,8 +478,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
             break;
         }
         const double el = now_seconds() - t0;
-        if (o->on_epoch &&
-            o->on_epoch(o->on_epoch_ctx, e, loss, el > 0 ? (double)t.n_train * (double)e / el : 0)) {
+        if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
+                                       el > 0 ? (double)t.n_train * (double)e / el : 0)) {
             res->stop_reason = "interrupted";
             break;
         }
@@ -440,7 +494,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
             }
         }
     }
-    res->seconds = now_seconds() - t0;
+    res->seconds = now_seconds() - t0 + stats_seconds;
     if (s != NR_OK) goto out;
     res->samples_per_second =
         res->seconds > 0 ? (double)t.n_train * (double)res->epochs_run / res->seconds : 0;
@@ -467,5 +521,7 @@ out:
     free(t.std);
     free(t.scratch);
     free(t.order);
+    nr_stats_free(&t.st);
+    nr_stats_free(&t.vst);
     return s;
 }

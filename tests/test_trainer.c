@@ -208,8 +208,8 @@ Test(trainer, batch_gd_reaches_the_least_squares_solution) {
         /* 1e-6 relative: GD contracts the error by <= 0.67 per epoch here
          * (eigenvalues of the Hessian in [0.6, 2]), 400 epochs are ample */
         for (size_t j = 0; j < d; j++)
-            cr_assert_leq(fabs(m.weights[j] - w[j]), 1e-6 * fabs(w[j]), "std %d w[%zu] %.17g vs %.17g",
-                          st, j, m.weights[j], w[j]);
+            cr_assert_leq(fabs(m.weights[j] - w[j]), 1e-6 * fabs(w[j]),
+                          "std %d w[%zu] %.17g vs %.17g", st, j, m.weights[j], w[j]);
         cr_assert_leq(fabs(m.bias - b), 1e-6 * fabs(b), "bias %.17g vs %.17g", m.bias, b);
         cr_assert_eq(m.standardized, (bool)st);
         nr_model_free(&m);
@@ -283,6 +283,167 @@ Test(trainer, early_stopping_and_validation_split) {
     free(v);
 }
 
+/* --------------------------------------------------- closed form, exact -- */
+
+static double rel(double a, double b) {
+    return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
+
+Test(exact, ols_matches_the_normal_equations_in_f64_and_f32) {
+    const size_t n = 20000, d = 4;
+    double *v = gen_f64(n, d, NR_DIST_NORMAL, 21, 0.5);
+    float *f = to_f32(v, n * (d + 1));
+    for (int dt = 0; dt < 2; dt++) {
+        /* the reference solves from the same values the library sees */
+        double *ref = v;
+        if (dt) {
+            ref = malloc(n * (d + 1) * sizeof *ref);
+            for (size_t i = 0; i < n * (d + 1); i++) ref[i] = f[i];
+        }
+        double w[4], b;
+        normal_equations(ref, n, d, w, &b);
+        nr_data dd = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_OLS;
+        nr_model m;
+        nr_train_result r;
+        train_ok(&dd, &o, &m, &r);
+        /* 1e-10: features are well conditioned (cond(C) ~ 1), so both solvers
+         * lose only a few ulps; any wrong statistic would be off by far more */
+        for (size_t j = 0; j < d; j++)
+            cr_assert_leq(rel(m.weights[j], w[j]), 1e-10, "dtype %d w[%zu] %.17g vs %.17g", dt, j,
+                          m.weights[j], w[j]);
+        cr_assert_leq(fabs(m.bias - b), 1e-10 * fmax(fabs(b), 1), "bias %.17g vs %.17g", m.bias, b);
+        cr_assert_str_eq(r.stop_reason, "closed form");
+        /* no parameters do better: the MSE at the optimum is the noise floor */
+        cr_assert_lt(r.train_loss, 0.5 * 0.5 * 1.01);
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+        if (dt) free(ref);
+    }
+    free(f);
+    free(v);
+}
+
+Test(exact, ols_refuses_constant_and_collinear_features) {
+    const size_t n = 1000, d = 3;
+    for (int kind = 0; kind < 2; kind++) {
+        double *v = gen_f64(n, d, NR_DIST_UNIFORM, 3, 0.1);
+        for (size_t i = 0; i < n; i++) {
+            double *row = v + i * (d + 1);
+            row[1] = kind ? 2 * row[0] - 3 * row[2] : 7.0; /* collinear, or constant */
+        }
+        nr_data dd = {n, d, NR_F64, v};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_OLS;
+        nr_model m;
+        nr_model_init(&m, d, NULL);
+        nr_train_result r;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_INPUT, "kind %d", kind);
+        cr_assert(strstr(err.msg, "no unique solution"), "%s", err.msg);
+        nr_model_free(&m);
+        free(v);
+    }
+}
+
+/* --exact against the ordinary trainer: the same recurrence, with the
+ * gradient from statistics instead of a pass. 1e-9 relative: both compute
+ * the same real numbers; rounding differs (centered sums vs residual sums)
+ * by a few ulps per epoch and GD contracts those errors, so they do not
+ * grow with the epochs. */
+Test(exact, exact_epochs_match_the_ordinary_batch_trainer) {
+    const size_t n = 60000, d = 3;
+    double *v = gen_f64(n, d, NR_DIST_NORMAL, 31, 0.2);
+    for (size_t i = 0; i < n; i++) v[i * (d + 1)] = 5 + 2 * v[i * (d + 1)]; /* off-centre */
+    for (int variant = 0; variant < 3; variant++) {
+        nr_data dd = {n, d, NR_F64, v};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.epochs = 300;
+        o.lr = variant == 0 ? 0.02 : 0.3;
+        o.standardize = variant >= 1;
+        o.val_split = variant == 2 ? 0.2 : 0;
+        nr_model ma, mb;
+        nr_train_result ra, rb;
+        train_ok(&dd, &o, &ma, &ra);
+        o.exact = true;
+        train_ok(&dd, &o, &mb, &rb);
+        cr_assert_eq(ra.epochs_run, rb.epochs_run);
+        for (int64_t e = 0; e < ra.epochs_run; e++) {
+            cr_assert_leq(rel(rb.loss[e], ra.loss[e]), 1e-9,
+                          "variant %d epoch %lld: %.17g vs %.17g", variant, (long long)e + 1,
+                          rb.loss[e], ra.loss[e]);
+            if (o.val_split > 0)
+                cr_assert_leq(rel(rb.val_history[e], ra.val_history[e]), 1e-9, "val epoch %lld",
+                              (long long)e + 1);
+        }
+        for (size_t j = 0; j < d; j++)
+            cr_assert_leq(rel(mb.weights[j], ma.weights[j]), 1e-9,
+                          "variant %d w[%zu] %.17g vs %.17g", variant, j, mb.weights[j],
+                          ma.weights[j]);
+        cr_assert_leq(rel(mb.bias, ma.bias), 1e-9, "variant %d bias", variant);
+        /* and it moved: 300 epochs are far from the zero start */
+        cr_assert_lt(rb.loss[rb.epochs_run - 1], 0.1 * rb.loss[0]);
+        nr_model_free(&ma);
+        nr_model_free(&mb);
+        nr_train_result_free(&ra);
+        nr_train_result_free(&rb);
+    }
+    free(v);
+}
+
+Test(exact, exact_is_bit_identical_for_any_thread_count) {
+    const size_t n = 40000, d = 5;
+    double *v = gen_f64(n, d, NR_DIST_UNIFORM, 8, 0.1);
+    float *f = to_f32(v, n * (d + 1));
+    nr_data dd = {n, d, NR_F32, f};
+    nr_model ref;
+    nr_train_result rr;
+    for (int k = 0; k < 3; k++) {
+        const int threads[] = {1, 2, 7};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.exact = true;
+        o.epochs = 50;
+        o.threads = threads[k];
+        nr_model m;
+        nr_train_result r;
+        train_ok(&dd, &o, &m, &r);
+        if (k == 0) {
+            ref = m, rr = r;
+            continue;
+        }
+        cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && m.bias == ref.bias);
+        cr_assert(!memcmp(r.loss, rr.loss, 50 * sizeof(double)));
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    nr_model_free(&ref);
+    nr_train_result_free(&rr);
+    free(f);
+    free(v);
+}
+
+Test(exact, exact_needs_batch) {
+    double *v = gen_f64(100, 1, NR_DIST_UNIFORM, 1, 0.1);
+    nr_data dd = {100, 1, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.exact = true;
+    o.algo = NR_ALGO_MINIBATCH;
+    nr_model m;
+    nr_model_init(&m, 1, NULL);
+    nr_train_result r;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_ARG);
+    cr_assert(strstr(err.msg, "batch"), "%s", err.msg);
+    nr_model_free(&m);
+    free(v);
+}
+
 /* ---------------------------------------------------------------- models -- */
 
 Test(model, save_load_round_trips_bits) {
@@ -315,12 +476,15 @@ Test(model, refuses_future_versions_missing_fields_and_wrong_types) {
     } cases[] = {
         {"{\"format\":\"neuron-model\",\"version\":2,\"features\":1,\"weights\":[1],\"bias\":0}",
          "version 2 is not supported"},
-        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"bias\":0}", "'weights' is missing"},
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"bias\":0}",
+         "'weights' is missing"},
         {"{\"format\":\"neuron-model\",\"version\":1,\"features\":2,\"weights\":[1],\"bias\":0}",
          "has 1 values (expected 2)"},
-        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[\"a\"],\"bias\":0}",
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[\"a\"],\"bias\":"
+         "0}",
          "weights[0] is not a finite number"},
-        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[1],\"bias\":\"0\"}",
+        {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[1],\"bias\":"
+         "\"0\"}",
          "'bias'"},
         {"{\"format\":\"other\",\"version\":1}", "not a neuron model"},
         {"{\"format\":\"neuron-model\",\"version\":1,\"features\":1,\"weights\":[1],\"bias\":0,"
@@ -383,17 +547,18 @@ Test(train_cli, train_predict_eval_end_to_end) {
     run_neuron(&r, g);
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
-    const char *t[] = {"train", "--data", data, "--epochs", "300", "--lr", "0.5", "--val-split",
-                       "0.1", "--model", model, "--report", report, "--history", hist, NULL};
+    const char *t[] = {"train", "--data",      data,  "--epochs", "300", "--lr",
+                       "0.5",   "--val-split", "0.1", "--model",  model, "--report",
+                       report,  "--history",   hist,  NULL};
     run_neuron(&r, t);
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
     char *rep = read_file(report, NULL);
     cJSON *j = cJSON_Parse(rep);
     cr_assert(j, "report is JSON");
-    const char *keys[] = {"algo", "dtype", "threads", "rows", "features", "epochs_run", "weights",
-                          "bias", "train_loss", "val_loss", "seconds", "samples_per_second",
-                          "stop_reason"};
+    const char *keys[] = {
+        "algo", "dtype",      "threads",  "rows",    "features",           "epochs_run", "weights",
+        "bias", "train_loss", "val_loss", "seconds", "samples_per_second", "stop_reason"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         cr_assert(cJSON_GetObjectItem(j, keys[k]), "report lacks %s", keys[k]);
     /* gen's true weights are 1, 2 and bias 0.5: 300 epochs get close */
@@ -445,7 +610,8 @@ Test(train_cli, errors_and_exit_codes) {
         {{"train", "--data", data, "--val-split", "1", NULL}, 2, "--val-split"},
         {{"train", "--data", data, "--kernel", "neon", NULL}, 2, "auto|scalar|avx2"},
         {{"train", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
-        {{"train", "--data", data, "--lr", "1e6", "--epochs", "50", "--model", model, NULL}, 4,
+        {{"train", "--data", data, "--lr", "1e6", "--epochs", "50", "--model", model, NULL},
+         4,
          "smaller --lr"},
         {{"eval", "--model", "/nonexistent.json", "--data", data, NULL}, 3, "cannot open model"},
         {{"predict", "--data", data, NULL}, 2, "--model is required"},
