@@ -93,13 +93,13 @@ double nr_mt_uniform(nr_mt *mt, double lo, double hi);
 /* Options of the tutorial; see SPEC section 2. `seed` is decimal text so that
  * seeds of any size behave as in Python. */
 typedef struct {
-    const char *seed; /* default "42" */
-    int64_t samples;  /* default 100, >= 0 */
-    int64_t epochs;   /* default 100000, >= 0 */
-    double lr;        /* default 1e-5 */
-    int64_t every;    /* default 100, >= 1 */
-    double slope;     /* default 5 */
-    double noise;     /* default 100 */
+    const char *seed;   /* default "42" */
+    int64_t samples;    /* default 100, >= 0 */
+    int64_t epochs;     /* default 100000, >= 0 */
+    double lr;          /* default 1e-5 */
+    int64_t every;      /* default 100, >= 1 */
+    double slope;       /* default 5 */
+    double noise;       /* default 100 */
     bool no_cycle_skip; /* run every epoch even after the state has repeated */
 } nr_tutorial_opts;
 
@@ -116,8 +116,7 @@ typedef int (*nr_tutorial_fn)(void *ctx, int64_t epoch, double loss, double w, d
  * seeded Mersenne Twister, then w = random(), b = random(), then per-sample
  * SGD in data order (see nr_sgd_epoch_f64). Calls `fn` every `every` epochs.
  * Returns NR_ERR_ARG for invalid options (message names the option). */
-nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
-                          nr_error *err);
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err);
 
 /* Format a double as Python's f"{v:.4f}" does ("nan", "inf", "-inf" for the
  * non-finite values), into `buf` of `size` bytes. Returns the length. */
@@ -174,8 +173,7 @@ void nr_load_defaults(nr_load_opts *o);
  * Failures return NR_ERR_INPUT (NR_ERR_ARG for a bad option such as an
  * unknown target) with one line naming the file and, where it can, the line
  * or row and the column: "data.csv:17: expected 3 fields, found 2". */
-nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
-                          nr_error *err);
+nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 
 /* Allocate an owned, zero-filled data set of the given shape. */
 nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
@@ -303,19 +301,19 @@ typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples
 
 typedef struct {
     nr_algo algo;
-    int64_t epochs;      /* >= 1 (default 100) */
-    double lr;           /* > 0 (default 0.1; sgd: 0.001) */
-    size_t batch;        /* minibatch rows (default 4096) */
-    int threads;         /* 0: OpenMP's default */
-    uint64_t seed;       /* shuffles (default 42) */
-    bool standardize;    /* train on (x - mean) / std of the training rows */
-    double val_split;    /* hold out the last fraction [0, 1) of the rows */
-    nr_shuffle shuffle;  /* minibatch order (default batches) */
-    double tol;          /* early stopping: an epoch improves when the monitored
-                            loss drops by more than tol; < 0 disables (default) */
-    int64_t patience;    /* epochs without improvement before stopping (5) */
+    int64_t epochs;     /* >= 1 (default 100) */
+    double lr;          /* > 0 (default 0.1; sgd: 0.001) */
+    size_t batch;       /* minibatch rows (default 4096) */
+    int threads;        /* 0: OpenMP's default */
+    uint64_t seed;      /* shuffles (default 42) */
+    bool standardize;   /* train on (x - mean) / std of the training rows */
+    double val_split;   /* hold out the last fraction [0, 1) of the rows */
+    nr_shuffle shuffle; /* minibatch order (default batches) */
+    double tol;         /* early stopping: an epoch improves when the monitored
+                           loss drops by more than tol; < 0 disables (default) */
+    int64_t patience;   /* epochs without improvement before stopping (5) */
     nr_kernel_choice kernel;
-    bool exact;          /* batch only: O(d^2) epochs from one pass of statistics */
+    bool exact; /* batch only: O(d^2) epochs from one pass of statistics */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
 } nr_train_opts;
@@ -326,18 +324,18 @@ void nr_train_defaults(nr_train_opts *o);
  * owned by the result (nr_train_result_free). */
 typedef struct {
     int64_t epochs_run;
-    double train_loss;  /* MSE of the final model on the training rows */
-    double val_loss;    /* MSE on the held-out rows (NaN without --val-split) */
-    double seconds;     /* wall time of the epochs */
+    double train_loss; /* MSE of the final model on the training rows */
+    double val_loss;   /* MSE on the held-out rows (NaN without --val-split) */
+    double seconds;    /* wall time of the epochs */
     double samples_per_second;
     const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form" */
     const char *kernel;      /* kernels used */
     int threads;             /* threads used */
     size_t train_rows, val_rows;
-    double *loss;         /* per epoch: batch and sgd, the MSE at the weights the
-                             epoch started from; minibatch, the mean of the batch
-                             losses during the epoch */
-    double *val_history;  /* per epoch, or NULL */
+    double *loss;        /* per epoch: batch and sgd, the MSE at the weights the
+                            epoch started from; minibatch, the mean of the batch
+                            losses during the epoch */
+    double *val_history; /* per epoch, or NULL */
     double *epoch_seconds;
 } nr_train_result;
 
@@ -357,8 +355,16 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
 /* One pass of the chosen kernels over all rows of `d`: *loss_sum = sum r^2
  * and grad[j] = sum r x_j (j < d), grad[d] = sum r, with r = w.x + b - y.
  * The building block of the trainer, public for tests and benchmarks. */
-nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k,
-                       int threads, double *loss_sum, double *grad, nr_error *err);
+nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
+                       double *loss_sum, double *grad, nr_error *err);
+
+/* The streaming-read baseline of the benchmarks: read every value of `d`
+ * once with the chosen kernels, in the trainer's blocks and threads (0: all),
+ * and return their sum in *sum (so the read cannot be optimised away). An
+ * epoch cannot be faster than this; the bench reports each trainer as a
+ * fraction of it. */
+nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
+                      nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Models on disk, prediction and evaluation (src/model.c, src/metrics.c)   */

@@ -4,9 +4,11 @@
 #include "internal.h"
 #include "kernels.h"
 
-static const nr_kernels scalar = {"scalar", nr_grad_f32_scalar, nr_grad_f64_scalar};
+static const nr_kernels scalar = {"scalar", nr_grad_f32_scalar, nr_grad_f64_scalar,
+                                  nr_sum_f32_scalar, nr_sum_f64_scalar};
 #if defined(__x86_64__) || defined(_M_X64)
-static const nr_kernels avx2 = {"avx2", nr_grad_f32_avx2, nr_grad_f64_avx2};
+static const nr_kernels avx2 = {"avx2", nr_grad_f32_avx2, nr_grad_f64_avx2, nr_sum_f32_avx2,
+                                nr_sum_f64_avx2};
 
 static bool cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -16,7 +18,8 @@ static bool cpu_has_avx2_fma(void) {
 
 const nr_kernels *nr_kernels_select(nr_kernel_choice k, nr_error *err) {
     switch (k) {
-    case NR_KERNEL_SCALAR: return &scalar;
+    case NR_KERNEL_SCALAR:
+        return &scalar;
     case NR_KERNEL_AVX2:
 #if defined(__x86_64__) || defined(_M_X64)
         if (cpu_has_avx2_fma()) return &avx2;

@@ -15,10 +15,130 @@
 
 enum { BLOCK = 4096 };
 
-static double val(const nr_data *d, size_t i, size_t j) {
-    size_t at = i * (d->features + 1) + j;
-    return d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
-                              : ((const double *)d->values)[at];
+/* Per block: the block's own means and its sums centered on them. Blocks are
+ * then merged in a fixed order with the pairwise rule of Chan, Golub and
+ * LeVeque (1979): for blocks a, b with counts na, nb and mean difference
+ * delta = mb - ma, the merged centered sums are Sa + Sb + delta delta^T
+ * na nb / (na + nb). One pass over the data, no cancellation, and the same
+ * bits for any thread count. Layout of a partial (per doubles):
+ * mean[d + 1] (target last), C upper triangle as full d x d, cxy[d], syy. */
+typedef struct {
+    size_t d, per;
+} layout;
+
+/* One feature, straight from the data (the common case, and the one where a
+ * generic loop spends more cycles on indexing than on arithmetic): two
+ * sweeps over the block, sums split over four rows for instruction-level
+ * parallelism. */
+#define BLOCK_STATS_1(T, NAME)                                                                     \
+    static void NAME(const T *v, size_t n, double *p) {                                            \
+        double sx[4] = {0}, sy[4] = {0};                                                           \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4)                                                                 \
+            for (int k = 0; k < 4; k++)                                                            \
+                sx[k] += (double)v[2 * (i + k)], sy[k] += (double)v[2 * (i + k) + 1];              \
+        for (; i < n; i++) sx[0] += (double)v[2 * i], sy[0] += (double)v[2 * i + 1];               \
+        const double mx = ((sx[0] + sx[1]) + (sx[2] + sx[3])) / (double)n;                         \
+        const double my = ((sy[0] + sy[1]) + (sy[2] + sy[3])) / (double)n;                         \
+        double cxx[4] = {0}, cxy[4] = {0}, cyy[4] = {0};                                           \
+        for (i = 0; i + 4 <= n; i += 4)                                                            \
+            for (int k = 0; k < 4; k++) {                                                          \
+                const double a = (double)v[2 * (i + k)] - mx, b = (double)v[2 * (i + k) + 1] - my; \
+                cxx[k] += a * a, cxy[k] += a * b, cyy[k] += b * b;                                 \
+            }                                                                                      \
+        for (; i < n; i++) {                                                                       \
+            const double a = (double)v[2 * i] - mx, b = (double)v[2 * i + 1] - my;                 \
+            cxx[0] += a * a, cxy[0] += a * b, cyy[0] += b * b;                                     \
+        }                                                                                          \
+        p[0] = mx, p[1] = my;                                                                      \
+        p[2] = (cxx[0] + cxx[1]) + (cxx[2] + cxx[3]);                                              \
+        p[3] = (cxy[0] + cxy[1]) + (cxy[2] + cxy[3]);                                              \
+        p[4] = (cyy[0] + cyy[1]) + (cyy[2] + cyy[3]);                                              \
+    }
+BLOCK_STATS_1(float, block_stats1_f32)
+BLOCK_STATS_1(double, block_stats1_f64)
+
+static void block_stats(const nr_data *data, size_t lo, size_t hi, const layout *L, double *p,
+                        double *buf) {
+    const size_t d = L->d, w = d + 1, n = hi - lo;
+    if (d == 1) {
+        if (data->dtype == NR_F32)
+            block_stats1_f32((const float *)data->values + lo * 2, n, p);
+        else
+            block_stats1_f64((const double *)data->values + lo * 2, n, p);
+        return;
+    }
+    /* widen the block to double once (f32 data are exact in double) */
+    if (data->dtype == NR_F32) {
+        const float *src = (const float *)data->values + lo * w;
+        for (size_t i = 0; i < n * w; i++) buf[i] = (double)src[i];
+    } else {
+        memcpy(buf, (const double *)data->values + lo * w, n * w * sizeof *buf);
+    }
+    double *m = p, *C = p + w, *cxy = C + d * d, *syy = cxy + d;
+    memset(p, 0, L->per * sizeof *p);
+    /* means with four interleaved accumulators: the adds are a latency
+     * chain otherwise, and the stats pass should cost a memory pass */
+    double acc[4][4097];
+    const size_t lanes = w <= 4096 ? 4 : 1;
+    for (size_t k = 0; k < lanes; k++)
+        for (size_t j = 0; j < w; j++) acc[k][j] = 0;
+    size_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (size_t k = 0; k < lanes; k++)
+            for (size_t j = 0; j < w; j++) acc[k][j] += buf[(i + k) * w + j];
+    for (; i < n; i++)
+        for (size_t j = 0; j < w; j++) acc[0][j] += buf[i * w + j];
+    for (size_t j = 0; j < w; j++)
+        m[j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) / (double)n;
+    for (size_t r = 0; r < n; r++) {
+        double *x = buf + r * w;
+        for (size_t j = 0; j < w; j++) x[j] -= m[j];
+    }
+    /* four rows per sweep of the triangle: a quarter of the loads and
+     * stores of C, and independent products the compiler can vectorise */
+    size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const double *x0 = buf + r * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
+        for (size_t a = 0; a < d; a++) {
+            const double a0 = x0[a], a1 = x1[a], a2 = x2[a], a3 = x3[a];
+            double *row = C + a * d;
+            for (size_t b = a; b < d; b++)
+                row[b] += (a0 * x0[b] + a1 * x1[b]) + (a2 * x2[b] + a3 * x3[b]);
+            cxy[a] += (a0 * x0[d] + a1 * x1[d]) + (a2 * x2[d] + a3 * x3[d]);
+        }
+        *syy += (x0[d] * x0[d] + x1[d] * x1[d]) + (x2[d] * x2[d] + x3[d] * x3[d]);
+    }
+    for (; r < n; r++) {
+        const double *x = buf + r * w, yc = x[d];
+        for (size_t a = 0; a < d; a++) {
+            const double xa = x[a];
+            double *row = C + a * d;
+            for (size_t b = a; b < d; b++) row[b] += xa * x[b];
+            cxy[a] += xa * yc;
+        }
+        *syy += yc * yc;
+    }
+}
+
+/* Merge partial b (nb rows) into the running total t (nt rows). */
+static void merge(const layout *L, double *t, size_t nt, const double *b, size_t nb) {
+    const size_t d = L->d, w = d + 1;
+    if (nt == 0) {
+        memcpy(t, b, L->per * sizeof *t);
+        return;
+    }
+    const double n = (double)(nt + nb), f = (double)nt * (double)nb / n;
+    double delta[4097];
+    for (size_t j = 0; j < w; j++) delta[j] = b[j] - t[j];
+    double *C = t + w, *cxy = C + d * d, *syy = cxy + d;
+    const double *bC = b + w, *bxy = bC + d * d, *byy = bxy + d;
+    for (size_t a = 0; a < d; a++) {
+        for (size_t c = a; c < d; c++) C[a * d + c] += bC[a * d + c] + f * delta[a] * delta[c];
+        cxy[a] += bxy[a] + f * delta[a] * delta[d];
+    }
+    *syy += *byy + f * delta[d] * delta[d];
+    for (size_t j = 0; j < w; j++) t[j] += delta[j] * ((double)nb / n);
 }
 
 void nr_stats_free(nr_stats *s) {
@@ -35,72 +155,50 @@ nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int thread
     if (n == 0) return nr_fail(err, NR_ERR_ARG, "no rows for the statistics");
     if (d > 4096)
         return nr_fail(err, NR_ERR_ARG, "%zu features: the Gram matrix is limited to 4096", d);
+    const layout L = {d, (d + 1) + d * d + d + 1};
+    if (threads <= 0) threads = omp_get_max_threads();
+    /* partials of one group of blocks at a time, bounded to ~64 MiB */
+    size_t group = ((size_t)64 << 20) / (L.per * sizeof(double));
+    if (group < 1) group = 1;
+    if (group > 256) group = 256;
     s->d = d, s->n = n;
     s->mean = calloc(d, sizeof *s->mean);
     s->C = calloc(d * d, sizeof *s->C);
     s->cxy = calloc(d, sizeof *s->cxy);
-    /* per-block partials of one group of blocks at a time, bounded to ~64 MiB */
-    const size_t per = d * d + 2 * d + 2;
-    size_t group = ((size_t)64 << 20) / (per * sizeof(double));
-    if (group < 1) group = 1;
-    if (group > 256) group = 256;
-    double *part = malloc(group * per * sizeof *part);
-    if (!s->mean || !s->C || !s->cxy || !part) {
+    double *part = malloc(group * L.per * sizeof *part), *tot = malloc(L.per * sizeof *tot);
+    double *bufs = malloc((size_t)threads * BLOCK * (d + 1) * sizeof *bufs);
+    if (!s->mean || !s->C || !s->cxy || !part || !tot || !bufs) {
         free(part);
+        free(tot);
+        free(bufs);
         nr_stats_free(s);
         return nr_fail(err, NR_ERR_NOMEM, "out of memory for the statistics of %zu features", d);
     }
-    if (threads <= 0) threads = omp_get_max_threads();
-    for (int stage = 0; stage < 2; stage++) {
-        double sy = 0;
-        for (size_t g0 = 0; g0 < nb; g0 += group) {
-            const size_t gn = nb - g0 < group ? nb - g0 : group;
+    size_t done = 0;
+    for (size_t g0 = 0; g0 < nb; g0 += group) {
+        const size_t gn = nb - g0 < group ? nb - g0 : group;
 #pragma omp parallel for schedule(static) num_threads(threads)
-            for (size_t k = 0; k < gn; k++) {
-                double *p = part + k * per, *pm = p, *pC = p + d, *pxy = pC + d * d, *py = pxy + d;
-                memset(p, 0, per * sizeof *p);
-                const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-                double xc[4096];
-                for (size_t i = lo; i < hi; i++) {
-                    const double y = val(data, i, d);
-                    if (stage == 0) {
-                        for (size_t j = 0; j < d; j++) pm[j] += val(data, i, j);
-                        py[0] += y;
-                        continue;
-                    }
-                    const double yc = y - s->ybar;
-                    for (size_t j = 0; j < d; j++) xc[j] = val(data, i, j) - s->mean[j];
-                    for (size_t a = 0; a < d; a++) {
-                        const double xa = xc[a];
-                        double *row = pC + a * d;
-                        for (size_t b = a; b < d; b++) row[b] += xa * xc[b];
-                        pxy[a] += xa * yc;
-                    }
-                    py[1] += yc * yc;
-                }
-            }
-            for (size_t k = 0; k < gn; k++) {
-                const double *p = part + k * per, *pC = p + d, *pxy = pC + d * d, *py = pxy + d;
-                if (stage == 0) {
-                    for (size_t j = 0; j < d; j++) s->mean[j] += p[j];
-                    sy += py[0];
-                } else {
-                    for (size_t a = 0; a < d; a++) {
-                        for (size_t b = a; b < d; b++) s->C[a * d + b] += pC[a * d + b];
-                        s->cxy[a] += pxy[a];
-                    }
-                    s->syy += py[1];
-                }
-            }
+        for (size_t k = 0; k < gn; k++) {
+            const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
+            block_stats(data, lo, hi, &L, part + k * L.per,
+                        bufs + (size_t)omp_get_thread_num() * BLOCK * (d + 1));
         }
-        if (stage == 0) {
-            for (size_t j = 0; j < d; j++) s->mean[j] /= (double)n;
-            s->ybar = sy / (double)n;
+        for (size_t k = 0; k < gn; k++) {
+            const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
+            merge(&L, tot, done, part + k * L.per, hi - lo);
+            done += hi - lo;
         }
     }
+    memcpy(s->mean, tot, d * sizeof *tot);
+    s->ybar = tot[d];
+    const double *C = tot + d + 1;
     for (size_t a = 0; a < d; a++) /* mirror the upper triangle */
-        for (size_t b = 0; b < a; b++) s->C[a * d + b] = s->C[b * d + a];
+        for (size_t b = 0; b < d; b++) s->C[a * d + b] = a <= b ? C[a * d + b] : C[b * d + a];
+    memcpy(s->cxy, C + d * d, d * sizeof *tot);
+    s->syy = C[d * d + d];
     free(part);
+    free(tot);
+    free(bufs);
     return NR_OK;
 }
 

@@ -14,8 +14,9 @@ typedef struct {
     double *C, *cxy, syy;
 } nr_stats;
 
-/* Two blocked passes over rows [r0, r1) of `data` (means, then centered
- * sums), reduced in a fixed block order: the same bits for any thread count. */
+/* One blocked pass over rows [r0, r1) of `data`: each block's centered sums
+ * about its own means, merged in a fixed block order (Chan et al.'s pairwise
+ * rule): the same bits for any thread count. */
 nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int threads, nr_stats *s,
                            nr_error *err);
 void nr_stats_free(nr_stats *s);

@@ -21,17 +21,27 @@ typedef void (*nr_grad_f32_fn)(const float *x, size_t n, size_t d, const double 
 typedef void (*nr_grad_f64_fn)(const double *x, size_t n, size_t d, const double *w, double b,
                                double *out);
 
+/* The streaming-read baseline: the sum of n values, read once, in the data's
+ * own type (what a plain pass over the bytes costs, nothing more). */
+typedef double (*nr_sum_f32_fn)(const float *x, size_t n);
+typedef double (*nr_sum_f64_fn)(const double *x, size_t n);
+
 typedef struct {
     const char *name;
     nr_grad_f32_fn grad_f32;
     nr_grad_f64_fn grad_f64;
+    nr_sum_f32_fn sum_f32;
+    nr_sum_f64_fn sum_f64;
 } nr_kernels;
 
-void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b,
-                        double *out);
+void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                         double *out);
+double nr_sum_f32_scalar(const float *x, size_t n);
+double nr_sum_f64_scalar(const double *x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
+double nr_sum_f32_avx2(const float *x, size_t n);
+double nr_sum_f64_avx2(const double *x, size_t n);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
 #endif

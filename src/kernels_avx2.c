@@ -90,7 +90,7 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
 
 /* Several features: G (d rounded up to 4, zeroed) accumulates sum r*x. */
 #define GRADN(T, NAME, LOAD)                                                                       \
-    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out,      \
+    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out,       \
                      double *G, double *Wp) {                                                      \
         const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1);                                    \
         const __m256i m = tail_mask64(tail);                                                       \
@@ -100,13 +100,13 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
             __m256d acc = _mm256_setzero_pd();                                                     \
             for (size_t v = 0; v < dv; v++) {                                                      \
                 __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
-                acc = _mm256_fmadd_pd(_mm256_load_pd(Wp + 4 * v), X, acc);                        \
+                acc = _mm256_fmadd_pd(_mm256_load_pd(Wp + 4 * v), X, acc);                         \
             }                                                                                      \
             const double r = hsum(acc) + b - (double)row[d];                                       \
             const __m256d R = _mm256_set1_pd(r);                                                   \
             for (size_t v = 0; v < dv; v++) {                                                      \
                 __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
-                _mm256_store_pd(G + 4 * v, _mm256_fmadd_pd(R, X, _mm256_load_pd(G + 4 * v)));     \
+                _mm256_store_pd(G + 4 * v, _mm256_fmadd_pd(R, X, _mm256_load_pd(G + 4 * v)));      \
             }                                                                                      \
             s += r, l += r * r;                                                                    \
         }                                                                                          \
@@ -146,11 +146,43 @@ void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, doubl
     DISPATCH_N(f32, gradn_f32);
 }
 
-void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
-                      double *out) {
+void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out) {
     if (d == 1) {
         grad1_f64(x, n, w[0], b, out);
         return;
     }
     DISPATCH_N(f64, gradn_f64);
+}
+
+/* Streaming read: four independent vector sums in the data's own type, so
+ * the loop is bound by loads, not by the latency of one add chain. */
+double nr_sum_f32_avx2(const float *x, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+                              _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+    double t = hsum(s);
+    for (; i < n; i++) t += (double)x[i];
+    return t;
+}
+
+double nr_sum_f64_avx2(const double *x, size_t n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
+        a1 = _mm256_add_pd(a1, _mm256_loadu_pd(x + i + 4));
+        a2 = _mm256_add_pd(a2, _mm256_loadu_pd(x + i + 8));
+        a3 = _mm256_add_pd(a3, _mm256_loadu_pd(x + i + 12));
+    }
+    double t = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    for (; i < n; i++) t += x[i];
+    return t;
 }

@@ -3,7 +3,7 @@
 #include "kernels.h"
 
 #define SCALAR_GRAD(T, NAME)                                                                       \
-    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {           \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
         for (size_t j = 0; j < d + 2; j++) out[j] = 0.0;                                           \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T *row = x + i * (d + 1);                                                        \
@@ -18,3 +18,13 @@
 
 SCALAR_GRAD(float, nr_grad_f32_scalar)
 SCALAR_GRAD(double, nr_grad_f64_scalar)
+
+#define SCALAR_SUM(T, NAME)                                                                        \
+    double NAME(const T *x, size_t n) {                                                            \
+        double s = 0.0;                                                                            \
+        for (size_t i = 0; i < n; i++) s += (double)x[i];                                          \
+        return s;                                                                                  \
+    }
+
+SCALAR_SUM(float, nr_sum_f32_scalar)
+SCALAR_SUM(double, nr_sum_f64_scalar)

@@ -91,6 +91,35 @@ Test(kernels, f32_gradient_over_ten_million_points_within_1e5_of_f64, .timeout =
     free(f);
 }
 
+Test(kernels, streaming_sum_of_every_kernel_and_thread_count) {
+    /* 100003 rows x 3 values: tails of blocks and of vectors */
+    const size_t n = 100003, d = 2;
+    double *v = gen_f64(n, d, NR_DIST_UNIFORM, 6, 0.1);
+    float *f = to_f32(v, n * (d + 1));
+    long double want64 = 0, want32 = 0;
+    for (size_t i = 0; i < n * (d + 1); i++) want64 += v[i], want32 += f[i];
+    for (int k = 0; k < 2; k++) {
+        nr_kernel_choice kc = k ? NR_KERNEL_AVX2 : NR_KERNEL_SCALAR;
+        if (!nr_kernel_name(kc, NULL)) continue;
+        for (int t = 1; t <= 3; t++) {
+            nr_data d64 = {n, d, NR_F64, v}, d32 = {n, d, NR_F32, f};
+            double s64, s32;
+            nr_error err;
+            cr_assert_eq(nr_data_sum(&d64, kc, t, &s64, &err), NR_OK);
+            cr_assert_eq(nr_data_sum(&d32, kc, t, &s32, &err), NR_OK);
+            /* the sum of 3e5 values of magnitude <= ~7: double rounding
+             * leaves ~1e-12 relative; f32 vector lanes sum 4096-row blocks
+             * in float (2^-24 per add, ~12k adds per lane chain), 1e-4 */
+            cr_assert_leq(fabsl(s64 - want64), 1e-10L * fabsl(want64), "kernel %d threads %d", k,
+                          t);
+            cr_assert_leq(fabsl(s32 - want32), 1e-4L * fabsl(want32),
+                          "kernel %d threads %d: %.9g vs %.9Lg", k, t, s32, want32);
+        }
+    }
+    free(f);
+    free(v);
+}
+
 static void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
     nr_error err = {{0}};
     cr_assert_eq(nr_model_init(m, d->features, NULL), NR_OK);
@@ -290,40 +319,42 @@ static double rel(double a, double b) {
 }
 
 Test(exact, ols_matches_the_normal_equations_in_f64_and_f32) {
-    const size_t n = 20000, d = 4;
-    double *v = gen_f64(n, d, NR_DIST_NORMAL, 21, 0.5);
-    float *f = to_f32(v, n * (d + 1));
-    for (int dt = 0; dt < 2; dt++) {
-        /* the reference solves from the same values the library sees */
-        double *ref = v;
-        if (dt) {
-            ref = malloc(n * (d + 1) * sizeof *ref);
-            for (size_t i = 0; i < n * (d + 1); i++) ref[i] = f[i];
+    for (size_t d = 1; d <= 4; d += 3) /* one feature has its own code path */
+        for (int dt = 0; dt < 2; dt++) {
+            const size_t n = 20003;
+            double *v = gen_f64(n, d, NR_DIST_NORMAL, 21, 0.5);
+            float *f = to_f32(v, n * (d + 1));
+            /* the reference solves from the same values the library sees */
+            double *ref = v;
+            if (dt) {
+                ref = malloc(n * (d + 1) * sizeof *ref);
+                for (size_t i = 0; i < n * (d + 1); i++) ref[i] = f[i];
+            }
+            double w[4], b;
+            normal_equations(ref, n, d, w, &b);
+            nr_data dd = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.algo = NR_ALGO_OLS;
+            nr_model m;
+            nr_train_result r;
+            train_ok(&dd, &o, &m, &r);
+            /* 1e-10: features are well conditioned (cond(C) ~ 1), so both solvers
+             * lose only a few ulps; any wrong statistic would be off by far more */
+            for (size_t j = 0; j < d; j++)
+                cr_assert_leq(rel(m.weights[j], w[j]), 1e-10, "dtype %d w[%zu] %.17g vs %.17g", dt,
+                              j, m.weights[j], w[j]);
+            cr_assert_leq(fabs(m.bias - b), 1e-10 * fmax(fabs(b), 1), "bias %.17g vs %.17g", m.bias,
+                          b);
+            cr_assert_str_eq(r.stop_reason, "closed form");
+            /* no parameters do better: the MSE at the optimum is the noise floor */
+            cr_assert_lt(r.train_loss, 0.5 * 0.5 * 1.01);
+            nr_model_free(&m);
+            nr_train_result_free(&r);
+            if (dt) free(ref);
+            free(f);
+            free(v);
         }
-        double w[4], b;
-        normal_equations(ref, n, d, w, &b);
-        nr_data dd = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
-        nr_train_opts o;
-        nr_train_defaults(&o);
-        o.algo = NR_ALGO_OLS;
-        nr_model m;
-        nr_train_result r;
-        train_ok(&dd, &o, &m, &r);
-        /* 1e-10: features are well conditioned (cond(C) ~ 1), so both solvers
-         * lose only a few ulps; any wrong statistic would be off by far more */
-        for (size_t j = 0; j < d; j++)
-            cr_assert_leq(rel(m.weights[j], w[j]), 1e-10, "dtype %d w[%zu] %.17g vs %.17g", dt, j,
-                          m.weights[j], w[j]);
-        cr_assert_leq(fabs(m.bias - b), 1e-10 * fmax(fabs(b), 1), "bias %.17g vs %.17g", m.bias, b);
-        cr_assert_str_eq(r.stop_reason, "closed form");
-        /* no parameters do better: the MSE at the optimum is the noise floor */
-        cr_assert_lt(r.train_loss, 0.5 * 0.5 * 1.01);
-        nr_model_free(&m);
-        nr_train_result_free(&r);
-        if (dt) free(ref);
-    }
-    free(f);
-    free(v);
 }
 
 Test(exact, ols_refuses_constant_and_collinear_features) {
@@ -355,44 +386,51 @@ Test(exact, ols_refuses_constant_and_collinear_features) {
  * by a few ulps per epoch and GD contracts those errors, so they do not
  * grow with the epochs. */
 Test(exact, exact_epochs_match_the_ordinary_batch_trainer) {
-    const size_t n = 60000, d = 3;
-    double *v = gen_f64(n, d, NR_DIST_NORMAL, 31, 0.2);
-    for (size_t i = 0; i < n; i++) v[i * (d + 1)] = 5 + 2 * v[i * (d + 1)]; /* off-centre */
-    for (int variant = 0; variant < 3; variant++) {
-        nr_data dd = {n, d, NR_F64, v};
-        nr_train_opts o;
-        nr_train_defaults(&o);
-        o.epochs = 300;
-        o.lr = variant == 0 ? 0.02 : 0.3;
-        o.standardize = variant >= 1;
-        o.val_split = variant == 2 ? 0.2 : 0;
-        nr_model ma, mb;
-        nr_train_result ra, rb;
-        train_ok(&dd, &o, &ma, &ra);
-        o.exact = true;
-        train_ok(&dd, &o, &mb, &rb);
-        cr_assert_eq(ra.epochs_run, rb.epochs_run);
-        for (int64_t e = 0; e < ra.epochs_run; e++) {
-            cr_assert_leq(rel(rb.loss[e], ra.loss[e]), 1e-9,
-                          "variant %d epoch %lld: %.17g vs %.17g", variant, (long long)e + 1,
-                          rb.loss[e], ra.loss[e]);
-            if (o.val_split > 0)
-                cr_assert_leq(rel(rb.val_history[e], ra.val_history[e]), 1e-9, "val epoch %lld",
-                              (long long)e + 1);
+    const size_t n = 60001;
+    for (size_t d = 1; d <= 3; d += 2) { /* one feature has its own code path */
+        double *v = gen_f64(n, d, NR_DIST_NORMAL, 31, 0.2);
+        float *f = to_f32(v, n * (d + 1));
+        for (size_t i = 0; i < n; i++) v[i * (d + 1)] = 5 + 2 * v[i * (d + 1)]; /* off-centre */
+        for (int variant = 0; variant < 4; variant++) {
+            /* variant 3: f32 data (both trainers widen the same floats) */
+            nr_data dd = {n, d, variant == 3 ? NR_F32 : NR_F64,
+                          variant == 3 ? (void *)f : (void *)v};
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.epochs = 300;
+            o.lr = variant == 0 ? 0.02 : 0.3;
+            o.standardize = variant >= 1;
+            if (variant == 3) o.lr = 0.3;
+            o.val_split = variant == 2 ? 0.2 : 0;
+            nr_model ma, mb;
+            nr_train_result ra, rb;
+            train_ok(&dd, &o, &ma, &ra);
+            o.exact = true;
+            train_ok(&dd, &o, &mb, &rb);
+            cr_assert_eq(ra.epochs_run, rb.epochs_run);
+            for (int64_t e = 0; e < ra.epochs_run; e++) {
+                cr_assert_leq(rel(rb.loss[e], ra.loss[e]), 1e-9,
+                              "variant %d epoch %lld: %.17g vs %.17g", variant, (long long)e + 1,
+                              rb.loss[e], ra.loss[e]);
+                if (o.val_split > 0)
+                    cr_assert_leq(rel(rb.val_history[e], ra.val_history[e]), 1e-9, "val epoch %lld",
+                                  (long long)e + 1);
+            }
+            for (size_t j = 0; j < d; j++)
+                cr_assert_leq(rel(mb.weights[j], ma.weights[j]), 1e-9,
+                              "variant %d w[%zu] %.17g vs %.17g", variant, j, mb.weights[j],
+                              ma.weights[j]);
+            cr_assert_leq(rel(mb.bias, ma.bias), 1e-9, "variant %d bias", variant);
+            /* and it moved: 300 epochs are far from the zero start */
+            cr_assert_lt(rb.loss[rb.epochs_run - 1], 0.1 * rb.loss[0]);
+            nr_model_free(&ma);
+            nr_model_free(&mb);
+            nr_train_result_free(&ra);
+            nr_train_result_free(&rb);
         }
-        for (size_t j = 0; j < d; j++)
-            cr_assert_leq(rel(mb.weights[j], ma.weights[j]), 1e-9,
-                          "variant %d w[%zu] %.17g vs %.17g", variant, j, mb.weights[j],
-                          ma.weights[j]);
-        cr_assert_leq(rel(mb.bias, ma.bias), 1e-9, "variant %d bias", variant);
-        /* and it moved: 300 epochs are far from the zero start */
-        cr_assert_lt(rb.loss[rb.epochs_run - 1], 0.1 * rb.loss[0]);
-        nr_model_free(&ma);
-        nr_model_free(&mb);
-        nr_train_result_free(&ra);
-        nr_train_result_free(&rb);
+        free(f);
+        free(v);
     }
-    free(v);
 }
 
 Test(exact, exact_is_bit_identical_for_any_thread_count) {
@@ -589,6 +627,49 @@ Test(train_cli, train_predict_eval_end_to_end) {
     free(dir);
 }
 
+Test(train_cli, bench_measures_every_algo_next_to_the_streaming_read) {
+    char *dir = scratch_dir();
+    char data[4096], out[4096];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    snprintf(out, sizeof out, "%s/b.json", dir);
+    run_result r;
+    const char *g[] = {"gen", "--rows", "50000", "--features", "3", "--out", data, NULL};
+    run_neuron(&r, g);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const char *b[] = {
+        "bench",     "--data", data,       "--algos", "batch,minibatch:1000,sgd,exact",
+        "--threads", "1,2",    "--epochs", "3",       "--exact-epochs",
+        "50",        "--out",  out,        NULL};
+    run_neuron(&r, b);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(count_lines(r.out), 9, "a header and 8 rows: %s", r.out);
+    run_free(&r);
+    char *text = read_file(out, NULL);
+    cJSON *j = cJSON_Parse(text);
+    cr_assert(j, "bench output is JSON");
+    cJSON *res = cJSON_GetObjectItem(j, "results");
+    cr_assert_eq(cJSON_GetArraySize(res), 8);
+    cJSON *e;
+    cJSON_ArrayForEach(e, res) {
+        const char *algo = cJSON_GetObjectItem(e, "algo")->valuestring;
+        const double ep = cJSON_GetObjectItem(e, "epoch_seconds_median")->valuedouble;
+        const double st = cJSON_GetObjectItem(e, "stream_seconds_median")->valuedouble;
+        const double roof = cJSON_GetObjectItem(e, "roofline")->valuedouble;
+        cr_assert(ep > 0 && st > 0, "%s: measured times", algo);
+        cr_assert(fabs(roof - st / ep) <= 1e-12 * roof, "%s: roofline is stream / epoch", algo);
+        /* gen's defaults: x ~ U(-1, 1), weights 1, 2, 3, noise U(-0.1, 0.1):
+         * the loss at w = 0 is ~4.7, the floor 0.01/3; all but 3 batch epochs
+         * get within 3x of the floor, and nothing goes below it */
+        const double loss = cJSON_GetObjectItem(e, "final_loss")->valuedouble;
+        cr_assert(isfinite(loss) && loss > 0.003, "%s: %g", algo, loss);
+        if (strcmp(algo, "batch")) cr_assert_lt(loss, 0.01, "%s: %g", algo, loss);
+    }
+    cJSON_Delete(j);
+    free(text);
+    free(dir);
+}
+
 Test(train_cli, errors_and_exit_codes) {
     char *dir = scratch_dir();
     char data[4096], model[4096];
@@ -615,6 +696,11 @@ Test(train_cli, errors_and_exit_codes) {
          "smaller --lr"},
         {{"eval", "--model", "/nonexistent.json", "--data", data, NULL}, 3, "cannot open model"},
         {{"predict", "--data", data, NULL}, 2, "--model is required"},
+        {{"bench", NULL}, 2, "--data is required"},
+        {{"bench", "--data", data, "--algos", "adam", NULL}, 2, "minibatch:B"},
+        {{"bench", "--data", data, "--algos", "minibatch:0", NULL}, 2, "minibatch:B"},
+        {{"bench", "--data", data, "--threads", "0", NULL}, 2, "'all'"},
+        {{"bench", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_neuron(&r, cases[i].args);

@@ -47,8 +47,8 @@ static void train_usage(FILE *f) {
           f);
 }
 
-/* Load options shared by train, predict and eval. */
-static bool load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
+/* Load options shared by train, predict, eval and bench. */
+bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
     int c;
     if (cli_is(a, "--target")) {
         *ok = (lo->target = cli_value(a)) != NULL;
@@ -216,7 +216,7 @@ int cmd_train(int argc, char **argv) {
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
             train_usage(stdout);
             return EXIT_OK;
-        } else if (load_option(&a, &lo, &ok)) {
+        } else if (cli_load_option(&a, &lo, &ok)) {
         } else if (cli_is(&a, "--data")) {
             ok = (data = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--algo")) {
@@ -334,7 +334,7 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
                            : "Write one prediction per row of FILE to --out (.csv or .npy),\n"
                              "or to stdout. FILE may hold the target column or not.");
             return -1;
-        } else if (load_option(&a, &lo, &ok)) {
+        } else if (cli_load_option(&a, &lo, &ok)) {
         } else if (cli_is(&a, "--model")) {
             ok = (model = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--data")) {

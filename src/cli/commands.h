@@ -8,5 +8,11 @@ int cmd_gen(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#include "cli/args.h"
+/* If the current option is a data-loading one (--target, --delimiter,
+ * --header, --no-header, --dtype), apply it to `lo`, set *ok, return true. */
+bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok);
 
 #endif

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"train", cmd_train, "train by sgd, batch or minibatch gradient descent, or ols"},
     {"predict", cmd_predict, "predict with a saved model"},
     {"eval", cmd_eval, "MSE, RMSE, MAE and R^2 of a saved model on a data set"},
+    {"bench", cmd_bench, "training throughput next to a streaming read of the same bytes"},
 };
 
 static void usage(FILE *f) {
