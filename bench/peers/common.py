@@ -1,0 +1,53 @@
+"""Shared by the peer scripts: argument parsing, loading the bench's .npy
+file (target in the last column), timing, and the one JSON line each peer
+prints for bench/harness.py."""
+import argparse
+import json
+import statistics
+import time
+
+
+def args(doc, epochs=10, lr=0.1):
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--data", required=True, help=".npy file written by `neuron gen`")
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--rows", type=int, default=0, help="use the first ROWS rows (0: all)")
+    return ap.parse_args()
+
+
+def load(path, rows=0):
+    import numpy as np
+
+    a = np.load(path, mmap_mode="r")
+    if rows:
+        a = a[:rows]
+    a = np.ascontiguousarray(a)  # read it into memory once, outside the timing
+    return a[:, :-1].copy(), a[:, -1].copy()
+
+
+def timed(step, epochs):
+    """Run step() `epochs` times; return the per-epoch seconds."""
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def report(peer, algo, X, times, loss, **extra):
+    med = statistics.median(times)
+    out = {
+        "peer": peer,
+        "algo": algo,
+        "rows": int(X.shape[0]),
+        "features": int(X.shape[1]),
+        "dtype": str(X.dtype),
+        "epochs": len(times),
+        "epoch_seconds_median": med,
+        "samples_per_second": X.shape[0] / med,
+        "final_loss": float(loss),
+    }
+    out.update(extra)
+    print(json.dumps(out))
