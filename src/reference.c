@@ -36,12 +36,6 @@ static inline int py_square_overflows(double r) {
     return overflow;
 }
 
-/* Value (row i, column j) of a view, widened to double. */
-static inline double value(const nr_data *d, size_t i, size_t j) {
-    const size_t at = i * (d->features + 1) + j;
-    return d->dtype == NR_F64 ? ((const double *)d->values)[at] : (double)((const float *)d->values)[at];
-}
-
 /* Adds r ** 2 to *total when total is not NULL; returns non-zero where Python
  * would raise OverflowError. */
 static inline int add_square(double *total, double r) {
@@ -51,37 +45,50 @@ static inline int add_square(double *total, double r) {
     return overflow;
 }
 
-nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
-    const size_t n = d->rows, k = d->features;
-    double total = 0.0, *acc = loss ? &total : NULL, bb = *b;
-    int overflow = 0;
-    if (d->dtype == NR_F64 && k == 1) {
-        /* The tutorial's shape, kept free of inner loops: the dependency chain
-         * through w is the whole cost of this loop. */
-        const double *v = d->values;
-        double ww = w[0];
-        for (size_t i = 0; i < n && !overflow; i++) {
-            const double x = v[2 * i], y = v[2 * i + 1];
-            const double pred = ww * x + bb;
-            if ((overflow = add_square(acc, pred - y))) break;
-            const double g = (pred - y) * 2;
-            ww -= lr * (g * x);
-            bb -= lr * g;
-        }
-        w[0] = ww;
-    } else {
-        for (size_t i = 0; i < n && !overflow; i++) {
-            double pred = k ? w[0] * value(d, i, 0) : 0.0;
-            for (size_t j = 1; j < k; j++) pred = pred + w[j] * value(d, i, j);
-            pred = pred + bb;
-            const double y = value(d, i, k);
-            if ((overflow = add_square(acc, pred - y))) break;
-            const double g = (pred - y) * 2;
-            for (size_t j = 0; j < k; j++) w[j] -= lr * (g * value(d, i, j));
-            bb -= lr * g;
-        }
+/* The per-sample rule over rows of type T, widened to double as they are
+ * read. One feature (the tutorial's shape) is kept free of inner loops: the
+ * dependency chain through w is the whole cost of that loop. */
+#define SGD_EPOCH(T, NAME)                                                                         \
+    static int NAME(const T *v, size_t n, size_t k, double lr, double *w, double *b,               \
+                    double *acc) {                                                                 \
+        double bb = *b;                                                                            \
+        int overflow = 0;                                                                          \
+        if (k == 1) {                                                                              \
+            double ww = w[0];                                                                      \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                const double x = (double)v[2 * i], y = (double)v[2 * i + 1];                       \
+                const double pred = ww * x + bb;                                                   \
+                if ((overflow = add_square(acc, pred - y))) break;                                 \
+                const double g = (pred - y) * 2;                                                   \
+                ww -= lr * (g * x);                                                                \
+                bb -= lr * g;                                                                      \
+            }                                                                                      \
+            w[0] = ww;                                                                             \
+        } else {                                                                                   \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                const T *row = v + i * (k + 1);                                                    \
+                double pred = k ? w[0] * (double)row[0] : 0.0;                                     \
+                for (size_t j = 1; j < k; j++) pred = pred + w[j] * (double)row[j];                \
+                pred = pred + bb;                                                                  \
+                const double y = (double)row[k];                                                   \
+                if ((overflow = add_square(acc, pred - y))) break;                                 \
+                const double g = (pred - y) * 2;                                                   \
+                for (size_t j = 0; j < k; j++) w[j] -= lr * (g * (double)row[j]);                  \
+                bb -= lr * g;                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+        *b = bb;                                                                                   \
+        return overflow;                                                                           \
     }
-    *b = bb;
+SGD_EPOCH(float, sgd_epoch_f32)
+SGD_EPOCH(double, sgd_epoch_f64)
+
+nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
+    double total = 0.0, *acc = loss ? &total : NULL;
+    const int overflow =
+        d->dtype == NR_F64
+            ? sgd_epoch_f64((const double *)d->values, d->rows, d->features, lr, w, b, acc)
+            : sgd_epoch_f32((const float *)d->values, d->rows, d->features, lr, w, b, acc);
     if (loss) *loss = total;
     return overflow ? NR_ERR_DIVERGED : NR_OK;
 }
@@ -101,8 +108,8 @@ nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double
  *    Python's order and raises its OverflowError;
  *  - the loss is only wanted on printed epochs (loss != NULL).
  * r*2 and r*x cannot overflow: |r| < 2^512 and x < 2^40. */
-static int tutorial_epoch_careful(const double *xs, const double *y, size_t n, double lr,
-                                  double *w, double *b, double *loss) {
+static int tutorial_epoch_careful(const double *xs, const double *y, size_t n, double lr, double *w,
+                                  double *b, double *loss) {
     double ww = *w, bb = *b, total = 0.0;
     int overflow = 0;
     for (size_t i = 0; i < n; i++) {
@@ -161,8 +168,7 @@ void nr_tutorial_defaults(nr_tutorial_opts *o) {
     o->no_cycle_skip = false;
 }
 
-nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
-                          nr_error *err) {
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err) {
     if (o->samples < 0 || o->samples > ((int64_t)1 << 40))
         return nr_fail(err, NR_ERR_ARG, "samples %" PRId64 " out of range [0, 2^40]", o->samples);
     if (o->epochs < 0) return nr_fail(err, NR_ERR_ARG, "epochs must be >= 0");
