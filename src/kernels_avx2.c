@@ -118,6 +118,77 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
 GRADN(float, gradn_f32, load4_f32)
 GRADN(double, gradn_f64, load4_f64)
 
+/* Up to 16 features: four rows at a time with the weights and the gradient
+ * in registers (DV vectors of 4). The four dot products are reduced together
+ * (two hadds and a cross-lane add give the four residuals in one vector), so
+ * a row costs no horizontal sum of its own and no store-to-load round trip
+ * through a gradient array: the loop is bound by memory, not by latency. */
+#define GRAD_SMALL(T, NAME, LOAD, DV)                                                              \
+    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
+        const size_t tail = d - 4 * (DV - 1), st = d + 1;                                          \
+        const __m256i m = tail_mask64(tail);                                                       \
+        __m256d W[DV], G[DV];                                                                      \
+        for (int v = 0; v < DV; v++) {                                                             \
+            double t[4];                                                                           \
+            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
+            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
+        }                                                                                          \
+        const __m256d B = _mm256_set1_pd(b);                                                       \
+        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4) {                                                               \
+            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
+            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
+            for (int v = 0; v < DV; v++) {                                                         \
+                const size_t k = v + 1 < DV ? 4 : tail;                                            \
+                a0 = _mm256_fmadd_pd(W[v], LOAD(r0 + 4 * v, k, m), a0);                            \
+                a1 = _mm256_fmadd_pd(W[v], LOAD(r1 + 4 * v, k, m), a1);                            \
+                a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                            \
+                a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                            \
+            }                                                                                      \
+            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
+            const __m256d dot =                                                                    \
+                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
+            const __m256d Y =                                                                      \
+                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
+            const __m256d R = _mm256_add_pd(dot, _mm256_sub_pd(B, Y));                             \
+            S = _mm256_add_pd(S, R), L = _mm256_fmadd_pd(R, R, L);                                 \
+            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
+                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
+            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
+                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
+            for (int v = 0; v < DV; v++) {                                                         \
+                const size_t k = v + 1 < DV ? 4 : tail;                                            \
+                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
+            }                                                                                      \
+        }                                                                                          \
+        double g[4 * DV];                                                                          \
+        for (int v = 0; v < DV; v++) _mm256_storeu_pd(g + 4 * v, G[v]);                            \
+        double s = hsum(S), l = hsum(L);                                                           \
+        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
+            const T *row = x + i * st;                                                             \
+            double r = b;                                                                          \
+            for (size_t j = 0; j < d; j++) r += w[j] * (double)row[j];                             \
+            r -= (double)row[d];                                                                   \
+            for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
+            s += r, l += r * r;                                                                    \
+        }                                                                                          \
+        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
+        out[d] = s, out[d + 1] = l;                                                                \
+    }
+
+GRAD_SMALL(float, grads1_f32, load4_f32, 1)
+GRAD_SMALL(float, grads2_f32, load4_f32, 2)
+GRAD_SMALL(float, grads3_f32, load4_f32, 3)
+GRAD_SMALL(float, grads4_f32, load4_f32, 4)
+GRAD_SMALL(double, grads1_f64, load4_f64, 1)
+GRAD_SMALL(double, grads2_f64, load4_f64, 2)
+GRAD_SMALL(double, grads3_f64, load4_f64, 3)
+GRAD_SMALL(double, grads4_f64, load4_f64, 4)
+
 /* Scratch for the padded weights and gradient: features up to 4096 on the
  * stack (64 KiB), beyond that on the heap. */
 #define DISPATCH_N(T, FN)                                                                          \
@@ -139,16 +210,28 @@ GRADN(double, gradn_f64, load4_f64)
     } while (0)
 
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out) {
+    static void (*const small[])(const float *, size_t, size_t, const double *, double,
+                                 double *) = {grads1_f32, grads2_f32, grads3_f32, grads4_f32};
     if (d == 1) {
         grad1_f32(x, n, w[0], b, out);
+        return;
+    }
+    if (d <= 16) {
+        small[(d - 1) / 4](x, n, d, w, b, out);
         return;
     }
     DISPATCH_N(f32, gradn_f32);
 }
 
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out) {
+    static void (*const small[])(const double *, size_t, size_t, const double *, double,
+                                 double *) = {grads1_f64, grads2_f64, grads3_f64, grads4_f64};
     if (d == 1) {
         grad1_f64(x, n, w[0], b, out);
+        return;
+    }
+    if (d <= 16) {
+        small[(d - 1) / 4](x, n, d, w, b, out);
         return;
     }
     DISPATCH_N(f64, gradn_f64);

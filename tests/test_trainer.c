@@ -33,7 +33,7 @@ Test(kernels, avx2_matches_scalar_for_tails_and_widths) {
     if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
     const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
     const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
-    const size_t ds[] = {1, 2, 3, 4, 5, 16, 17, 33};
+    const size_t ds[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 33};
     const size_t ns[] = {0, 1, 7, 8, 9, 15, 16, 17, 1000, 4097};
     for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
         const size_t d = ds[a];
