@@ -46,8 +46,9 @@ nr_data view(const Data &d, bool f32) {
     return v;
 }
 
-// args: rows, features, f32?, kernel (1 scalar, 2 avx2), threads
-void BM_grad(benchmark::State &st) {
+// args: rows, features, f32?, kernel (1 scalar, 2 avx2), threads. `pass`
+// runs one pass over the view; the loop reports bytes and rows per second.
+template <typename Pass> void run(benchmark::State &st, Pass pass) {
     const Data &d = data(st.range(0), st.range(1));
     const bool f32 = st.range(2);
     const auto k = static_cast<nr_kernel_choice>(st.range(3));
@@ -56,34 +57,28 @@ void BM_grad(benchmark::State &st) {
         return;
     }
     nr_data v = view(d, f32);
-    std::vector<double> w(d.features, 0.5), g(d.features + 1);
-    double loss = 0;
-    for (auto _ : st) {
-        nr_loss_grad(&v, w.data(), 0.1, k, static_cast<int>(st.range(4)), &loss, g.data(), nullptr);
-        benchmark::DoNotOptimize(loss);
-    }
+    const int threads = static_cast<int>(st.range(4));
+    for (auto _ : st) benchmark::DoNotOptimize(pass(v, k, threads));
     const size_t bytes = d.rows * (d.features + 1) * (f32 ? 4 : 8);
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * bytes));
     st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * d.rows));
 }
 
+void BM_grad(benchmark::State &st) {
+    std::vector<double> w(st.range(1), 0.5), g(st.range(1) + 1);
+    run(st, [&](const nr_data &v, nr_kernel_choice k, int t) {
+        double loss = 0;
+        nr_loss_grad(&v, w.data(), 0.1, k, t, &loss, g.data(), nullptr);
+        return loss;
+    });
+}
+
 void BM_stream(benchmark::State &st) {
-    const Data &d = data(st.range(0), st.range(1));
-    const bool f32 = st.range(2);
-    const auto k = static_cast<nr_kernel_choice>(st.range(3));
-    if (!nr_kernel_name(k, nullptr)) {
-        st.SkipWithError("kernel not supported by this CPU");
-        return;
-    }
-    nr_data v = view(d, f32);
-    double sum = 0;
-    for (auto _ : st) {
-        nr_data_sum(&v, k, static_cast<int>(st.range(4)), &sum, nullptr);
-        benchmark::DoNotOptimize(sum);
-    }
-    const size_t bytes = d.rows * (d.features + 1) * (f32 ? 4 : 8);
-    st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * bytes));
-    st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * d.rows));
+    run(st, [](const nr_data &v, nr_kernel_choice k, int t) {
+        double sum = 0;
+        nr_data_sum(&v, k, t, &sum, nullptr);
+        return sum;
+    });
 }
 
 void shapes(benchmark::internal::Benchmark *b) {

@@ -21,13 +21,19 @@ void cli_error(const char *fmt, ...) {
 
 int cli_exit_code(nr_status s) {
     switch (s) {
-    case NR_OK: return EXIT_OK;
+    case NR_OK:
+        return EXIT_OK;
     case NR_ERR_ARG:
-    case NR_ERR_UNSUPPORTED: return EXIT_USAGE;
-    case NR_ERR_INPUT: return EXIT_INPUT;
-    case NR_ERR_DIVERGED: return EXIT_NUMERIC;
-    case NR_ERR_INTERRUPTED: return 130;
-    default: return EXIT_OTHER;
+    case NR_ERR_UNSUPPORTED:
+        return EXIT_USAGE;
+    case NR_ERR_INPUT:
+        return EXIT_INPUT;
+    case NR_ERR_DIVERGED:
+        return EXIT_NUMERIC;
+    case NR_ERR_INTERRUPTED:
+        return 130;
+    default:
+        return EXIT_OTHER;
     }
 }
 
@@ -61,7 +67,9 @@ bool cli_next(cli_args *a) {
     return true;
 }
 
-bool cli_is(const cli_args *a, const char *name) { return strcmp(a->opt, name) == 0; }
+bool cli_is(const cli_args *a, const char *name) {
+    return strcmp(a->opt, name) == 0;
+}
 
 const char *cli_value(cli_args *a) {
     if (a->value) return a->value;
@@ -188,8 +196,9 @@ long cli_double_list(cli_args *a, double *out, size_t max) {
         char buf[64];
         double v;
         if (len == 0 || len >= sizeof buf || n >= max) {
-            cli_error("%s %s: invalid value '%s': expected up to %zu comma-separated finite numbers",
-                      a->cmd, a->opt, s, max);
+            cli_error(
+                "%s %s: invalid value '%s': expected up to %zu comma-separated finite numbers",
+                a->cmd, a->opt, s, max);
             return -1;
         }
         memcpy(buf, p, len);

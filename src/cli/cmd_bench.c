@@ -13,7 +13,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "io.h"
+#include "internal.h"
 
 static void usage(FILE *f) {
     fputs("usage: neuron bench --data FILE [options]\n"
@@ -62,20 +62,35 @@ typedef struct {
 
 enum { MAX_LIST = 16 };
 
-static bool parse_algos(cli_args *a, bench_algo *out, int *n) {
-    const char *s = cli_value(a);
-    if (!s) return false;
-    *n = 0;
+/* Split a comma-separated list into at most MAX_LIST words of < 32 bytes;
+ * returns the count, or -1 on an empty, too long or surplus element. */
+static int split_list(const char *s, char words[MAX_LIST][32]) {
+    int n = 0;
     for (const char *p = s;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char w[32];
-        if (len == 0 || len >= sizeof w || *n >= MAX_LIST) goto bad;
-        memcpy(w, p, len);
-        w[len] = '\0';
-        bench_algo *b = &out[(*n)++];
+        if (len == 0 || len >= 32 || n >= MAX_LIST) return -1;
+        memcpy(words[n], p, len);
+        words[n++][len] = '\0';
+        if (!comma) return n;
+        p = comma + 1;
+    }
+}
+
+static bool parse_algos(cli_args *a, bench_algo *out, int *n) {
+    const char *s = cli_value(a);
+    char words[MAX_LIST][32];
+    if (!s) return false;
+    if ((*n = split_list(s, words)) < 0) {
+        cli_error("bench --algos: invalid value '%s': expected up to %d comma-separated algorithms",
+                  s, MAX_LIST);
+        return false;
+    }
+    for (int i = 0; i < *n; i++) {
+        const char *w = words[i];
+        bench_algo *b = &out[i];
         memset(b, 0, sizeof *b);
-        snprintf(b->name, sizeof b->name, "%s", w);
+        memcpy(b->name, w, sizeof b->name); /* words are < 32 bytes */
         int64_t v;
         if (!strcmp(w, "batch")) {
             b->algo = NR_ALGO_BATCH;
@@ -91,39 +106,28 @@ static bool parse_algos(cli_args *a, bench_algo *out, int *n) {
                       w);
             return false;
         }
-        if (!comma) return true;
-        p = comma + 1;
     }
-bad:
-    cli_error("bench --algos: invalid value '%s': expected up to %d comma-separated algorithms", s,
-              MAX_LIST);
-    return false;
+    return true;
 }
 
 static bool parse_threads(cli_args *a, int *out, int *n) {
     const char *s = cli_value(a);
+    char words[MAX_LIST][32];
     if (!s) return false;
-    *n = 0;
-    for (const char *p = s;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char w[32];
+    bool ok = (*n = split_list(s, words)) > 0;
+    for (int i = 0; ok && i < *n; i++) {
         int64_t v = 0;
-        if (len == 0 || len >= sizeof w || *n >= MAX_LIST) break;
-        memcpy(w, p, len);
-        w[len] = '\0';
-        if (!strcmp(w, "all"))
+        if (!strcmp(words[i], "all"))
             v = omp_get_max_threads();
-        else if (!cli_parse_int(w, &v) || v < 1 || v > 1024)
-            break;
-        out[(*n)++] = (int)v;
-        if (!comma) return true;
-        p = comma + 1;
+        else if (!cli_parse_int(words[i], &v) || v < 1 || v > 1024)
+            ok = false;
+        out[i] = (int)v;
     }
-    cli_error("bench --threads: invalid value '%s': expected comma-separated counts in [1, 1024] "
-              "or 'all'",
-              s);
-    return false;
+    if (!ok)
+        cli_error("bench --threads: invalid value '%s': expected comma-separated counts in "
+                  "[1, 1024] or 'all'",
+                  s);
+    return ok;
 }
 
 /* Median seconds of `reps` streaming reads of the whole data set. */
@@ -304,17 +308,8 @@ int cmd_bench(int argc, char **argv) {
     }
     if (rc == EXIT_OK && out) {
         char *text = cJSON_Print(root);
-        size_t n = strlen(text);
-        char *buf = malloc(n + 2);
-        if (!buf) {
-            cli_error("bench: out of memory");
-            rc = EXIT_OTHER;
-        } else {
-            memcpy(buf, text, n);
-            buf[n] = '\n';
-            if ((s = nr_write_file_atomic(out, buf, n + 1, &err)) != NR_OK) rc = cli_fail(s, &err);
-            free(buf);
-        }
+        if (!text || (s = cli_write_text(out, text, &err)) != NR_OK)
+            rc = text ? cli_fail(s, &err) : (cli_error("bench: out of memory"), EXIT_OTHER);
         cJSON_free(text);
     }
     cJSON_Delete(root);

@@ -14,37 +14,38 @@
 #include "io.h"
 
 static void train_usage(FILE *f) {
-    fputs("usage: neuron train --data FILE [options]\n"
-          "\n"
-          "Train a linear neuron y = w.x + b on FILE (.npy or .csv; target = last column).\n"
-          "Prints the report as JSON on stdout.\n"
-          "\n"
-          "options:\n"
-          "  --algo sgd|batch|minibatch|ols  algorithm (batch)\n"
-          "  --epochs E         passes over the data, in [1, 10^9] (100)\n"
-          "  --lr LR            learning rate, a finite number > 0 (batch/minibatch 0.1, sgd 0.001)\n"
-          "  --batch B          minibatch rows, >= 1 (4096)\n"
-          "  --shuffle none|batches|samples  minibatch order per epoch (batches)\n"
-          "  --threads T        OpenMP threads, in [1, 1024] (all cores)\n"
-          "  --dtype f32|f64    train on values of this type (the file's)\n"
-          "  --seed S           seed of the shuffles, in [0, 2^64) (42)\n"
-          "  --standardize      train on standardized features (model is on raw ones)\n"
-          "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
-          "  --tol T            stop when the loss improves by <= T for --patience epochs\n"
-          "  --patience P       epochs without improvement before stopping, >= 1 (5)\n"
-          "  --exact            batch: epochs from one pass of statistics, O(d^2) each\n"
-          "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
-          "  --model OUT.json   write the trained model\n"
-          "  --report OUT.json  write the report\n"
-          "  --history OUT.csv  write epoch,loss[,val_loss],seconds\n"
-          "  --target NAME|I    target column (CSV name or 0-based index; last)\n"
-          "  --delimiter C      CSV delimiter (,)\n"
-          "  --header | --no-header  CSV first line is / is not a header (detected)\n"
-          "  --quiet            no progress on stderr\n"
-          "\n"
-          "A first Ctrl-C finishes the current epoch, writes the outputs and exits 130;\n"
-          "a second one stops at once, leaving no partial file.\n",
-          f);
+    fputs(
+        "usage: neuron train --data FILE [options]\n"
+        "\n"
+        "Train a linear neuron y = w.x + b on FILE (.npy or .csv; target = last column).\n"
+        "Prints the report as JSON on stdout.\n"
+        "\n"
+        "options:\n"
+        "  --algo sgd|batch|minibatch|ols  algorithm (batch)\n"
+        "  --epochs E         passes over the data, in [1, 10^9] (100)\n"
+        "  --lr LR            learning rate, a finite number > 0 (batch/minibatch 0.1, sgd 0.001)\n"
+        "  --batch B          minibatch rows, >= 1 (4096)\n"
+        "  --shuffle none|batches|samples  minibatch order per epoch (batches)\n"
+        "  --threads T        OpenMP threads, in [1, 1024] (all cores)\n"
+        "  --dtype f32|f64    train on values of this type (the file's)\n"
+        "  --seed S           seed of the shuffles, in [0, 2^64) (42)\n"
+        "  --standardize      train on standardized features (model is on raw ones)\n"
+        "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
+        "  --tol T            stop when the loss improves by <= T for --patience epochs\n"
+        "  --patience P       epochs without improvement before stopping, >= 1 (5)\n"
+        "  --exact            batch: epochs from one pass of statistics, O(d^2) each\n"
+        "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
+        "  --model OUT.json   write the trained model\n"
+        "  --report OUT.json  write the report\n"
+        "  --history OUT.csv  write epoch,loss[,val_loss],seconds\n"
+        "  --target NAME|I    target column (CSV name or 0-based index; last)\n"
+        "  --delimiter C      CSV delimiter (,)\n"
+        "  --header | --no-header  CSV first line is / is not a header (detected)\n"
+        "  --quiet            no progress on stderr\n"
+        "\n"
+        "A first Ctrl-C finishes the current epoch, writes the outputs and exits 130;\n"
+        "a second one stops at once, leaving no partial file.\n",
+        f);
 }
 
 /* Load options shared by train, predict, eval and bench. */
@@ -169,7 +170,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     return text;
 }
 
-static nr_status write_text(const char *path, const char *text, nr_error *err) {
+nr_status cli_write_text(const char *path, const char *text, nr_error *err) {
     size_t n = strlen(text);
     char *buf = malloc(n + 2);
     if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
@@ -184,11 +185,13 @@ static nr_status write_history(const char *path, const nr_train_result *r, nr_er
     size_t cap = (size_t)r->epochs_run * 80 + 64, len = 0;
     char *buf = malloc(cap);
     if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    len += (size_t)snprintf(buf, cap, r->val_history ? "epoch,loss,val_loss,seconds\n" : "epoch,loss,seconds\n");
+    len += (size_t)snprintf(
+        buf, cap, r->val_history ? "epoch,loss,val_loss,seconds\n" : "epoch,loss,seconds\n");
     for (int64_t e = 0; e < r->epochs_run; e++) {
         if (r->val_history)
-            len += (size_t)snprintf(buf + len, cap - len, "%lld,%.17g,%.17g,%.9g\n", (long long)e + 1,
-                                    r->loss[e], r->val_history[e], r->epoch_seconds[e]);
+            len +=
+                (size_t)snprintf(buf + len, cap - len, "%lld,%.17g,%.17g,%.9g\n", (long long)e + 1,
+                                 r->loss[e], r->val_history[e], r->epoch_seconds[e]);
         else
             len += (size_t)snprintf(buf + len, cap - len, "%lld,%.17g,%.9g\n", (long long)e + 1,
                                     r->loss[e], r->epoch_seconds[e]);
@@ -300,8 +303,9 @@ int cmd_train(int argc, char **argv) {
         rc = cli_fail(s, &err);
     } else {
         char *rep = report_json(data, &o, d, &m, &r);
-        if (model_out && (s = nr_model_save(&m, &o, model_out, &err)) != NR_OK) rc = cli_fail(s, &err);
-        if (rc == EXIT_OK && report_out && (s = write_text(report_out, rep, &err)) != NR_OK)
+        if (model_out && (s = nr_model_save(&m, &o, model_out, &err)) != NR_OK)
+            rc = cli_fail(s, &err);
+        if (rc == EXIT_OK && report_out && (s = cli_write_text(report_out, rep, &err)) != NR_OK)
             rc = cli_fail(s, &err);
         if (rc == EXIT_OK && history_out && (s = write_history(history_out, &r, &err)) != NR_OK)
             rc = cli_fail(s, &err);
@@ -347,7 +351,8 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
         if (!ok) return EXIT_USAGE;
     }
     if (!model || !data) {
-        cli_error("%s: %s is required (see 'neuron %s --help')", cmd, !model ? "--model" : "--data", cmd);
+        cli_error("%s: %s is required (see 'neuron %s --help')", cmd, !model ? "--model" : "--data",
+                  cmd);
         return EXIT_USAGE;
     }
     nr_error err;

@@ -15,4 +15,7 @@ int cmd_bench(int argc, char **argv);
  * --header, --no-header, --dtype), apply it to `lo`, set *ok, return true. */
 bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok);
 
+/* Write `text` and a newline to `path` atomically (temp file + rename). */
+nr_status cli_write_text(const char *path, const char *text, nr_error *err);
+
 #endif
