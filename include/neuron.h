@@ -332,7 +332,15 @@ typedef struct {
                             loss drops by more than tol; < 0 disables (default) */
     int64_t patience;    /* epochs without improvement before stopping (5) */
     nr_kernel_choice kernel;
-    bool exact;          /* batch only: O(d^2) epochs from one pass of statistics */
+    bool exact;          /* batch: O(d^2) epochs from one pass of statistics;
+                            sgd: one epoch of the per-sample rule in data order
+                            is built once as an affine map of (w, b) (O(n d^2),
+                            parallel, deterministic; d <= 1024), then each
+                            epoch costs O(d^2). Same recurrence, different
+                            rounding: agrees to ~1e-9, not bit for bit; a
+                            squared residual overflowing inside an epoch is
+                            not seen (divergence shows in the loss instead).
+                            Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
 } nr_train_opts;

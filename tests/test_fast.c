@@ -412,3 +412,126 @@ Test(affine, parallel_composition_is_the_same_for_any_thread_count) {
     nr_affine_free(&seq);
     free(v);
 }
+
+/* ------------------------------------------------- trainer: sgd --exact -- */
+
+static double *gen_rows(size_t n, size_t d, uint64_t seed) {
+    nr_gen_opts g;
+    nr_gen_defaults(&g);
+    g.rows = n, g.features = d, g.dtype = NR_F64, g.seed = seed, g.dist = NR_DIST_NORMAL;
+    g.noise = 0.3;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    cr_assert_eq(nr_gen_fill(&g, v, NULL), NR_OK);
+    for (size_t i = 0; i < n; i++) v[i * (d + 1)] = 3 + 2 * v[i * (d + 1)]; /* off-centre */
+    return v;
+}
+
+static void train_or_fail(const nr_data *d, const nr_train_opts *o, nr_model *m,
+                          nr_train_result *r) {
+    nr_error err = {{0}};
+    cr_assert_eq(nr_model_init(m, d->features, NULL), NR_OK);
+    cr_assert_eq(nr_train(d, o, m, r, &err), NR_OK, "%s", err.msg);
+}
+
+/* --exact sgd against the per-sample rule itself: 1e-9 relative, as for the
+ * tutorial. Each epoch's map is the same real map; the trainer applies it
+ * once per epoch, so rounding differs by ~1e-14 per epoch and the
+ * contracting map keeps it from growing. The per-epoch loss (the MSE at the
+ * epoch's start weights) comes from the batch statistics on one side and a
+ * pass on the other. */
+Test(sgd_exact, matches_the_per_sample_trainer, .timeout = 120) {
+    const size_t n = 3 * NR_AFFINE_BLOCK + 77, d = 3;
+    double *v = gen_rows(n, d, 12);
+    nr_data dd = {n, d, NR_F64, v};
+    for (int variant = 0; variant < 3; variant++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_SGD;
+        o.lr = variant == 0 ? 1e-3 : 4e-3;
+        o.epochs = 40;
+        o.standardize = variant >= 1;
+        o.val_split = variant == 2 ? 0.25 : 0;
+        nr_model ma, mb;
+        nr_train_result ra, rb;
+        train_or_fail(&dd, &o, &ma, &ra);
+        o.exact = true;
+        train_or_fail(&dd, &o, &mb, &rb);
+        cr_assert_eq(ra.epochs_run, rb.epochs_run);
+        for (int64_t e = 0; e < ra.epochs_run; e++) {
+            cr_assert_leq(fabs(rb.loss[e] - ra.loss[e]) / ra.loss[e], 1e-9,
+                          "variant %d epoch %lld: %.17g vs %.17g", variant, (long long)e + 1,
+                          rb.loss[e], ra.loss[e]);
+            if (o.val_split > 0)
+                cr_assert_leq(fabs(rb.val_history[e] - ra.val_history[e]) / ra.val_history[e],
+                              1e-9);
+        }
+        double norm = fabs(ma.bias);
+        for (size_t j = 0; j < d; j++) norm += fabs(ma.weights[j]);
+        for (size_t j = 0; j < d; j++)
+            cr_assert_leq(fabs(mb.weights[j] - ma.weights[j]) / norm, 1e-9,
+                          "variant %d w[%zu] %.17g vs %.17g", variant, j, mb.weights[j],
+                          ma.weights[j]);
+        cr_assert_leq(fabs(mb.bias - ma.bias) / norm, 1e-9, "variant %d bias", variant);
+        cr_assert_lt(rb.loss[rb.epochs_run - 1], 0.01 * rb.loss[0], "it trained");
+        nr_model_free(&ma);
+        nr_model_free(&mb);
+        nr_train_result_free(&ra);
+        nr_train_result_free(&rb);
+    }
+    free(v);
+}
+
+Test(sgd_exact, is_bit_identical_for_any_thread_count) {
+    const size_t n = 4 * NR_AFFINE_BLOCK + 5, d = 2;
+    double *v = gen_rows(n, d, 3);
+    nr_data dd = {n, d, NR_F64, v};
+    nr_model ref;
+    nr_train_result rr;
+    const int threads[] = {1, 2, 5};
+    for (int k = 0; k < 3; k++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_SGD;
+        o.exact = true;
+        o.lr = 1e-3;
+        o.epochs = 25;
+        o.threads = threads[k];
+        nr_model m;
+        nr_train_result r;
+        train_or_fail(&dd, &o, &m, &r);
+        if (k == 0) {
+            ref = m, rr = r;
+            continue;
+        }
+        cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && m.bias == ref.bias,
+                  "threads %d", threads[k]);
+        cr_assert(!memcmp(r.loss, rr.loss, 25 * sizeof(double)));
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    nr_model_free(&ref);
+    nr_train_result_free(&rr);
+    free(v);
+}
+
+Test(sgd_exact, divergence_is_reported) {
+    const size_t n = 1000, d = 2;
+    double *v = gen_rows(n, d, 4);
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.algo = NR_ALGO_SGD;
+    o.exact = true;
+    o.lr = 2.0;
+    o.epochs = 1000;
+    nr_model m;
+    nr_train_result r;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_DIVERGED);
+    cr_assert(strstr(err.msg, "diverged"), "%s", err.msg);
+    o.exact = false;
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_DIVERGED, "the reference diverges too");
+    nr_model_free(&m);
+    free(v);
+}
