@@ -250,11 +250,19 @@ Test(tutorial_fast, cli_prints_the_golden_seed42_lines_and_documents_the_flag) {
     run_neuron(&r, h);
     cr_assert(strstr(r.out, "--fast"));
     run_free(&r);
-    const char *d[] = {"tutorial", "--fast",   "--seed", "4", "--lr",
-                       "0.01",     "--epochs", "400",    NULL};
+    /* a diverging run goes sequential: the oracle's lines, then exit 4 */
+    char *dpath = source_path("tests/golden/tutorial/diverge_inf.txt");
+    size_t dlen;
+    char *dgold = read_file(dpath, &dlen);
+    cr_assert(dgold);
+    const char *d[] = {"tutorial", "--fast", "--seed",  "4", "--lr", "0.01",
+                       "--epochs", "400",    "--every", "1", NULL};
     run_neuron(&r, d);
     cr_assert_eq(r.status, 4, "diverging --fast run: exit %d", r.status);
+    cr_assert(r.out_len == dlen && !memcmp(r.out, dgold, dlen), "stdout differs from the oracle");
     run_free(&r);
+    free(dgold);
+    free(dpath);
     free(golden);
     free(gpath);
 }
