@@ -14,4 +14,11 @@
  * a failing path reads `return nr_fail(err, NR_ERR_INPUT, "...", ...);`. */
 nr_status nr_fail(nr_error *err, nr_status s, const char *fmt, ...) NR_PRINTF(3, 4);
 
+/* The tutorial's data and start state exactly as nr_tutorial_run makes them
+ * (src/reference.c): options checked (NR_ERR_ARG), then x = 0..n-1 and y
+ * from the seeded Mersenne Twister, then w0 = random(), b0 = random().
+ * *buf receives 3n doubles (at least 3) to free: x, y, then scratch. */
+nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **buf, double *w0, double *b0,
+                           nr_error *err);
+
 #endif

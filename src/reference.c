@@ -168,7 +168,8 @@ void nr_tutorial_defaults(nr_tutorial_opts *o) {
     o->no_cycle_skip = false;
 }
 
-nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err) {
+nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **bufp, double *w0, double *b0,
+                           nr_error *err) {
     if (o->samples < 0 || o->samples > ((int64_t)1 << 40))
         return nr_fail(err, NR_ERR_ARG, "samples %" PRId64 " out of range [0, 2^40]", o->samples);
     if (o->epochs < 0) return nr_fail(err, NR_ERR_ARG, "epochs must be >= 0");
@@ -181,13 +182,24 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
     /* x (exact: n <= 2^40), y and the epoch's residuals, n doubles each */
     double *buf = malloc((n ? n : 1) * 3 * sizeof *buf);
     if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu samples", n);
-    double *xs = buf, *y = buf + n, *rs = buf + 2 * n;
+    double *xs = buf, *y = buf + n;
     for (size_t i = 0; i < n; i++) { /* Python: slope * x, x an int made float */
         xs[i] = (double)i;
         y[i] = o->slope * xs[i] + nr_mt_uniform(&mt, -o->noise, o->noise);
     }
-    double w = nr_mt_random(&mt);
-    double b = nr_mt_random(&mt);
+    *w0 = nr_mt_random(&mt);
+    *b0 = nr_mt_random(&mt);
+    *bufp = buf;
+    return NR_OK;
+}
+
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
+                          nr_error *err) {
+    double *buf, w, b;
+    nr_status s = nr_tutorial_data(o, &buf, &w, &b, err);
+    if (s != NR_OK) return s;
+    const size_t n = (size_t)o->samples;
+    double *xs = buf, *y = buf + n, *rs = buf + 2 * n;
 
     s = NR_OK;
     /* The state after each epoch is a function of the state before it, so

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "affine.h"
 #include "exact.h"
 #include "internal.h"
 #include "kernels.h"
@@ -182,8 +183,8 @@ static nr_status check_opts(const nr_data *d, const nr_train_opts *o, const nr_m
         return nr_fail(err, NR_ERR_ARG, "val-split must be in [0, 1)");
     if (o->tol >= 0 && o->patience < 1) return nr_fail(err, NR_ERR_ARG, "patience must be >= 1");
     if (o->threads < 0) return nr_fail(err, NR_ERR_ARG, "threads must be >= 0");
-    if (o->exact && o->algo != NR_ALGO_BATCH)
-        return nr_fail(err, NR_ERR_ARG, "exact epochs apply to --algo batch only");
+    if (o->exact && o->algo != NR_ALGO_BATCH && o->algo != NR_ALGO_SGD)
+        return nr_fail(err, NR_ERR_ARG, "exact epochs apply to --algo batch and sgd only");
 
     return NR_OK;
 }
@@ -253,6 +254,8 @@ typedef struct {
     const nr_data *d;
     const nr_train_opts *o;
     nr_stats st, vst; /* --exact: statistics of the training and held-out rows */
+    nr_affine E;      /* --exact sgd: one epoch of the per-sample rule as a map */
+    double *s, *s1;   /* --exact sgd: the state (v, c) and its image */
     passer p;
     size_t f, n_train, n_val;
     double *mean, *std; /* standardization, or NULL */
@@ -439,6 +442,21 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
             standardize_stats(&t.st, t.mean, t.std);
             if (n_val) standardize_stats(&t.vst, t.mean, t.std);
         }
+        if (o->algo == NR_ALGO_SGD) {
+            /* the rows the reference rule would walk, in the same order */
+            nr_data view = *d;
+            view.rows = t.n_train;
+            if (t.scratch) view.values = t.scratch, view.dtype = NR_F64;
+            if ((s = nr_affine_init(&t.E, f, err)) != NR_OK) goto out;
+            t.s = malloc(2 * (f + 1) * sizeof *t.s);
+            if (!t.s) {
+                s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            t.s1 = t.s + f + 1;
+            if ((s = nr_affine_epoch(&view, 0, t.n_train, o->lr, t.p.threads, &t.E, err)) != NR_OK)
+                goto out;
+        }
         stats_seconds = now_seconds() - ts;
     }
     res->loss = malloc((size_t)o->epochs * sizeof(double));
@@ -461,12 +479,20 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
          * losses as it goes (no extra pass); sgd, the MSE at the start
          * weights (one vectorised pass, cheap next to the per-sample rule).
          * Validation: the MSE at the start weights. --exact: both from the
-         * statistics, O(d^2). */
+         * statistics, O(d^2); the step from them (batch) or from the epoch
+         * map (sgd), O(d^2) too. */
         if (n_val)
             res->val_history[e - 1] =
                 o->exact ? nr_stats_mse(&t.vst, t.v, t.c) : mse(&t, t.n_train, d->rows);
         double loss = NAN;
-        if (o->exact) {
+        if (o->exact && o->algo == NR_ALGO_SGD) {
+            loss = nr_stats_mse(&t.st, t.v, t.c);
+            memcpy(t.s, t.v, f * sizeof *t.s);
+            t.s[f] = t.c;
+            nr_affine_apply(&t.E, t.s, t.s1);
+            memcpy(t.v, t.s1, f * sizeof *t.v);
+            t.c = t.s1[f];
+        } else if (o->exact) {
             loss = nr_stats_mse(&t.st, t.v, t.c);
             double gc;
             nr_stats_grad(&t.st, t.v, t.c, t.w, &gc); /* t.w as scratch for dL/dv */
@@ -542,5 +568,7 @@ out:
     free(t.order);
     nr_stats_free(&t.st);
     nr_stats_free(&t.vst);
+    nr_affine_free(&t.E);
+    free(t.s);
     return s;
 }
