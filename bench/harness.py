@@ -145,6 +145,8 @@ def convergence(o, neuron, path):
         ("minibatch:4096", ["--algo", "minibatch", "--batch", "4096", "--lr", "0.1",
                             "--epochs", str(max(2, e // 10))]),
         ("sgd", ["--algo", "sgd", "--lr", "0.001", "--epochs", str(max(2, e // 25))]),
+        ("sgd-exact", ["--algo", "sgd", "--exact", "--lr", "0.001", "--epochs",
+                       str(max(2, e // 25))]),
     ]
     curves = {}
     for name, args in runs:
