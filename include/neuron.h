@@ -319,7 +319,7 @@ typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples
 typedef struct {
     nr_algo algo;
     int64_t epochs;     /* >= 1 (default 100) */
-    double lr;          /* > 0 (default 0.1; sgd: 0.001) */
+    double lr;          /* > 0 (default 0.1; the CLI uses 0.001 for sgd) */
     size_t batch;       /* minibatch rows (default 4096) */
     int threads;        /* 0: OpenMP's default */
     uint64_t seed;      /* shuffles (default 42) */
