@@ -77,7 +77,6 @@ static const char *parse_number(const char *a, const char *b, double *out) {
 static size_t count_fields_max(size_t cols) { return cols + 1; }
 
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
-    const char delim = o->delimiter ? o->delimiter : ',';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -94,22 +93,29 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     close(fd);
     if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     madvise(map, size, MADV_SEQUENTIAL);
-    const char *end = map + size;
-    if (memchr(map, '\0', size < 4096 ? size : 4096)) {
-        munmap(map, size);
+    nr_status s = nr_csv_parse(path, map, size, o, out, err);
+    munmap(map, size);
+    return s;
+}
+
+nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr_load_opts *o,
+                       nr_dataset **out, nr_error *err) {
+    const char delim = o->delimiter ? o->delimiter : ',';
+    if (size == 0) return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected CSV rows)", path);
+    const char *end = text + size;
+    if (memchr(text, '\0', size < 4096 ? size : 4096)) {
         return nr_fail(err, NR_ERR_INPUT, "%s: binary data (NUL bytes): not a CSV file", path);
     }
 
     /* The first non-blank line fixes the number of columns; it is the header
      * if asked, or (auto) if any of its fields is not a number. */
-    const char *p = map;
+    const char *p = text;
     size_t line_no = 1;
     for (;;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         if (!is_blank_line(p, le)) break;
         if (!nl) {
-            munmap(map, size);
             return nr_fail(err, NR_ERR_INPUT, "%s: no data: only blank lines", path);
         }
         p = nl + 1;
@@ -120,12 +126,10 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     const char *fb[4097], *fe[4097];
     size_t cols = split_fields(p, first_end, delim, fb, fe, 4097);
     if (cols > 4097 - 1) {
-        munmap(map, size);
         return nr_fail(err, NR_ERR_INPUT, "%s:%zu: %zu columns (at most 4096 are supported)", path,
                        line_no, cols);
     }
     if (cols < 2) {
-        munmap(map, size);
         return nr_fail(err, NR_ERR_INPUT,
                        "%s:%zu: 1 column (expected at least 2: features and a target; is the "
                        "delimiter '%c' right?)",
@@ -163,7 +167,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
             found = true;
         }
         if (!found) {
-            munmap(map, size);
             return nr_fail(err, NR_ERR_ARG,
                            "%s: target '%s' is not a column (expected %sa 0-based index below %zu)",
                            path, o->target, header ? "a header name or " : "", cols);
@@ -178,7 +181,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     if ((size_t)(end - data) < ((size_t)1 << 20)) nchunks = 1;
     chunk *ch = calloc(nchunks, sizeof *ch);
     if (!ch) {
-        munmap(map, size);
         return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     }
     const char *cur = data;
@@ -212,7 +214,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     }
     if (total_rows == 0) {
         free(ch);
-        munmap(map, size);
         return nr_fail(err, NR_ERR_INPUT, "%s: no data rows%s", path, header ? " after the header" : "");
     }
     const nr_dtype want = o->convert ? o->dtype : NR_F64;
@@ -220,7 +221,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     nr_status s = nr_dataset_new(total_rows, cols - 1, want, &ds, err);
     if (s != NR_OK) {
         free(ch);
-        munmap(map, size);
         return s;
     }
     void *dst = nr_dataset_mutable(ds);
@@ -272,7 +272,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
             break;
         }
     free(ch);
-    munmap(map, size);
     if (s != NR_OK) {
         nr_dataset_free(ds);
         return s;
