@@ -21,6 +21,8 @@
 #include "io.h"
 
 enum { MAX_FIELD = 256 };
+/* As many features as a model can hold (2^24), and the target. */
+#define MAX_COLS (((size_t)1 << 24) + 1)
 
 typedef struct {
     const char *begin, *end; /* whole lines */
@@ -29,6 +31,7 @@ typedef struct {
     size_t first_line;       /* 1-based number of the chunk's first line */
     size_t first_row;        /* index of the chunk's first data row */
     size_t err_line;         /* 0: no error */
+    bool nomem;              /* the chunk could not get its field arrays */
     char err[300];
 } chunk;
 
@@ -73,8 +76,6 @@ static const char *parse_number(const char *a, const char *b, double *out) {
     *out = v;
     return NULL;
 }
-
-static size_t count_fields_max(size_t cols) { return cols + 1; }
 
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -123,11 +124,10 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
     }
     const char *first_end = memchr(p, '\n', (size_t)(end - p));
     if (!first_end) first_end = end;
-    const char *fb[4097], *fe[4097];
-    size_t cols = split_fields(p, first_end, delim, fb, fe, 4097);
-    if (cols > 4097 - 1) {
-        return nr_fail(err, NR_ERR_INPUT, "%s:%zu: %zu columns (at most 4096 are supported)", path,
-                       line_no, cols);
+    size_t cols = split_fields(p, first_end, delim, NULL, NULL, 0);
+    if (cols > MAX_COLS) {
+        return nr_fail(err, NR_ERR_INPUT, "%s:%zu: %zu columns (at most %zu are supported)", path,
+                       line_no, cols, MAX_COLS);
     }
     if (cols < 2) {
         return nr_fail(err, NR_ERR_INPUT,
@@ -135,6 +135,9 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
                        "delimiter '%c' right?)",
                        path, line_no, delim);
     }
+    const char **fb = malloc(2 * cols * sizeof *fb), **fe = fb + cols;
+    if (!fb) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu columns", cols);
+    split_fields(p, first_end, delim, fb, fe, cols);
     bool header = o->header == NR_HEADER_YES;
     if (o->header == NR_HEADER_AUTO) {
         /* "nan" or "inf" count as numbers here, so that such a first row is
@@ -167,11 +170,13 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
             found = true;
         }
         if (!found) {
+            free(fb);
             return nr_fail(err, NR_ERR_ARG,
                            "%s: target '%s' is not a column (expected %sa 0-based index below %zu)",
                            path, o->target, header ? "a header name or " : "", cols);
         }
     }
+    free(fb);
     const char *data = header ? (first_end < end ? first_end + 1 : end) : p;
     const size_t data_line = header ? line_no + 1 : line_no;
 
@@ -226,13 +231,18 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
     void *dst = nr_dataset_mutable(ds);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t k = 0; k < nchunks; k++) {
-        const char *b[4097], *e[4097];
+        /* room for one field more than expected, to tell "too many" */
+        const char **b = malloc(2 * (cols + 1) * sizeof *b), **e = b ? b + cols + 1 : NULL;
+        if (!b) {
+            ch[k].nomem = true;
+            continue;
+        }
         size_t line = ch[k].first_line, row = ch[k].first_row;
         for (const char *q = ch[k].begin; q < ch[k].end && !ch[k].err_line; line++) {
             const char *nl = memchr(q, '\n', (size_t)(ch[k].end - q));
             const char *le = nl ? nl : ch[k].end;
             if (!is_blank_line(q, le)) {
-                size_t nf = split_fields(q, le, delim, b, e, count_fields_max(cols));
+                size_t nf = split_fields(q, le, delim, b, e, cols + 1);
                 if (nf != cols) {
                     ch[k].err_line = line;
                     snprintf(ch[k].err, sizeof ch[k].err, "expected %zu fields, found %zu", cols, nf);
@@ -265,8 +275,14 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
             }
             q = nl ? nl + 1 : ch[k].end;
         }
+        free(b);
     }
     for (size_t k = 0; k < nchunks; k++)
+        if (ch[k].nomem) {
+            s = nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu columns", cols);
+            break;
+        }
+    for (size_t k = 0; k < nchunks && s == NR_OK; k++)
         if (ch[k].err_line) {
             s = nr_fail(err, NR_ERR_INPUT, "%s:%zu: %s", path, ch[k].err_line, ch[k].err);
             break;
