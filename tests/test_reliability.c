@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "neuron.h"
 #include "util.h"
 
@@ -597,4 +598,52 @@ Test(limits, batch_ignores_shuffle_samples) {
     cJSON_Delete(b);
     remove_dir(dir);
     free(dir);
+}
+
+/* Regression: .npy headers that end in the middle of a value were read past
+ * their end (strtoull on a shape's last digits, the value after a final
+ * 'descr':, strncmp on "Fal"). Each header is the whole buffer here, in an
+ * exact-size allocation, so AddressSanitizer (scripts/test) sees any read
+ * past it; the verdict must be a one-line refusal. */
+Test(npy_parse, headers_cut_short_are_refused_without_reading_past_them) {
+    const char *cut[] = {
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 3",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (6",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (",
+        "{'descr': '<f8', 'fortran_order': False, 'shape':",
+        "{'descr': '<f8', 'fortran_order': Fal",
+        "{'shape': (6, 3), 'fortran_order': False, 'descr': '<f8",
+        "{'shape': (6, 3), 'fortran_order': False, 'descr':",
+        "{'shape': (6, 3), 'descr': '<f8', 'fortran_order': Tr",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551616",
+    };
+    for (size_t k = 0; k < sizeof cut / sizeof cut[0]; k++) {
+        size_t hl = strlen(cut[k]), size = 10 + hl;
+        unsigned char *b = malloc(size);
+        memcpy(b, "\x93NUMPY\x01\x00", 8);
+        b[8] = (unsigned char)(hl & 0xff);
+        b[9] = (unsigned char)(hl >> 8);
+        memcpy(b + 10, cut[k], hl);
+        npy_info info;
+        size_t off = 0;
+        nr_error err = {{0}};
+        nr_status s = nr_npy_parse("cut.npy", b, size, &info, &off, &err);
+        cr_expect_eq(s, NR_ERR_INPUT, "%s: accepted", cut[k]);
+        cr_expect(strstr(err.msg, "cut.npy: ") == err.msg && !strchr(err.msg, '\n'), "%s: '%s'",
+                  cut[k], err.msg);
+        free(b);
+    }
+    /* and a whole header in the same setting is accepted: the data follow */
+    const char *whole = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
+    size_t hl = strlen(whole), size = 10 + hl + 8;
+    unsigned char *b = calloc(1, size);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)hl;
+    memcpy(b + 10, whole, hl);
+    npy_info info;
+    size_t off = 0;
+    nr_error err = {{0}};
+    cr_expect_eq(nr_npy_parse("whole.npy", b, size, &info, &off, &err), NR_OK, "%s", err.msg);
+    cr_expect(info.rows == 1 && info.cols == 2 && info.dtype == NR_F32 && off == 10 + hl);
+    free(b);
 }
