@@ -57,6 +57,11 @@ nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, np
 nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr_load_opts *o,
                        nr_dataset **out, nr_error *err);
 
+/* CSV: inputs of at least this many bytes are split into chunks parsed in
+ * parallel (1 MiB; fuzzing lowers it, so that small inputs take the chunked
+ * path too: the result must not depend on it). */
+extern size_t nr_csv_parallel_min;
+
 /* Models: parse `len` bytes of JSON text as nr_model_load does. */
 nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
                          nr_error *err);

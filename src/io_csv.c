@@ -35,6 +35,8 @@ typedef struct {
     char err[300];
 } chunk;
 
+size_t nr_csv_parallel_min = (size_t)1 << 20;
+
 static bool is_blank_line(const char *p, const char *e) {
     for (; p < e; p++)
         if (*p != ' ' && *p != '\t' && *p != '\r') return false;
@@ -183,7 +185,7 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
     /* Chunks at line boundaries. */
     int nt = omp_get_max_threads();
     size_t nchunks = (size_t)nt * 4;
-    if ((size_t)(end - data) < ((size_t)1 << 20)) nchunks = 1;
+    if ((size_t)(end - data) < nr_csv_parallel_min) nchunks = 1;
     chunk *ch = calloc(nchunks, sizeof *ch);
     if (!ch) {
         return nr_fail(err, NR_ERR_NOMEM, "out of memory");
