@@ -10,7 +10,7 @@
 
 /* Write `data` to a file named fuzz-<pid>.<ext> under $TMPDIR (or /tmp);
  * returns its path (static buffer) or NULL. */
-static const char *fuzz_scratch_file(const char *ext, const void *data, size_t size) {
+static inline const char *fuzz_scratch_file(const char *ext, const void *data, size_t size) {
     static char path[512];
     const char *tmp = getenv("TMPDIR");
     snprintf(path, sizeof path, "%s/neuron-fuzz-%ld.%s", tmp && *tmp ? tmp : "/tmp", (long)getpid(),
@@ -27,14 +27,14 @@ static const char *fuzz_scratch_file(const char *ext, const void *data, size_t s
 
 /* An exact-size heap copy, so that AddressSanitizer sees any read past the
  * end (libFuzzer's own buffer is exact too, but a copy keeps it const). */
-static void *fuzz_copy(const void *data, size_t size) {
+static inline void *fuzz_copy(const void *data, size_t size) {
     void *p = malloc(size ? size : 1);
     if (p && size) memcpy(p, data, size);
     return p;
 }
 
 /* Messages must be one non-empty line. */
-static void fuzz_check_message(const char *msg) {
+static inline void fuzz_check_message(const char *msg) {
     if (!msg[0] || strchr(msg, '\n')) {
         fprintf(stderr, "bad error message: '%s'\n", msg);
         abort();
