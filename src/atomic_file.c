@@ -4,6 +4,7 @@
  * Ctrl-C leaves a partial file under the name the user asked for. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +46,23 @@ nr_status nr_atomic_create(nr_atomic *a, const char *path, nr_error *err) {
     if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path ||
         snprintf(a->tmp, sizeof a->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof a->tmp)
         return nr_fail(err, NR_ERR_ARG, "%s: path too long", path);
+    /* No signal between creating the file and registering it: a handler
+     * that runs nr_abandon_temp_files() must know every temporary file. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     a->fd = mkstemp(a->tmp);
-    if (a->fd < 0) return nr_fail(err, NR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    int saved = errno;
+    if (a->fd >= 0) a->slot = register_temp(a->tmp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (a->fd < 0) return nr_fail(err, NR_ERR_IO, "%s: cannot create: %s", path, strerror(saved));
     /* mkstemp makes 0600 files; outputs should get the usual umask mode. */
     mode_t mask = umask(0);
     umask(mask);
     fchmod(a->fd, 0666 & ~mask);
-    a->slot = register_temp(a->tmp);
     return NR_OK;
 }
 

@@ -3,6 +3,7 @@
 #define NR_IO_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -36,6 +37,34 @@ const char *nr_path_ext(const char *path, char *buf, size_t size);
  * start at a multiple of 64 bytes); returns its length, or 0 if `cap` is
  * too small. */
 size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols);
+
+/* .npy: what a header says. */
+typedef struct {
+    nr_dtype dtype;
+    bool big_endian;
+    bool fortran;
+    size_t rows, cols;
+} npy_info;
+
+/* .npy: check the magic, version, header and that the `size` bytes at `b`
+ * hold exactly the data the header announces; *data_off receives the offset
+ * of the data. Reads nothing outside [b, b + size). */
+nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, npy_info *info,
+                       size_t *data_off, nr_error *err);
+
+/* CSV: parse the `size` bytes at `text` (not NUL-terminated) as nr_csv_load
+ * does for a file; `path` only names the input in messages. */
+nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr_load_opts *o,
+                       nr_dataset **out, nr_error *err);
+
+/* CSV: inputs of at least this many bytes are split into chunks parsed in
+ * parallel (1 MiB; fuzzing lowers it, so that small inputs take the chunked
+ * path too: the result must not depend on it). */
+extern size_t nr_csv_parallel_min;
+
+/* Models: parse `len` bytes of JSON text as nr_model_load does. */
+nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
+                         nr_error *err);
 
 /* Readers and writers behind nr_dataset_load / nr_data_save. */
 nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);

@@ -21,6 +21,8 @@
 #include "io.h"
 
 enum { MAX_FIELD = 256 };
+/* As many features as a model can hold (2^24), and the target. */
+#define MAX_COLS (((size_t)1 << 24) + 1)
 
 typedef struct {
     const char *begin, *end; /* whole lines */
@@ -29,8 +31,11 @@ typedef struct {
     size_t first_line;       /* 1-based number of the chunk's first line */
     size_t first_row;        /* index of the chunk's first data row */
     size_t err_line;         /* 0: no error */
+    bool nomem;              /* the chunk could not get its field arrays */
     char err[300];
 } chunk;
+
+size_t nr_csv_parallel_min = (size_t)1 << 20;
 
 static bool is_blank_line(const char *p, const char *e) {
     for (; p < e; p++)
@@ -74,10 +79,7 @@ static const char *parse_number(const char *a, const char *b, double *out) {
     return NULL;
 }
 
-static size_t count_fields_max(size_t cols) { return cols + 1; }
-
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
-    const char delim = o->delimiter ? o->delimiter : ',';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -94,22 +96,29 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     close(fd);
     if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     madvise(map, size, MADV_SEQUENTIAL);
-    const char *end = map + size;
-    if (memchr(map, '\0', size < 4096 ? size : 4096)) {
-        munmap(map, size);
+    nr_status s = nr_csv_parse(path, map, size, o, out, err);
+    munmap(map, size);
+    return s;
+}
+
+nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr_load_opts *o,
+                       nr_dataset **out, nr_error *err) {
+    const char delim = o->delimiter ? o->delimiter : ',';
+    if (size == 0) return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected CSV rows)", path);
+    const char *end = text + size;
+    if (memchr(text, '\0', size < 4096 ? size : 4096)) {
         return nr_fail(err, NR_ERR_INPUT, "%s: binary data (NUL bytes): not a CSV file", path);
     }
 
     /* The first non-blank line fixes the number of columns; it is the header
      * if asked, or (auto) if any of its fields is not a number. */
-    const char *p = map;
+    const char *p = text;
     size_t line_no = 1;
     for (;;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         if (!is_blank_line(p, le)) break;
         if (!nl) {
-            munmap(map, size);
             return nr_fail(err, NR_ERR_INPUT, "%s: no data: only blank lines", path);
         }
         p = nl + 1;
@@ -117,20 +126,20 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     }
     const char *first_end = memchr(p, '\n', (size_t)(end - p));
     if (!first_end) first_end = end;
-    const char *fb[4097], *fe[4097];
-    size_t cols = split_fields(p, first_end, delim, fb, fe, 4097);
-    if (cols > 4097 - 1) {
-        munmap(map, size);
-        return nr_fail(err, NR_ERR_INPUT, "%s:%zu: %zu columns (at most 4096 are supported)", path,
-                       line_no, cols);
+    size_t cols = split_fields(p, first_end, delim, NULL, NULL, 0);
+    if (cols > MAX_COLS) {
+        return nr_fail(err, NR_ERR_INPUT, "%s:%zu: %zu columns (at most %zu are supported)", path,
+                       line_no, cols, MAX_COLS);
     }
     if (cols < 2) {
-        munmap(map, size);
         return nr_fail(err, NR_ERR_INPUT,
                        "%s:%zu: 1 column (expected at least 2: features and a target; is the "
                        "delimiter '%c' right?)",
                        path, line_no, delim);
     }
+    const char **fb = malloc(2 * cols * sizeof *fb), **fe = fb + cols;
+    if (!fb) return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu columns", cols);
+    split_fields(p, first_end, delim, fb, fe, cols);
     bool header = o->header == NR_HEADER_YES;
     if (o->header == NR_HEADER_AUTO) {
         /* "nan" or "inf" count as numbers here, so that such a first row is
@@ -163,22 +172,22 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
             found = true;
         }
         if (!found) {
-            munmap(map, size);
+            free(fb);
             return nr_fail(err, NR_ERR_ARG,
                            "%s: target '%s' is not a column (expected %sa 0-based index below %zu)",
                            path, o->target, header ? "a header name or " : "", cols);
         }
     }
+    free(fb);
     const char *data = header ? (first_end < end ? first_end + 1 : end) : p;
     const size_t data_line = header ? line_no + 1 : line_no;
 
     /* Chunks at line boundaries. */
     int nt = omp_get_max_threads();
     size_t nchunks = (size_t)nt * 4;
-    if ((size_t)(end - data) < ((size_t)1 << 20)) nchunks = 1;
+    if ((size_t)(end - data) < nr_csv_parallel_min) nchunks = 1;
     chunk *ch = calloc(nchunks, sizeof *ch);
     if (!ch) {
-        munmap(map, size);
         return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     }
     const char *cur = data;
@@ -212,7 +221,6 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     }
     if (total_rows == 0) {
         free(ch);
-        munmap(map, size);
         return nr_fail(err, NR_ERR_INPUT, "%s: no data rows%s", path, header ? " after the header" : "");
     }
     const nr_dtype want = o->convert ? o->dtype : NR_F64;
@@ -220,19 +228,23 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     nr_status s = nr_dataset_new(total_rows, cols - 1, want, &ds, err);
     if (s != NR_OK) {
         free(ch);
-        munmap(map, size);
         return s;
     }
     void *dst = nr_dataset_mutable(ds);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t k = 0; k < nchunks; k++) {
-        const char *b[4097], *e[4097];
+        /* room for one field more than expected, to tell "too many" */
+        const char **b = malloc(2 * (cols + 1) * sizeof *b), **e = b ? b + cols + 1 : NULL;
+        if (!b) {
+            ch[k].nomem = true;
+            continue;
+        }
         size_t line = ch[k].first_line, row = ch[k].first_row;
         for (const char *q = ch[k].begin; q < ch[k].end && !ch[k].err_line; line++) {
             const char *nl = memchr(q, '\n', (size_t)(ch[k].end - q));
             const char *le = nl ? nl : ch[k].end;
             if (!is_blank_line(q, le)) {
-                size_t nf = split_fields(q, le, delim, b, e, count_fields_max(cols));
+                size_t nf = split_fields(q, le, delim, b, e, cols + 1);
                 if (nf != cols) {
                     ch[k].err_line = line;
                     snprintf(ch[k].err, sizeof ch[k].err, "expected %zu fields, found %zu", cols, nf);
@@ -265,14 +277,19 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
             }
             q = nl ? nl + 1 : ch[k].end;
         }
+        free(b);
     }
     for (size_t k = 0; k < nchunks; k++)
+        if (ch[k].nomem) {
+            s = nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu columns", cols);
+            break;
+        }
+    for (size_t k = 0; k < nchunks && s == NR_OK; k++)
         if (ch[k].err_line) {
             s = nr_fail(err, NR_ERR_INPUT, "%s:%zu: %s", path, ch[k].err_line, ch[k].err);
             break;
         }
     free(ch);
-    munmap(map, size);
     if (s != NR_OK) {
         nr_dataset_free(ds);
         return s;

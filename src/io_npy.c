@@ -16,13 +16,6 @@
 
 #include "io.h"
 
-typedef struct {
-    nr_dtype dtype;
-    bool big_endian;
-    bool fortran;
-    size_t rows, cols;
-} npy_info;
-
 /* Find `'key'` followed by ':' in the header dict; returns the text after
  * the colon (blanks skipped), or NULL. */
 static const char *dict_value(const char *h, const char *end, const char *key) {
@@ -34,10 +27,16 @@ static const char *dict_value(const char *h, const char *end, const char *key) {
             if (q >= end || *q != ':') continue;
             q++;
             while (q < end && isspace((unsigned char)*q)) q++;
-            return q;
+            return q < end ? q : NULL; /* a key without a value counts as absent */
         }
     }
     return NULL;
+}
+
+/* Whether [p, end) starts with the literal `lit`. */
+static bool starts_with(const char *p, const char *end, const char *lit) {
+    size_t n = strlen(lit);
+    return (size_t)(end - p) >= n && !memcmp(p, lit, n);
 }
 
 static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_info *info,
@@ -73,9 +72,9 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
                        "%s: dtype '%s' is not supported (expected float32 '<f4' or float64 '<f8')",
                        path, descr[0] ? descr : "?");
     }
-    if (!strncmp(f, "False", 5)) {
+    if (starts_with(f, end, "False")) {
         info->fortran = false;
-    } else if (!strncmp(f, "True", 4)) {
+    } else if (starts_with(f, end, "True")) {
         info->fortran = true;
     } else {
         return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: fortran_order is neither True nor False",
@@ -90,14 +89,19 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
         if (p < end && *p == ')') break;
         if (p >= end || !isdigit((unsigned char)*p))
             return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: malformed shape", path);
-        errno = 0;
-        char *e;
-        unsigned long long v = strtoull(p, &e, 10);
-        if (errno == ERANGE || v > SIZE_MAX)
+        /* digits by hand: strtoull would read past the end of the header */
+        const char *e = p;
+        size_t v = 0;
+        bool overflow = false;
+        for (; e < end && isdigit((unsigned char)*e); e++)
+            if (__builtin_mul_overflow(v, (size_t)10, &v) ||
+                __builtin_add_overflow(v, (size_t)(*e - '0'), &v))
+                overflow = true;
+        if (overflow)
             return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: dimension %.*s overflows", path,
-                           (int)(e - p), p);
-        if (nd < 3) dims[nd] = (size_t)v;
-        nd++;
+                           (int)(e - p > 40 ? 40 : e - p), p);
+        if (nd < 3) dims[nd] = v;
+        if (nd < 1000) nd++;
         p = e;
         while (p < end && isspace((unsigned char)*p)) p++;
         if (p < end && *p == ',') p++;
@@ -150,6 +154,50 @@ static double read_value(const unsigned char *p, nr_dtype t, bool big) {
     return d;
 }
 
+nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, npy_info *info,
+                       size_t *data_off, nr_error *err) {
+    nr_status s = NR_OK;
+    size_t off = 0, hlen = 0;
+    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
+        s = nr_fail(err, NR_ERR_INPUT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+    } else if (b[6] == 1) {
+        hlen = (size_t)b[8] | (size_t)b[9] << 8;
+        off = 10;
+    } else if (b[6] == 2 || b[6] == 3) {
+        if (size < 12)
+            return nr_fail(err, NR_ERR_INPUT, "%s: truncated .npy header (%zu bytes)", path, size);
+        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        off = 12;
+    } else {
+        s = nr_fail(err, NR_ERR_INPUT,
+                    "%s: .npy format version %u.%u is not supported (expected 1, 2 or 3)", path,
+                    b[6], b[7]);
+    }
+    if (s == NR_OK && hlen > size - off)
+        s = nr_fail(err, NR_ERR_INPUT,
+                    "%s: truncated .npy header (%zu bytes announced, %zu present)", path, hlen,
+                    size - off);
+    if (s == NR_OK) s = parse_header(path, (const char *)b + off, hlen, info, err);
+    size_t total = 0, payload = 0;
+    if (s == NR_OK) {
+        const size_t item = nr_dtype_size(info->dtype);
+        off += hlen;
+        if (!nr_mul_ok(info->rows, info->cols, &total) || !nr_mul_ok(total, item, &payload))
+            s = nr_fail(err, NR_ERR_INPUT, "%s: shape (%zu, %zu) is too large: its size overflows",
+                        path, info->rows, info->cols);
+        else if (size - off < payload)
+            s = nr_fail(err, NR_ERR_INPUT,
+                        "%s: truncated: shape (%zu, %zu) needs %zu bytes of data, the file has %zu",
+                        path, info->rows, info->cols, payload, size - off);
+        else if (size - off > payload)
+            s = nr_fail(err, NR_ERR_INPUT,
+                        "%s: %zu bytes after the data: shape (%zu, %zu) does not match the file",
+                        path, size - off - payload, info->rows, info->cols);
+    }
+    *data_off = off;
+    return s;
+}
+
 nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -167,43 +215,13 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
      * also the one that pays for the page table */
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED)
+        return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     const unsigned char *b = map;
-    nr_status s = NR_OK;
     npy_info info;
-    size_t off = 0, hlen = 0;
-    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
-        s = nr_fail(err, NR_ERR_INPUT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
-    } else if (b[6] == 1) {
-        hlen = (size_t)b[8] | (size_t)b[9] << 8;
-        off = 10;
-    } else if ((b[6] == 2 || b[6] == 3) && size >= 12) {
-        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-        off = 12;
-    } else {
-        s = nr_fail(err, NR_ERR_INPUT, "%s: .npy format version %u.%u is not supported (expected 1, 2 or 3)",
-                    path, b[6], b[7]);
-    }
-    if (s == NR_OK && hlen > size - off)
-        s = nr_fail(err, NR_ERR_INPUT, "%s: truncated .npy header (%zu bytes announced, %zu present)",
-                    path, hlen, size - off);
-    if (s == NR_OK) s = parse_header(path, (const char *)b + off, hlen, &info, err);
-    size_t total = 0, payload = 0, target = 0;
+    size_t off = 0, target = 0;
+    nr_status s = nr_npy_parse(path, b, size, &info, &off, err);
     const size_t item = s == NR_OK ? nr_dtype_size(info.dtype) : 0;
-    if (s == NR_OK) {
-        off += hlen;
-        if (!nr_mul_ok(info.rows, info.cols, &total) || !nr_mul_ok(total, item, &payload))
-            s = nr_fail(err, NR_ERR_INPUT, "%s: shape (%zu, %zu) is too large: its size overflows",
-                        path, info.rows, info.cols);
-        else if (size - off < payload)
-            s = nr_fail(err, NR_ERR_INPUT,
-                        "%s: truncated: shape (%zu, %zu) needs %zu bytes of data, the file has %zu",
-                        path, info.rows, info.cols, payload, size - off);
-        else if (size - off > payload)
-            s = nr_fail(err, NR_ERR_INPUT,
-                        "%s: %zu bytes after the data: shape (%zu, %zu) does not match the file",
-                        path, size - off - payload, info.rows, info.cols);
-    }
     if (s == NR_OK) s = npy_target(path, o->target, info.cols, &target, err);
     if (s != NR_OK) {
         munmap(map, size);

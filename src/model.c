@@ -151,8 +151,14 @@ nr_status nr_model_load(nr_model *m, const char *path, nr_error *err) {
         free(buf);
         return nr_fail(err, NR_ERR_INPUT, "%s: empty model file", path);
     }
-    cJSON *j = cJSON_ParseWithLength(buf, len);
+    nr_status s = nr_model_parse(m, path, buf, len, err);
     free(buf);
+    return s;
+}
+
+nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
+                         nr_error *err) {
+    cJSON *j = cJSON_ParseWithLength(text, len);
     if (!j) return nr_fail(err, NR_ERR_INPUT, "%s: not valid JSON", path);
     nr_status s = NR_OK;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");

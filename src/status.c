@@ -25,6 +25,10 @@ nr_status nr_fail(nr_error *err, nr_status s, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* One line, whatever a file or a path holds: control characters
+         * (a newline in a header field, a CR in a CSV field) become '?'. */
+        for (char *p = err->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     }
     return s;
 }

@@ -289,7 +289,9 @@ static void step(trainer *t, size_t rows) {
 /* Gradient sums of a mini-batch: a contiguous range, or gathered rows. */
 static void batch_sums(trainer *t, size_t lo, size_t hi) {
     to_raw(t->f, t->v, t->c, t->mean, t->std, t->w, &t->b);
-    if (t->o->shuffle != NR_SHUFFLE_SAMPLES) {
+    /* rows are gathered only for minibatch --shuffle samples (t->order set);
+     * batch ignores --shuffle */
+    if (t->o->shuffle != NR_SHUFFLE_SAMPLES || !t->order) {
         pass(&t->p, t->d, lo, hi, t->w, t->b, t->sums);
         return;
     }

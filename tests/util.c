@@ -1,6 +1,9 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -96,6 +99,63 @@ void run_neuron(run_result *r, const char *const *args) {
     for (; args && args[n - 1] && n < 127; n++) argv[n] = args[n - 1];
     argv[n] = NULL;
     spawn_capture(r, bin, argv, 0);
+}
+
+int start_neuron(const char *const *args, const char *out_path, const char *err_path) {
+    const char *bin = getenv("NEURON_BIN");
+    cr_assert(bin && *bin, "NEURON_BIN must name the neuron binary");
+    const char *argv[128];
+    size_t n = 0;
+    argv[n++] = bin;
+    for (; args && args[n - 1] && n < 127; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "cannot start %s: %s", bin, strerror(rc));
+    return (int)pid;
+}
+
+int wait_neuron(int pid, double timeout) {
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int st;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (w < 0 && errno != EINTR) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) >
+            timeout) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+size_t dir_entries(const char *dir, char *names, size_t size) {
+    DIR *d = opendir(dir);
+    cr_assert(d, "cannot list %s", dir);
+    size_t n = 0, len = 0;
+    if (size) names[0] = '\0';
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        n++;
+        if (len < size)
+            len += (size_t)snprintf(names + len, size - len, "%s%s", n > 1 ? "," : "", e->d_name);
+    }
+    closedir(d);
+    return n;
 }
 
 void run_program(run_result *r, const char *const *argv) { spawn_capture(r, argv[0], argv, 1); }

@@ -17,6 +17,19 @@ typedef struct {
 void run_neuron(run_result *r, const char *const *args);
 void run_free(run_result *r);
 
+/* Start $NEURON_BIN with `args` (argv[0] excluded) in the background,
+ * stdin from /dev/null, stdout and stderr into the named files; returns the
+ * pid (the test fails if it cannot start). */
+int start_neuron(const char *const *args, const char *out_path, const char *err_path);
+
+/* Wait up to `timeout` seconds for `pid`: its exit code, or 128 + signal
+ * number; on timeout it is killed (SIGKILL) and -1 is returned. */
+int wait_neuron(int pid, double timeout);
+
+/* Number of entries of a folder other than . and .., and their names
+ * (comma-separated, truncated) into `names` for messages. */
+size_t dir_entries(const char *dir, char *names, size_t size);
+
 /* Run any program (argv[0] is looked up in PATH); returns like run_neuron. */
 void run_program(run_result *r, const char *const *argv);
 

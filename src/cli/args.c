@@ -11,12 +11,15 @@
 #include "cli/args.h"
 
 void cli_error(const char *fmt, ...) {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("neuron: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* exactly one line: control characters from values or paths become '?' */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    fprintf(stderr, "neuron: error: %s\n", msg);
 }
 
 int cli_exit_code(nr_status s) {

@@ -323,7 +323,7 @@ int cmd_train(int argc, char **argv) {
 /* ------------------------------------------------------- predict, eval -- */
 
 static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, nr_model *m,
-                          nr_dataset **ds, const char **out_path) {
+                          nr_dataset **ds, const char **out_path, const char *names[2]) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *model = NULL, *data = NULL;
@@ -356,6 +356,7 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
                   cmd);
         return EXIT_USAGE;
     }
+    names[0] = model, names[1] = data;
     nr_error err;
     nr_status s = nr_model_load(m, model, &err);
     if (s != NR_OK) return cli_fail(s, &err);
@@ -370,14 +371,22 @@ int cmd_predict(int argc, char **argv) {
     nr_model m;
     nr_dataset *ds = NULL;
     const char *out = NULL;
-    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out);
+    const char *names[2];
+    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     const nr_data *d = nr_dataset_view(ds);
     nr_error err;
     nr_status s = NR_OK;
     double *p = malloc((d->rows ? d->rows : 1) * sizeof *p);
     if (!p) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory for %zu predictions", d->rows);
-    if (s == NR_OK) s = nr_predict(&m, d, p, &err);
+    if (s == NR_OK && (s = nr_predict(&m, d, p, &err)) != NR_OK) {
+        /* the library does not know the files: name them here */
+        cli_error("%s on %s: %s", names[0], names[1], err.msg);
+        free(p);
+        nr_model_free(&m);
+        nr_dataset_free(ds);
+        return cli_exit_code(s);
+    }
     if (s == NR_OK && out) {
         cli_cleanup_on_signals();
         nr_data pd = {.rows = d->rows, .features = 0, .dtype = NR_F64, .values = p};
@@ -396,7 +405,8 @@ int cmd_eval(int argc, char **argv) {
     nr_model m;
     nr_dataset *ds = NULL;
     const char *unused = NULL;
-    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused);
+    const char *names[2];
+    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused, names);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     nr_metrics mt;
     nr_error err;
@@ -413,7 +423,8 @@ int cmd_eval(int argc, char **argv) {
         cJSON_free(t);
         cJSON_Delete(j);
     }
-    rc = s == NR_OK ? EXIT_OK : cli_fail(s, &err);
+    if (s != NR_OK) cli_error("%s on %s: %s", names[0], names[1], err.msg);
+    rc = cli_exit_code(s);
     nr_model_free(&m);
     nr_dataset_free(ds);
     return rc;
