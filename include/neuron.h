@@ -187,9 +187,9 @@ void nr_load_defaults(nr_load_opts *o);
  * memory beyond the page cache. Other layouts (Fortran order, big-endian,
  * another target column, a dtype conversion) and CSV files are converted
  * into an owned buffer. Every value is checked: NaN or Inf is refused.
- * Failures return NR_ERR_INPUT (NR_ERR_ARG for a bad option such as an
- * unknown target) with one line naming the file and, where it can, the line
- * or row and the column: "data.csv:17: expected 3 fields, found 2". */
+ * Failures return NR_ERR_INPUT, also for a target column the file does
+ * not have (the file does not fit the request: SPEC section 3), with one
+ * line naming the file and, where it can, the line or row and the column: "data.csv:17: expected 3 fields, found 2". */
 nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 
 /* Allocate an owned, zero-filled data set of the given shape. */

@@ -173,7 +173,7 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
         }
         if (!found) {
             free(fb);
-            return nr_fail(err, NR_ERR_ARG,
+            return nr_fail(err, NR_ERR_INPUT,
                            "%s: target '%s' is not a column (expected %sa 0-based index below %zu)",
                            path, o->target, header ? "a header name or " : "", cols);
         }

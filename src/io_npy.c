@@ -130,7 +130,7 @@ static nr_status npy_target(const char *path, const char *target, size_t cols, s
     errno = 0;
     long long v = strtoll(target, &e, 10);
     if (!*target || *e || errno || v < -(long long)cols || v >= (long long)cols)
-        return nr_fail(err, NR_ERR_ARG,
+        return nr_fail(err, NR_ERR_INPUT,
                        "%s: target '%s': expected a column index in [0, %zu] (.npy columns have no names)",
                        path, target, cols - 1);
     *out = v < 0 ? (size_t)((long long)cols + v) : (size_t)v;

@@ -99,7 +99,7 @@ Test(npy, refuses_what_it_cannot_read) {
     nr_load_opts o;
     nr_load_defaults(&o);
     o.target = "3";
-    load_fails(p, &o, NR_ERR_ARG, "target '3'");
+    load_fails(p, &o, NR_ERR_INPUT, "target '3'");
     free(p);
 }
 
@@ -295,7 +295,7 @@ Test(csv, bad_input_names_file_line_and_field) {
     nr_load_opts o;
     nr_load_defaults(&o);
     o.target = "zzz";
-    load_fails(p, &o, NR_ERR_ARG, "target 'zzz' is not a column");
+    load_fails(p, &o, NR_ERR_INPUT, "target 'zzz' is not a column");
     free(p);
     load_fails("/nonexistent.csv", NULL, NR_ERR_INPUT, "/nonexistent.csv: cannot open");
     p = csv(dir, "x.parquet", "1,2\n");
