@@ -339,6 +339,23 @@ static nr_status run_epoch(trainer *t, int64_t epoch, nr_error *err) {
     return NR_OK;
 }
 
+/* Room for `need` epochs of history, doubling the arrays as needed. */
+static nr_status grow_history(nr_train_result *res, bool val, size_t *cap, size_t need,
+                              nr_error *err) {
+    if (need <= *cap) return NR_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    double **arrays[] = {&res->loss, &res->epoch_seconds, &res->val_history};
+    for (int k = 0; k < (val ? 3 : 2); k++) {
+        double *p = realloc(*arrays[k], c * sizeof(double));
+        if (!p)
+            return nr_fail(err, NR_ERR_NOMEM, "out of memory for the history of %zu epochs", need);
+        *arrays[k] = p;
+    }
+    *cap = c;
+    return NR_OK;
+}
+
 nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
                    nr_error *err) {
     memset(res, 0, sizeof *res);
@@ -461,14 +478,10 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         }
         stats_seconds = now_seconds() - ts;
     }
-    res->loss = malloc((size_t)o->epochs * sizeof(double));
-    res->epoch_seconds = malloc((size_t)o->epochs * sizeof(double));
-    if (n_val) res->val_history = malloc((size_t)o->epochs * sizeof(double));
-    if (!res->loss || !res->epoch_seconds || (n_val && !res->val_history)) {
-        s = nr_fail(err, NR_ERR_NOMEM, "out of memory for the history of %lld epochs",
-                    (long long)o->epochs);
-        goto out;
-    }
+    /* the history grows with the epochs run: --epochs 10^9 with --tol must
+     * not reserve 24 GB up front */
+    size_t cap = 0;
+    if ((s = grow_history(res, n_val > 0, &cap, 1, err)) != NR_OK) goto out;
 
     res->stop_reason = "epochs";
     double best = INFINITY, first = NAN;
@@ -483,6 +496,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
          * Validation: the MSE at the start weights. --exact: both from the
          * statistics, O(d^2); the step from them (batch) or from the epoch
          * map (sgd), O(d^2) too. */
+        if ((s = grow_history(res, n_val > 0, &cap, (size_t)e, err)) != NR_OK) break;
         if (n_val)
             res->val_history[e - 1] =
                 o->exact ? nr_stats_mse(&t.vst, t.v, t.c) : mse(&t, t.n_train, d->rows);
