@@ -12,6 +12,14 @@
 
 #include "kernels.h"
 
+/* Bytes ahead of the loads that the loops prefetch: a pass has several
+ * times the uops of a plain read, so the out-of-order window alone keeps too
+ * few lines in flight (measured: 1.40x a streaming read without, 1.15-1.2x
+ * with, one feature f32). */
+#ifndef PREFETCH
+#define PREFETCH 1024
+#endif
+
 static inline double hsum(__m256d v) {
     __m128d lo = _mm256_castpd256_pd128(v), hi = _mm256_extractf128_pd(v, 1);
     lo = _mm_add_pd(lo, hi);
@@ -30,6 +38,7 @@ static void grad1_f32(const float *x, size_t n, double w0, double b, double *out
     __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
+        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);
         __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);
         __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */
         __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
@@ -55,6 +64,8 @@ static void grad1_f64(const double *x, size_t n, double w0, double b, double *ou
     __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
+        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0); /* 128 bytes a turn */
+        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH + 64, _MM_HINT_T0);
         __m256d p = _mm256_loadu_pd(x + 2 * i), q = _mm256_loadu_pd(x + 2 * i + 4);
         __m256d u = _mm256_loadu_pd(x + 2 * i + 8), v = _mm256_loadu_pd(x + 2 * i + 12);
         __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);
@@ -138,6 +149,8 @@ GRADN(double, gradn_f64, load4_f64)
         size_t i = 0;                                                                              \
         for (; i + 4 <= n; i += 4) {                                                               \
             const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
+            for (size_t o = 0; o < 4 * st * sizeof(T); o += 64)                                    \
+                _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                        \
             __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
             for (int v = 0; v < DV; v++) {                                                         \
                 const size_t k = v + 1 < DV ? 4 : tail;                                            \
