@@ -4,11 +4,11 @@
 #include "internal.h"
 #include "kernels.h"
 
-static const nr_kernels scalar = {"scalar", nr_grad_f32_scalar, nr_grad_f64_scalar,
-                                  nr_sum_f32_scalar, nr_sum_f64_scalar};
+static const nr_kernels scalar = {"scalar",          nr_grad_f32_scalar, nr_grad_f64_scalar,
+                                  nr_sum_f32_scalar, nr_sum_f64_scalar,  nr_gram_f64_scalar};
 #if defined(__x86_64__) || defined(_M_X64)
-static const nr_kernels avx2 = {"avx2", nr_grad_f32_avx2, nr_grad_f64_avx2, nr_sum_f32_avx2,
-                                nr_sum_f64_avx2};
+static const nr_kernels avx2 = {"avx2",          nr_grad_f32_avx2, nr_grad_f64_avx2,
+                                nr_sum_f32_avx2, nr_sum_f64_avx2,  nr_gram_f64_avx2};
 
 static bool cpu_has_avx2_fma(void) {
     __builtin_cpu_init();

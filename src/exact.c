@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "exact.h"
+#include "kernels.h"
 
 enum { BLOCK = 4096 };
 
@@ -58,8 +59,27 @@ typedef struct {
 BLOCK_STATS_1(float, block_stats1_f32)
 BLOCK_STATS_1(double, block_stats1_f64)
 
-static void block_stats(const nr_data *data, size_t lo, size_t hi, const layout *L, double *p,
-                        double *buf) {
+/* buf = the rows widened to double, sum[j] += column j. */
+#define WIDEN_SUM(T, NAME)                                                                         \
+    static void NAME(const T *restrict src, size_t n, size_t w, double *restrict buf,              \
+                     double *restrict sum) {                                                       \
+        for (size_t i = 0; i < n; i++)                                                             \
+            for (size_t j = 0; j < w; j++) {                                                       \
+                const double v = (double)src[i * w + j];                                           \
+                buf[i * w + j] = v;                                                                \
+                sum[j] += v;                                                                       \
+            }                                                                                      \
+    }
+WIDEN_SUM(float, widen_sum_f32)
+WIDEN_SUM(double, widen_sum_f64)
+
+static void center(double *restrict buf, size_t n, size_t w, const double *restrict m) {
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < w; j++) buf[r * w + j] -= m[j];
+}
+
+static void block_stats(const nr_kernels *kern, const nr_data *data, size_t lo, size_t hi,
+                        const layout *L, double *p, double *buf) {
     const size_t d = L->d, w = d + 1, n = hi - lo;
     if (d == 1) {
         if (data->dtype == NR_F32)
@@ -68,57 +88,27 @@ static void block_stats(const nr_data *data, size_t lo, size_t hi, const layout 
             block_stats1_f64((const double *)data->values + lo * 2, n, p);
         return;
     }
-    /* widen the block to double once (f32 data are exact in double) */
-    if (data->dtype == NR_F32) {
-        const float *src = (const float *)data->values + lo * w;
-        for (size_t i = 0; i < n * w; i++) buf[i] = (double)src[i];
-    } else {
-        memcpy(buf, (const double *)data->values + lo * w, n * w * sizeof *buf);
-    }
+    /* widen the block to double once (f32 data are exact in double) while
+     * summing its columns; the inner loop runs across columns, so each
+     * column's sum is its own chain, and restrict lets it vectorise */
     double *m = p, *C = p + w, *cxy = C + d * d, *syy = cxy + d;
     memset(p, 0, L->per * sizeof *p);
-    /* means with four interleaved accumulators: the adds are a latency
-     * chain otherwise, and the stats pass should cost a memory pass */
-    double acc[4][4097];
-    const size_t lanes = w <= 4096 ? 4 : 1;
-    for (size_t k = 0; k < lanes; k++)
-        for (size_t j = 0; j < w; j++) acc[k][j] = 0;
-    size_t i = 0;
-    for (; i + lanes <= n; i += lanes)
-        for (size_t k = 0; k < lanes; k++)
-            for (size_t j = 0; j < w; j++) acc[k][j] += buf[(i + k) * w + j];
-    for (; i < n; i++)
-        for (size_t j = 0; j < w; j++) acc[0][j] += buf[i * w + j];
-    for (size_t j = 0; j < w; j++)
-        m[j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) / (double)n;
-    for (size_t r = 0; r < n; r++) {
-        double *x = buf + r * w;
-        for (size_t j = 0; j < w; j++) x[j] -= m[j];
+    if (data->dtype == NR_F32)
+        widen_sum_f32((const float *)data->values + lo * w, n, w, buf, m);
+    else
+        widen_sum_f64((const double *)data->values + lo * w, n, w, buf, m);
+    for (size_t j = 0; j < w; j++) m[j] /= (double)n;
+    center(buf, n, w, m);
+    /* the Gram matrix of the centered (x, y) rows holds C, cxy and syy */
+    const size_t wp = (w + 3) / 4 * 4;
+    double *G = buf + n * w + 4;
+    memset(buf + n * w, 0, 4 * sizeof *buf); /* the kernel may read past the last row */
+    kern->gram_f64(buf, n, w, G);
+    for (size_t a = 0; a < d; a++) {
+        for (size_t c = a; c < d; c++) C[a * d + c] = G[a * wp + c];
+        cxy[a] = G[a * wp + d];
     }
-    /* four rows per sweep of the triangle: a quarter of the loads and
-     * stores of C, and independent products the compiler can vectorise */
-    size_t r = 0;
-    for (; r + 4 <= n; r += 4) {
-        const double *x0 = buf + r * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
-        for (size_t a = 0; a < d; a++) {
-            const double a0 = x0[a], a1 = x1[a], a2 = x2[a], a3 = x3[a];
-            double *row = C + a * d;
-            for (size_t b = a; b < d; b++)
-                row[b] += (a0 * x0[b] + a1 * x1[b]) + (a2 * x2[b] + a3 * x3[b]);
-            cxy[a] += (a0 * x0[d] + a1 * x1[d]) + (a2 * x2[d] + a3 * x3[d]);
-        }
-        *syy += (x0[d] * x0[d] + x1[d] * x1[d]) + (x2[d] * x2[d] + x3[d] * x3[d]);
-    }
-    for (; r < n; r++) {
-        const double *x = buf + r * w, yc = x[d];
-        for (size_t a = 0; a < d; a++) {
-            const double xa = x[a];
-            double *row = C + a * d;
-            for (size_t b = a; b < d; b++) row[b] += xa * x[b];
-            cxy[a] += xa * yc;
-        }
-        *syy += yc * yc;
-    }
+    *syy = G[d * wp + d];
 }
 
 /* Merge partial b (nb rows) into the running total t (nt rows). */
@@ -148,8 +138,8 @@ void nr_stats_free(nr_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
-nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int threads, nr_stats *s,
-                           nr_error *err) {
+nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
+                           int threads, nr_stats *s, nr_error *err) {
     memset(s, 0, sizeof *s);
     const size_t d = data->features, n = r1 - r0, nb = (n + BLOCK - 1) / BLOCK;
     if (n == 0) return nr_fail(err, NR_ERR_ARG, "no rows for the statistics");
@@ -166,7 +156,10 @@ nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int thread
     s->C = calloc(d * d, sizeof *s->C);
     s->cxy = calloc(d, sizeof *s->cxy);
     double *part = malloc(group * L.per * sizeof *part), *tot = malloc(L.per * sizeof *tot);
-    double *bufs = malloc((size_t)threads * BLOCK * (d + 1) * sizeof *bufs);
+    /* per thread: the block widened to double, 4 doubles of padding, and the
+     * Gram scratch of (d + 1) x (d + 1 rounded up to 4) */
+    const size_t per_thread = BLOCK * (d + 1) + 4 + (d + 1) * ((d + 4) / 4 * 4);
+    double *bufs = malloc((size_t)threads * per_thread * sizeof *bufs);
     if (!s->mean || !s->C || !s->cxy || !part || !tot || !bufs) {
         free(part);
         free(tot);
@@ -180,8 +173,8 @@ nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int thread
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t k = 0; k < gn; k++) {
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-            block_stats(data, lo, hi, &L, part + k * L.per,
-                        bufs + (size_t)omp_get_thread_num() * BLOCK * (d + 1));
+            block_stats(kern, data, lo, hi, &L, part + k * L.per,
+                        bufs + (size_t)omp_get_thread_num() * per_thread);
         }
         for (size_t k = 0; k < gn; k++) {
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;

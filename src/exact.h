@@ -4,6 +4,7 @@
 #define NR_EXACT_H
 
 #include "internal.h"
+#include "kernels.h"
 
 /* Over n rows: feature means m, target mean ybar, centered Gram matrix
  * C = sum (x - m)(x - m)^T (d x d, row-major, full), cxy = sum (x - m)(y - ybar),
@@ -17,8 +18,8 @@ typedef struct {
 /* One blocked pass over rows [r0, r1) of `data`: each block's centered sums
  * about its own means, merged in a fixed block order (Chan et al.'s pairwise
  * rule): the same bits for any thread count. */
-nr_status nr_stats_collect(const nr_data *data, size_t r0, size_t r1, int threads, nr_stats *s,
-                           nr_error *err);
+nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
+                           int threads, nr_stats *s, nr_error *err);
 void nr_stats_free(nr_stats *s);
 
 /* MSE of (w, b) from the statistics:

@@ -26,20 +26,30 @@ typedef void (*nr_grad_f64_fn)(const double *x, size_t n, size_t d, const double
 typedef double (*nr_sum_f32_fn)(const float *x, size_t n);
 typedef double (*nr_sum_f64_fn)(const double *x, size_t n);
 
+/* Upper triangle of the Gram matrix of n rows of w doubles (row-major):
+ * G[a * wp + b] = sum_i x_ia x_ib for a <= b < w, wp = w rounded up to a
+ * multiple of 4; other entries of G (w * wp doubles) are scratch. Rows may be
+ * read up to 3 values past their end: the caller pads the block with 4
+ * doubles. The least-squares statistics of exact.c, on centered rows. */
+typedef void (*nr_gram_fn)(const double *x, size_t n, size_t w, double *G);
+
 typedef struct {
     const char *name;
     nr_grad_f32_fn grad_f32;
     nr_grad_f64_fn grad_f64;
     nr_sum_f32_fn sum_f32;
     nr_sum_f64_fn sum_f64;
+    nr_gram_fn gram_f64;
 } nr_kernels;
 
 void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                         double *out);
+void nr_gram_f64_scalar(const double *x, size_t n, size_t w, double *G);
 double nr_sum_f32_scalar(const float *x, size_t n);
 double nr_sum_f64_scalar(const double *x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
+void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G);
 double nr_sum_f32_avx2(const float *x, size_t n);
 double nr_sum_f64_avx2(const double *x, size_t n);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);

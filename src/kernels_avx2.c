@@ -282,3 +282,34 @@ double nr_sum_f64_avx2(const double *x, size_t n) {
     for (; i < n; i++) t += x[i];
     return t;
 }
+
+/* Gram triangle: four rows at a time, each vector of G loaded and stored
+ * once per four rows, four FMAs in between; vectors start at the 4-aligned
+ * column at or below the diagonal, so a few entries below it (scratch) are
+ * computed too. */
+void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
+    const size_t wp = (w + 3) / 4 * 4;
+    for (size_t j = 0; j < w * wp; j++) G[j] = 0.0;
+    size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const double *x0 = x + r * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
+        for (size_t a = 0; a < w; a++) {
+            const __m256d A0 = _mm256_set1_pd(x0[a]), A1 = _mm256_set1_pd(x1[a]);
+            const __m256d A2 = _mm256_set1_pd(x2[a]), A3 = _mm256_set1_pd(x3[a]);
+            double *row = G + a * wp;
+            for (size_t b = a / 4 * 4; b < wp; b += 4) {
+                __m256d g = _mm256_loadu_pd(row + b);
+                g = _mm256_fmadd_pd(A0, _mm256_loadu_pd(x0 + b), g);
+                g = _mm256_fmadd_pd(A1, _mm256_loadu_pd(x1 + b), g);
+                g = _mm256_fmadd_pd(A2, _mm256_loadu_pd(x2 + b), g);
+                g = _mm256_fmadd_pd(A3, _mm256_loadu_pd(x3 + b), g);
+                _mm256_storeu_pd(row + b, g);
+            }
+        }
+    }
+    for (; r < n; r++) {
+        const double *xr = x + r * w;
+        for (size_t a = 0; a < w; a++)
+            for (size_t b = a; b < w; b++) G[a * wp + b] += xr[a] * xr[b];
+    }
+}

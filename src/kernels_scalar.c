@@ -28,3 +28,25 @@ SCALAR_GRAD(double, nr_grad_f64_scalar)
 
 SCALAR_SUM(float, nr_sum_f32_scalar)
 SCALAR_SUM(double, nr_sum_f64_scalar)
+
+/* Four rows per sweep of the triangle: independent products, a quarter of
+ * the loads and stores of G. */
+void nr_gram_f64_scalar(const double *x, size_t n, size_t w, double *G) {
+    const size_t wp = (w + 3) / 4 * 4;
+    for (size_t j = 0; j < w * wp; j++) G[j] = 0.0;
+    size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const double *x0 = x + r * w, *x1 = x0 + w, *x2 = x1 + w, *x3 = x2 + w;
+        for (size_t a = 0; a < w; a++) {
+            const double a0 = x0[a], a1 = x1[a], a2 = x2[a], a3 = x3[a];
+            double *row = G + a * wp;
+            for (size_t b = a; b < w; b++)
+                row[b] += (a0 * x0[b] + a1 * x1[b]) + (a2 * x2[b] + a3 * x3[b]);
+        }
+    }
+    for (; r < n; r++) {
+        const double *xr = x + r * w;
+        for (size_t a = 0; a < w; a++)
+            for (size_t b = a; b < w; b++) G[a * wp + b] += xr[a] * xr[b];
+    }
+}
