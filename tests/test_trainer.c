@@ -91,6 +91,41 @@ Test(kernels, f32_gradient_over_ten_million_points_within_1e5_of_f64, .timeout =
     free(f);
 }
 
+Test(kernels, gram_triangle_of_avx2_matches_scalar) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
+    const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
+    for (size_t w = 2; w <= 18; w++) {
+        const size_t ns[] = {1, 3, 4, 5, 103};
+        for (size_t c = 0; c < 5; c++) {
+            const size_t n = ns[c], wp = (w + 3) / 4 * 4;
+            double *x = calloc(n * w + 4, sizeof *x), *g1 = malloc(w * wp * sizeof *g1);
+            double *g2 = malloc(w * wp * sizeof *g2);
+            for (size_t i = 0; i < n * w; i++) x[i] = sin(0.37 * (double)i + (double)w);
+            sc->gram_f64(x, n, w, g1);
+            av->gram_f64(x, n, w, g2);
+            for (size_t a = 0; a < w; a++)
+                for (size_t b = a; b < w; b++) {
+                    /* independent of the kernels: the sum itself, in long double */
+                    long double want = 0, scale = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        want += (long double)x[i * w + a] * x[i * w + b];
+                        scale += fabsl((long double)x[i * w + a] * x[i * w + b]);
+                    }
+                    /* n products summed: n * 2^-53 of the sum of |terms| */
+                    const double tol = (double)(n + 4) * 0x1p-52 * (double)scale;
+                    cr_assert(fabsl(g1[a * wp + b] - want) <= tol, "scalar w=%zu n=%zu (%zu,%zu)",
+                              w, n, a, b);
+                    cr_assert(fabsl(g2[a * wp + b] - want) <= tol, "avx2 w=%zu n=%zu (%zu,%zu)", w,
+                              n, a, b);
+                }
+            free(x);
+            free(g1);
+            free(g2);
+        }
+    }
+}
+
 Test(kernels, streaming_sum_of_every_kernel_and_thread_count) {
     /* 100003 rows x 3 values: tails of blocks and of vectors */
     const size_t n = 100003, d = 2;
