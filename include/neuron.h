@@ -132,8 +132,7 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
  * samples <= 1 which leave a direction untouched) or overflows, it runs
  * nr_tutorial_run itself, so divergence is reported exactly as there (lines
  * with inf/nan, NR_ERR_DIVERGED on the overflow Python raises). */
-nr_status nr_tutorial_fast(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
-                           nr_error *err);
+nr_status nr_tutorial_fast(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err);
 
 /* Format a double as Python's f"{v:.4f}" does ("nan", "inf", "-inf" for the
  * non-finite values), into `buf` of `size` bytes. Returns the length. */
@@ -189,7 +188,8 @@ void nr_load_defaults(nr_load_opts *o);
  * into an owned buffer. Every value is checked: NaN or Inf is refused.
  * Failures return NR_ERR_INPUT, also for a target column the file does
  * not have (the file does not fit the request: SPEC section 3), with one
- * line naming the file and, where it can, the line or row and the column: "data.csv:17: expected 3 fields, found 2". */
+ * line naming the file and, where it can, the line or row and the column: "data.csv:17: expected 3
+ * fields, found 2". */
 nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 
 /* Allocate an owned, zero-filled data set of the given shape. */
@@ -330,15 +330,15 @@ typedef struct {
                            loss drops by more than tol; < 0 disables (default) */
     int64_t patience;   /* epochs without improvement before stopping (5) */
     nr_kernel_choice kernel;
-    bool exact;          /* batch: O(d^2) epochs from one pass of statistics;
-                            sgd: one epoch of the per-sample rule in data order
-                            is built once as an affine map of (w, b) (O(n d^2),
-                            parallel, deterministic; d <= 1024), then each
-                            epoch costs O(d^2). Same recurrence, different
-                            rounding: agrees to ~1e-9, not bit for bit; a
-                            squared residual overflowing inside an epoch is
-                            not seen (divergence shows in the loss instead).
-                            Others: NR_ERR_ARG */
+    bool exact; /* batch: O(d^2) epochs from one pass of statistics;
+                   sgd: one epoch of the per-sample rule in data order
+                   is built once as an affine map of (w, b) (O(n d^2),
+                   parallel, deterministic; d <= 1024), then each
+                   epoch costs O(d^2). Same recurrence, different
+                   rounding: agrees to ~1e-9, not bit for bit; a
+                   squared residual overflowing inside an epoch is
+                   not seen (divergence shows in the loss instead).
+                   Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
 } nr_train_opts;

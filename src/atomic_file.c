@@ -102,8 +102,8 @@ nr_status nr_atomic_commit(nr_atomic *a, nr_error *err) {
         return s;
     }
     if (rename(a->tmp, a->path) != 0) {
-        nr_status s = nr_fail(err, NR_ERR_IO, "%s: cannot rename into place: %s", a->path,
-                              strerror(errno));
+        nr_status s =
+            nr_fail(err, NR_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
         unlink(a->tmp);
         unregister_temp(a->slot);
         return s;

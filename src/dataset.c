@@ -19,12 +19,14 @@
 
 struct nr_dataset {
     nr_data view;
-    void *owned;    /* malloc'd values, or NULL */
-    void *map;      /* mmap'd file, or NULL */
+    void *owned; /* malloc'd values, or NULL */
+    void *map;   /* mmap'd file, or NULL */
     size_t map_len;
 };
 
-size_t nr_dtype_size(nr_dtype t) { return t == NR_F32 ? 4 : 8; }
+size_t nr_dtype_size(nr_dtype t) {
+    return t == NR_F32 ? 4 : 8;
+}
 
 void nr_load_defaults(nr_load_opts *o) {
     memset(o, 0, sizeof *o);
@@ -38,8 +40,10 @@ void nr_load_defaults(nr_load_opts *o) {
 nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out,
                          nr_error *err) {
     size_t cols = features + 1, n, bytes;
-    if (features == SIZE_MAX || !nr_mul_ok(rows, cols, &n) || !nr_mul_ok(n, nr_dtype_size(t), &bytes))
-        return nr_fail(err, NR_ERR_INPUT, "%zu rows x %zu columns do not fit in memory", rows, cols);
+    if (features == SIZE_MAX || !nr_mul_ok(rows, cols, &n) ||
+        !nr_mul_ok(n, nr_dtype_size(t), &bytes))
+        return nr_fail(err, NR_ERR_INPUT, "%zu rows x %zu columns do not fit in memory", rows,
+                       cols);
     nr_dataset *ds = calloc(1, sizeof *ds);
     /* 64-byte alignment: whole cache lines, and aligned SIMD loads of rows
      * whose size is a multiple of the vector width. */
@@ -61,8 +65,8 @@ nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_data
     return nr_dataset_new(rows, features, dtype, out, err);
 }
 
-nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features,
-                                nr_dtype t, const void *values) {
+nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features, nr_dtype t,
+                                const void *values) {
     nr_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return NULL;
     ds->map = map;
@@ -71,9 +75,15 @@ nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t f
     return ds;
 }
 
-const nr_data *nr_dataset_view(const nr_dataset *ds) { return &ds->view; }
-bool nr_dataset_is_mapped(const nr_dataset *ds) { return ds->map != NULL; }
-void *nr_dataset_mutable(nr_dataset *ds) { return ds->owned; }
+const nr_data *nr_dataset_view(const nr_dataset *ds) {
+    return &ds->view;
+}
+bool nr_dataset_is_mapped(const nr_dataset *ds) {
+    return ds->map != NULL;
+}
+void *nr_dataset_mutable(nr_dataset *ds) {
+    return ds->owned;
+}
 
 void nr_dataset_free(nr_dataset *ds) {
     if (!ds) return;
@@ -109,11 +119,11 @@ nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err
         }
     }
     if (first == SIZE_MAX) return NR_OK;
-    double bad = d->dtype == NR_F32 ? ((const float *)d->values)[first]
-                                     : ((const double *)d->values)[first];
-    return nr_fail(err, NR_ERR_INPUT, "%s: row %zu, column %zu: value is %s (expected a finite number)",
-                   path, first / cols + 1, first % cols + 1,
-                   isnan(bad) ? "NaN" : (bad < 0 ? "-Inf" : "Inf"));
+    double bad =
+        d->dtype == NR_F32 ? ((const float *)d->values)[first] : ((const double *)d->values)[first];
+    return nr_fail(
+        err, NR_ERR_INPUT, "%s: row %zu, column %zu: value is %s (expected a finite number)", path,
+        first / cols + 1, first % cols + 1, isnan(bad) ? "NaN" : (bad < 0 ? "-Inf" : "Inf"));
 }
 
 nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,

@@ -55,11 +55,13 @@ static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
     if (!isfinite(o->bias)) return nr_fail(err, NR_ERR_ARG, "bias must be finite");
     if (o->weights)
         for (size_t j = 0; j < o->features; j++)
-            if (!isfinite(o->weights[j])) return nr_fail(err, NR_ERR_ARG, "weight %zu is not finite", j + 1);
+            if (!isfinite(o->weights[j]))
+                return nr_fail(err, NR_ERR_ARG, "weight %zu is not finite", j + 1);
     if (o->dtype != NR_F32 && o->dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
     size_t n;
     if (!nr_mul_ok(o->rows, o->features + 1, &n) || !nr_mul_ok(n, 16, &n))
-        return nr_fail(err, NR_ERR_ARG, "%zu rows x %zu features is too large", o->rows, o->features);
+        return nr_fail(err, NR_ERR_ARG, "%zu rows x %zu features is too large", o->rows,
+                       o->features);
     return NR_OK;
 }
 

@@ -74,10 +74,9 @@ nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err);
 
 /* Data sets: an owned, zero-filled buffer of rows x (features+1) values, or
  * a read-only mapping of `map_len` bytes whose values start at `values`. */
-nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out,
-                         nr_error *err);
-nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features,
-                                nr_dtype t, const void *values);
+nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out, nr_error *err);
+nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features, nr_dtype t,
+                                const void *values);
 
 /* Check that every value is finite; on the first that is not, fail naming
  * the file, the row (1-based) and the column (1-based). */

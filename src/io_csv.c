@@ -94,7 +94,8 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     }
     char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED)
+        return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     madvise(map, size, MADV_SEQUENTIAL);
     nr_status s = nr_csv_parse(path, map, size, o, out, err);
     munmap(map, size);
@@ -193,7 +194,8 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
     const char *cur = data;
     for (size_t k = 0; k < nchunks; k++) {
         ch[k].begin = cur;
-        const char *target_end = k + 1 == nchunks ? end : data + (size_t)(end - data) * (k + 1) / nchunks;
+        const char *target_end =
+            k + 1 == nchunks ? end : data + (size_t)(end - data) * (k + 1) / nchunks;
         if (target_end < cur) target_end = cur;
         if (target_end < end) {
             const char *nl = memchr(target_end, '\n', (size_t)(end - target_end));
@@ -221,7 +223,8 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
     }
     if (total_rows == 0) {
         free(ch);
-        return nr_fail(err, NR_ERR_INPUT, "%s: no data rows%s", path, header ? " after the header" : "");
+        return nr_fail(err, NR_ERR_INPUT, "%s: no data rows%s", path,
+                       header ? " after the header" : "");
     }
     const nr_dtype want = o->convert ? o->dtype : NR_F64;
     nr_dataset *ds;
@@ -247,7 +250,8 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
                 size_t nf = split_fields(q, le, delim, b, e, cols + 1);
                 if (nf != cols) {
                     ch[k].err_line = line;
-                    snprintf(ch[k].err, sizeof ch[k].err, "expected %zu fields, found %zu", cols, nf);
+                    snprintf(ch[k].err, sizeof ch[k].err, "expected %zu fields, found %zu", cols,
+                             nf);
                     break;
                 }
                 for (size_t j = 0; j < cols; j++) {

@@ -48,7 +48,10 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
     if (!d || !f || !s)
         return nr_fail(err, NR_ERR_INPUT,
                        "%s: .npy header lacks %s (expected 'descr', 'fortran_order', 'shape')",
-                       path, !d ? "'descr'" : !f ? "'fortran_order'" : "'shape'");
+                       path,
+                       !d   ? "'descr'"
+                       : !f ? "'fortran_order'"
+                            : "'shape'");
     /* descr: a quoted type string */
     char q = *d;
     char descr[16] = "";
@@ -77,8 +80,8 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
     } else if (starts_with(f, end, "True")) {
         info->fortran = true;
     } else {
-        return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: fortran_order is neither True nor False",
-                       path);
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s: .npy header: fortran_order is neither True nor False", path);
     }
     if (*s != '(') return nr_fail(err, NR_ERR_INPUT, "%s: .npy header: shape is not a tuple", path);
     size_t dims[3];
@@ -108,14 +111,16 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
     }
     if (nd != 2)
         return nr_fail(err, NR_ERR_INPUT,
-                       "%s: array has %d dimension%s (expected 2: rows x (features + target))", path,
-                       nd, nd == 1 ? "" : "s");
+                       "%s: array has %d dimension%s (expected 2: rows x (features + target))",
+                       path, nd, nd == 1 ? "" : "s");
     info->rows = dims[0], info->cols = dims[1];
     if (info->cols < 2)
-        return nr_fail(err, NR_ERR_INPUT,
-                       "%s: shape (%zu, %zu) has %zu column (expected at least 2: features and a target)",
-                       path, info->rows, info->cols, info->cols);
-    if (info->rows == 0) return nr_fail(err, NR_ERR_INPUT, "%s: shape (0, %zu) has no rows", path, info->cols);
+        return nr_fail(
+            err, NR_ERR_INPUT,
+            "%s: shape (%zu, %zu) has %zu column (expected at least 2: features and a target)",
+            path, info->rows, info->cols, info->cols);
+    if (info->rows == 0)
+        return nr_fail(err, NR_ERR_INPUT, "%s: shape (0, %zu) has no rows", path, info->cols);
     return NR_OK;
 }
 
@@ -130,9 +135,10 @@ static nr_status npy_target(const char *path, const char *target, size_t cols, s
     errno = 0;
     long long v = strtoll(target, &e, 10);
     if (!*target || *e || errno || v < -(long long)cols || v >= (long long)cols)
-        return nr_fail(err, NR_ERR_INPUT,
-                       "%s: target '%s': expected a column index in [0, %zu] (.npy columns have no names)",
-                       path, target, cols - 1);
+        return nr_fail(
+            err, NR_ERR_INPUT,
+            "%s: target '%s': expected a column index in [0, %zu] (.npy columns have no names)",
+            path, target, cols - 1);
     *out = v < 0 ? (size_t)((long long)cols + v) : (size_t)v;
     return NR_OK;
 }
@@ -273,7 +279,8 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
 
 size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols) {
     char dict[160];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+    int n = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
                      t == NR_F32 ? "<f4" : "<f8", rows, cols);
     /* magic (6) + version (2) + length (2) + dict + padding + '\n' = k * 64 */
     size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;

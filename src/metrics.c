@@ -13,8 +13,8 @@ static double value(const nr_data *d, size_t at) {
                               : ((const double *)d->values)[at];
 }
 
-static nr_status check_shape(const nr_model *m, const nr_data *d, bool need_target,
-                             size_t *stride, nr_error *err) {
+static nr_status check_shape(const nr_model *m, const nr_data *d, bool need_target, size_t *stride,
+                             nr_error *err) {
     *stride = d->features + 1;
     if (d->features == m->features) return NR_OK;
     if (!need_target && d->features + 1 == m->features) return NR_OK;
@@ -47,11 +47,12 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
     const size_t n = d->rows, nb = (n + BLOCK - 1) / BLOCK, k = m->features;
     double *part = calloc(nb * 4, sizeof *part);
     if (!part) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    /* pass 1: sum of y; pass 2: squared and absolute errors, sum (y - mean)^2 */
+        /* pass 1: sum of y; pass 2: squared and absolute errors, sum (y - mean)^2 */
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < nb; b++) {
         double sy = 0;
-        for (size_t i = b * BLOCK; i < n && i < (b + 1) * BLOCK; i++) sy += value(d, i * stride + k);
+        for (size_t i = b * BLOCK; i < n && i < (b + 1) * BLOCK; i++)
+            sy += value(d, i * stride + k);
         part[4 * b] = sy;
     }
     double sy = 0;
@@ -67,7 +68,8 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
         part[4 * b + 1] = se, part[4 * b + 2] = ae, part[4 * b + 3] = st;
     }
     double se = 0, ae = 0, st = 0;
-    for (size_t b = 0; b < nb; b++) se += part[4 * b + 1], ae += part[4 * b + 2], st += part[4 * b + 3];
+    for (size_t b = 0; b < nb; b++)
+        se += part[4 * b + 1], ae += part[4 * b + 2], st += part[4 * b + 3];
     free(part);
     out->n = n;
     out->mse = se / (double)n;

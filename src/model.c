@@ -55,10 +55,14 @@ static cJSON *array_of(const double *v, size_t n) {
 
 static const char *algo_name(nr_algo a) {
     switch (a) {
-    case NR_ALGO_SGD: return "sgd";
-    case NR_ALGO_BATCH: return "batch";
-    case NR_ALGO_MINIBATCH: return "minibatch";
-    case NR_ALGO_OLS: return "ols";
+    case NR_ALGO_SGD:
+        return "sgd";
+    case NR_ALGO_BATCH:
+        return "batch";
+    case NR_ALGO_MINIBATCH:
+        return "minibatch";
+    case NR_ALGO_OLS:
+        return "ols";
     }
     return "?";
 }
@@ -178,15 +182,17 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
                     path, ver->valuedouble, MODEL_VERSION);
     else if (!cJSON_IsNumber(feat) || feat->valuedouble < 1 || feat->valuedouble > (1 << 24) ||
              feat->valuedouble != floor(feat->valuedouble))
-        s = nr_fail(err, NR_ERR_INPUT, "%s: field 'features' is missing or not an integer in [1, 2^24]",
-                    path);
+        s = nr_fail(err, NR_ERR_INPUT,
+                    "%s: field 'features' is missing or not an integer in [1, 2^24]", path);
     else if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "identity")))
-        s = nr_fail(err, NR_ERR_INPUT, "%s: activation '%s' is not supported (expected \"identity\")",
-                    path, cJSON_IsString(act) ? act->valuestring : "?");
+        s = nr_fail(err, NR_ERR_INPUT,
+                    "%s: activation '%s' is not supported (expected \"identity\")", path,
+                    cJSON_IsString(act) ? act->valuestring : "?");
     else if (!cJSON_IsNumber(bias) || !isfinite(bias->valuedouble))
         s = nr_fail(err, NR_ERR_INPUT, "%s: field 'bias' is missing or not a finite number", path);
     else if (st && !cJSON_IsNull(st) && !cJSON_IsObject(st))
-        s = nr_fail(err, NR_ERR_INPUT, "%s: field 'standardization' is neither null nor an object", path);
+        s = nr_fail(err, NR_ERR_INPUT, "%s: field 'standardization' is neither null nor an object",
+                    path);
     nr_model t;
     memset(&t, 0, sizeof t);
     if (s == NR_OK) s = nr_model_init(&t, (size_t)feat->valuedouble, err);
@@ -200,8 +206,8 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
         t.standardized = true;
         if (!t.mean || !t.std) s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
         if (s == NR_OK)
-            s = read_array(path, cJSON_GetObjectItemCaseSensitive(st, "mean"), "standardization.mean",
-                           t.features, t.mean, err);
+            s = read_array(path, cJSON_GetObjectItemCaseSensitive(st, "mean"),
+                           "standardization.mean", t.features, t.mean, err);
         if (s == NR_OK)
             s = read_array(path, cJSON_GetObjectItemCaseSensitive(st, "std"), "standardization.std",
                            t.features, t.std, err);

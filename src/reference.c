@@ -193,8 +193,7 @@ nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **bufp, double *w0,
     return NR_OK;
 }
 
-nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
-                          nr_error *err) {
+nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err) {
     double *buf, w, b;
     nr_status s = nr_tutorial_data(o, &buf, &w, &b, err);
     if (s != NR_OK) return s;

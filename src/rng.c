@@ -25,8 +25,8 @@ void nr_mt_seed_words(nr_mt *r, const uint32_t *key, size_t n) {
     size_t i = 1, j = 0;
     size_t k = N > n ? N : n;
     for (; k; k--) {
-        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525U)) + key[j] +
-                   (uint32_t)j;
+        r->mt[i] =
+            (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525U)) + key[j] + (uint32_t)j;
         i++;
         j++;
         if (i >= N) {
@@ -77,7 +77,9 @@ double nr_mt_random(nr_mt *r) {
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
 }
 
-double nr_mt_uniform(nr_mt *r, double lo, double hi) { return lo + (hi - lo) * nr_mt_random(r); }
+double nr_mt_uniform(nr_mt *r, double lo, double hi) {
+    return lo + (hi - lo) * nr_mt_random(r);
+}
 
 void nr_mt_seed_u64(nr_mt *r, uint64_t seed) {
     uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};

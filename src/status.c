@@ -6,15 +6,24 @@
 
 const char *nr_status_str(nr_status s) {
     switch (s) {
-    case NR_OK: return "ok";
-    case NR_ERR_ARG: return "invalid argument";
-    case NR_ERR_INPUT: return "bad input";
-    case NR_ERR_DIVERGED: return "training diverged";
-    case NR_ERR_IO: return "i/o error";
-    case NR_ERR_NOMEM: return "out of memory";
-    case NR_ERR_UNSUPPORTED: return "unsupported";
-    case NR_ERR_INTERRUPTED: return "interrupted";
-    case NR_ERR_INTERNAL: return "internal error";
+    case NR_OK:
+        return "ok";
+    case NR_ERR_ARG:
+        return "invalid argument";
+    case NR_ERR_INPUT:
+        return "bad input";
+    case NR_ERR_DIVERGED:
+        return "training diverged";
+    case NR_ERR_IO:
+        return "i/o error";
+    case NR_ERR_NOMEM:
+        return "out of memory";
+    case NR_ERR_UNSUPPORTED:
+        return "unsupported";
+    case NR_ERR_INTERRUPTED:
+        return "interrupted";
+    case NR_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }

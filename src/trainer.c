@@ -431,7 +431,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     }
     if (o->algo == NR_ALGO_OLS) {
         const double t0 = now_seconds();
-        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK) goto out;
+        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK)
+            goto out;
         if ((s = nr_stats_solve(&t.st, t.w, &t.b, err)) != NR_OK) goto out;
         res->seconds = now_seconds() - t0;
         res->samples_per_second = res->seconds > 0 ? (double)t.n_train / res->seconds : 0;
@@ -453,7 +454,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     double stats_seconds = 0; /* --exact: the one pass, counted in the run's time */
     if (o->exact) {
         const double ts = now_seconds();
-        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK) goto out;
+        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK)
+            goto out;
         if (n_val &&
             (s = nr_stats_collect(t.p.k, d, t.n_train, d->rows, t.p.threads, &t.vst, err)) != NR_OK)
             goto out;

@@ -15,7 +15,9 @@
 #include "util.h"
 
 /* v[i, j] of the numpy-made files */
-static double np_value(size_t i, size_t j) { return (double)(i + 1) * 0.5 + (double)j * 0.25 - 1; }
+static double np_value(size_t i, size_t j) {
+    return (double)(i + 1) * 0.5 + (double)j * 0.25 - 1;
+}
 
 static double at(const nr_data *d, size_t i, size_t j) {
     size_t k = i * (d->features + 1) + j;
@@ -43,9 +45,9 @@ static void load_fails(const char *path, const nr_load_opts *o, nr_status want, 
 }
 
 Test(npy, reads_every_layout_numpy_writes) {
-    const char *files[] = {"tests/data/np_f64.npy", "tests/data/np_f32.npy",
+    const char *files[] = {"tests/data/np_f64.npy",         "tests/data/np_f32.npy",
                            "tests/data/np_f64_fortran.npy", "tests/data/np_f64_bigendian.npy",
-                           "tests/data/np_f64_v2.npy", "tests/data/np_f64_v3.npy"};
+                           "tests/data/np_f64_v2.npy",      "tests/data/np_f64_v3.npy"};
     const bool mapped[] = {true, true, false, false, true, true};
     for (size_t f = 0; f < 6; f++) {
         nr_dataset *ds = load_ok(files[f], NULL);
@@ -130,27 +132,34 @@ static char *npy_with(const char *dir, const char *name, const char *dict, size_
 Test(npy, bad_headers_and_sizes) {
     char *dir = scratch_dir();
     char *p;
-    p = npy_with(dir, "trunc.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (10, 2), }\n", 100);
-    load_fails(p, NULL, NR_ERR_INPUT, "truncated: shape (10, 2) needs 160 bytes of data, the file has 100");
+    p = npy_with(dir, "trunc.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (10, 2), }\n",
+                 100);
+    load_fails(p, NULL, NR_ERR_INPUT,
+               "truncated: shape (10, 2) needs 160 bytes of data, the file has 100");
     free(p);
-    p = npy_with(dir, "more.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }\n", 64);
+    p = npy_with(dir, "more.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }\n",
+                 64);
     load_fails(p, NULL, NR_ERR_INPUT, "32 bytes after the data");
     free(p);
     p = npy_with(dir, "ovf.npy",
-                 "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }\n", 16);
+                 "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }\n",
+                 16);
     load_fails(p, NULL, NR_ERR_INPUT, "overflows");
     free(p);
-    p = npy_with(dir, "huge.npy",
-                 "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }\n", 16);
+    p = npy_with(
+        dir, "huge.npy",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }\n", 16);
     load_fails(p, NULL, NR_ERR_INPUT, "overflows");
     free(p);
     p = npy_with(dir, "nokey.npy", "{'descr': '<f8', 'shape': (1, 2), }\n", 16);
     load_fails(p, NULL, NR_ERR_INPUT, "'fortran_order'");
     free(p);
-    p = npy_with(dir, "rows0.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2), }\n", 0);
+    p = npy_with(dir, "rows0.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2), }\n",
+                 0);
     load_fails(p, NULL, NR_ERR_INPUT, "no rows");
     free(p);
-    p = npy_with(dir, "col1.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1), }\n", 12);
+    p = npy_with(dir, "col1.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1), }\n",
+                 12);
     load_fails(p, NULL, NR_ERR_INPUT, "at least 2");
     free(p);
     unsigned char longhdr[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0xff, '{', '}'};
@@ -187,12 +196,13 @@ Test(npy, save_then_load_gives_the_same_bits_and_numpy_reads_it) {
     nr_dataset_free(back);
     if (access("/usr/bin/python3", X_OK) == 0) {
         char code[8192];
-        snprintf(code, sizeof code,
-                 "import sys\ntry:\n import numpy as np\nexcept ImportError:\n sys.exit(77)\n"
-                 "a=np.load('%s')\nimport math\n"
-                 "ok=a.shape==(%d,%d) and a.dtype==np.float64 and all(a.flat[i]==math.sin(i)*1e3/7.0 "
-                 "for i in range(a.size))\nsys.exit(0 if ok else 1)\n",
-                 path, N, D + 1);
+        snprintf(
+            code, sizeof code,
+            "import sys\ntry:\n import numpy as np\nexcept ImportError:\n sys.exit(77)\n"
+            "a=np.load('%s')\nimport math\n"
+            "ok=a.shape==(%d,%d) and a.dtype==np.float64 and all(a.flat[i]==math.sin(i)*1e3/7.0 "
+            "for i in range(a.size))\nsys.exit(0 if ok else 1)\n",
+            path, N, D + 1);
         const char *argv[] = {"/usr/bin/python3", "-c", code, NULL};
         run_result r;
         run_program(&r, argv);
@@ -238,7 +248,8 @@ Test(csv, header_detection_target_delimiters_and_line_endings) {
     cr_assert_eq(nr_dataset_load(p, &o, &ds, NULL), NR_OK);
     d = nr_dataset_view(ds);
     cr_assert_eq(d->rows, 2);
-    cr_assert(at(d, 0, 0) == (double)0.1f && at(d, 0, 1) == (double)0.3f && at(d, 0, 2) == (double)0.2f);
+    cr_assert(at(d, 0, 0) == (double)0.1f && at(d, 0, 1) == (double)0.3f &&
+              at(d, 0, 2) == (double)0.2f);
     nr_dataset_free(ds);
     free(p);
     /* a numeric first line is data unless --header says otherwise */
@@ -288,7 +299,10 @@ Test(csv, bad_input_names_file_line_and_field) {
     p = csv(dir, "emptyfield.csv", "1,2\n,4\n");
     load_fails(p, NULL, NR_ERR_INPUT, "emptyfield.csv:2: field 1 ('') is empty");
     free(p);
-    p = write_tmp(dir, "bin.csv", "\x7f" "ELF\0\0\1\2", 8);
+    p = write_tmp(dir, "bin.csv",
+                  "\x7f"
+                  "ELF\0\0\1\2",
+                  8);
     load_fails(p, NULL, NR_ERR_INPUT, "binary");
     free(p);
     p = csv(dir, "t.csv", "a,b\n1,2\n");
@@ -313,9 +327,12 @@ Test(csv, large_file_errors_report_the_first_bad_line) {
     FILE *f = fopen(path, "w");
     fprintf(f, "x,y\n");
     for (int i = 0; i < 200000; i++) {
-        if (i == 123456) fprintf(f, "1,2,3\n");
-        else if (i == 190000) fprintf(f, "oops,1\n");
-        else fprintf(f, "%d.25,%d\n", i, -i);
+        if (i == 123456)
+            fprintf(f, "1,2,3\n");
+        else if (i == 190000)
+            fprintf(f, "oops,1\n");
+        else
+            fprintf(f, "%d.25,%d\n", i, -i);
     }
     fclose(f);
     load_fails(path, NULL, NR_ERR_INPUT, "big.csv:123458: expected 2 fields, found 3");
@@ -331,8 +348,10 @@ Test(csv, save_then_load_round_trips_bits) {
         void *v = nr_dataset_mutable(ds);
         for (size_t i = 0; i < 999; i++) {
             double x = exp((double)i / 50.0 - 10.0) * (i % 2 ? -1 : 1) / 3.0;
-            if (dt == NR_F32) ((float *)v)[i] = (float)x;
-            else ((double *)v)[i] = x;
+            if (dt == NR_F32)
+                ((float *)v)[i] = (float)x;
+            else
+                ((double *)v)[i] = x;
         }
         char path[4096];
         snprintf(path, sizeof path, "%s/rt%d.csv", dir, t);
@@ -450,9 +469,10 @@ Test(gen_cli, writes_npy_and_csv_and_prints_parameters) {
     char out[4096], out2[4096];
     snprintf(out, sizeof out, "%s/g.npy", dir);
     snprintf(out2, sizeof out2, "%s/g.csv", dir);
-    const char *args[] = {"gen", "--rows", "1000", "--features", "3", "--weights", "1,-2,0.5",
-                          "--bias", "7", "--seed", "18446744073709551615", "--dtype", "f64",
-                          "--out", out, NULL};
+    const char *args[] = {
+        "gen",    "--rows", "1000",   "--features",           "3",       "--weights", "1,-2,0.5",
+        "--bias", "7",      "--seed", "18446744073709551615", "--dtype", "f64",       "--out",
+        out,      NULL};
     run_result r;
     run_neuron(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -492,7 +512,9 @@ Test(gen_cli, usage_errors_and_no_partial_output) {
         {{"gen", "--out", out, NULL}, 2, "--rows is required"},
         {{"gen", "--rows", "10", NULL}, 2, "--out is required"},
         {{"gen", "--rows", "0", "--out", out, NULL}, 2, "--rows"},
-        {{"gen", "--rows", "10", "--features", "2", "--weights", "1", "--out", out, NULL}, 2, "1 value given"},
+        {{"gen", "--rows", "10", "--features", "2", "--weights", "1", "--out", out, NULL},
+         2,
+         "1 value given"},
         {{"gen", "--rows", "10", "--weights", "1,x", "--out", out, NULL}, 2, "'x'"},
         {{"gen", "--rows", "10", "--dist", "cauchy", "--out", out, NULL}, 2, "uniform|normal"},
         {{"gen", "--rows", "10", "--seed", "-1", "--out", out, NULL}, 2, "--seed"},

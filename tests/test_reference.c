@@ -50,8 +50,9 @@ Test(tutorial, matches_every_golden_output_byte_for_byte, .timeout = 600) {
             while (i < glen && i < r.out_len && r.out[i] == golden[i]) i++;
             size_t ls = i;
             while (ls > 0 && golden[ls - 1] != '\n') ls--;
-            cr_assert_fail("case %s differs from the oracle at byte %zu:\n  oracle: %.80s\n  neuron: %.80s",
-                    w[0], i, golden + ls, r.out + ls);
+            cr_assert_fail(
+                "case %s differs from the oracle at byte %zu:\n  oracle: %.80s\n  neuron: %.80s",
+                w[0], i, golden + ls, r.out + ls);
         }
         run_free(&r);
         free(golden);
@@ -72,8 +73,8 @@ Test(tutorial, overflow_where_python_raises_keeps_the_lines_before_and_exits_4) 
     size_t glen;
     char *golden = read_file(gpath, &glen);
     cr_assert(golden);
-    const char *args[] = {"tutorial", "--seed", "4", "--lr", "0.01", "--epochs", "400", "--every",
-                          "1", NULL};
+    const char *args[] = {"tutorial", "--seed", "4",       "--lr", "0.01",
+                          "--epochs", "400",    "--every", "1",    NULL};
     run_result r;
     run_neuron(&r, args);
     cr_assert_eq(r.status, 4, "exit %d", r.status);
@@ -198,8 +199,8 @@ Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_
         double l1, l2;
         nr_sgd_epoch(&d1, 1e-5, &w1, &b1, &l1);
         nr_sgd_epoch(&d2, 1e-5, w2, &b2, &l2);
-        cr_assert(l1 == l2 && w1 == w2[0] && b1 == b2, "epoch %d: %a %a vs %a %a", e, w1, b1,
-                  w2[0], b2);
+        cr_assert(l1 == l2 && w1 == w2[0] && b1 == b2, "epoch %d: %a %a vs %a %a", e, w1, b1, w2[0],
+                  b2);
     }
     cr_assert(w2[1] == 0.25);
     free(v);
@@ -251,10 +252,17 @@ Test(format, matches_python_spelling) {
     struct {
         double v;
         const char *want;
-    } cases[] = {{0.0, "0.0000"},       {-0.0, "-0.0000"},    {-0.00004, "-0.0000"},
-                 {0.00005, "0.0001"},   {1.23445, "1.2345"},  {2.5e-5, "0.0000"},
-                 {1e20, "100000000000000000000.0000"}, {NAN, "nan"}, {-NAN, "nan"},
-                 {INFINITY, "inf"},     {-INFINITY, "-inf"}};
+    } cases[] = {{0.0, "0.0000"},
+                 {-0.0, "-0.0000"},
+                 {-0.00004, "-0.0000"},
+                 {0.00005, "0.0001"},
+                 {1.23445, "1.2345"},
+                 {2.5e-5, "0.0000"},
+                 {1e20, "100000000000000000000.0000"},
+                 {NAN, "nan"},
+                 {-NAN, "nan"},
+                 {INFINITY, "inf"},
+                 {-INFINITY, "-inf"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nr_format_4f(buf, sizeof buf, cases[i].v);
         cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
@@ -335,7 +343,8 @@ static int replay_check(void *ctx, int64_t epoch, double loss, double w, double 
     nr_data d = {c->n, 1, NR_F64, c->v};
     double l;
     nr_sgd_epoch(&d, c->lr, &c->w, &c->b, &l);
-    cr_assert(l == loss || (l != l && loss != loss), "epoch %ld loss %a vs %a", (long)epoch, loss, l);
+    cr_assert(l == loss || (l != l && loss != loss), "epoch %ld loss %a vs %a", (long)epoch, loss,
+              l);
     cr_assert(!memcmp(&w, &c->w, sizeof w) && !memcmp(&b, &c->b, sizeof b),
               "epoch %ld: w %a b %a, Python order gives %a %a", (long)epoch, w, b, c->w, c->b);
     c->lines++;
@@ -352,8 +361,10 @@ Test(tutorial, fast_epoch_equals_python_order_through_subnormals_and_blowup) {
         const char *seed;
         int64_t samples, epochs;
         double lr, slope, noise;
-    } cases[] = {{"2", 3, 3000, 0.3, 0.0, 0.0}, {"8", 4, 4000, 0.1, 0.0, 0.0},
-                 {"5", 2, 2000, 1.0, 1.0, 1.0}, {"42", 100, 300, 1e-5, 5.0, 100.0}};
+    } cases[] = {{"2", 3, 3000, 0.3, 0.0, 0.0},
+                 {"8", 4, 4000, 0.1, 0.0, 0.0},
+                 {"5", 2, 2000, 1.0, 1.0, 1.0},
+                 {"42", 100, 300, 1e-5, 5.0, 100.0}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         nr_tutorial_opts o;
         nr_tutorial_defaults(&o);

@@ -88,15 +88,16 @@ Test(tutorial_cli, matches_live_oracle_for_random_seeds, .timeout = 300) {
         char seed[48], samples[16], epochs[16], every[16];
         int len = 1 + rand() % 40, pos = 0;
         if (rand() % 2) seed[pos++] = '-';
-        for (int i = 0; i < len; i++) seed[pos++] = (char)('0' + (i == 0 ? 1 + rand() % 9 : rand() % 10));
+        for (int i = 0; i < len; i++)
+            seed[pos++] = (char)('0' + (i == 0 ? 1 + rand() % 9 : rand() % 10));
         seed[pos] = '\0';
         snprintf(samples, sizeof samples, "%d", 1 + rand() % 150);
         snprintf(epochs, sizeof epochs, "%d", 200 + rand() % 1500);
         snprintf(every, sizeof every, "%d", 1 + rand() % 50);
-        const char *py[] = {"python3", oracle, "--seed", seed, "--samples", samples, "--epochs",
-                            epochs, "--every", every, NULL};
-        const char *ne[] = {"tutorial", "--seed", seed, "--samples", samples, "--epochs", epochs,
-                            "--every", every, NULL};
+        const char *py[] = {"python3",  oracle, "--seed",  seed,  "--samples", samples,
+                            "--epochs", epochs, "--every", every, NULL};
+        const char *ne[] = {"tutorial", "--seed", seed,      "--samples", samples,
+                            "--epochs", epochs,   "--every", every,       NULL};
         run_result p, n;
         run_program(&p, py);
         run_neuron(&n, ne);

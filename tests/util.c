@@ -79,7 +79,8 @@ static void spawn_capture(run_result *r, const char *path, const char *const *ar
         r->status = 127;
     } else {
         int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
         r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     }
     close(fo);
@@ -158,7 +159,9 @@ size_t dir_entries(const char *dir, char *names, size_t size) {
     return n;
 }
 
-void run_program(run_result *r, const char *const *argv) { spawn_capture(r, argv[0], argv, 1); }
+void run_program(run_result *r, const char *const *argv) {
+    spawn_capture(r, argv[0], argv, 1);
+}
 
 void run_free(run_result *r) {
     free(r->out);
