@@ -45,16 +45,42 @@ static inline int add_square(double *total, double r) {
     return overflow;
 }
 
-/* The per-sample rule over rows of type T, widened to double as they are
- * read. One feature (the tutorial's shape) is kept free of inner loops: the
- * dependency chain through w is the whole cost of that loop. */
-#define SGD_EPOCH(T, NAME)                                                                         \
+/* The per-sample rule over rows of type T with k features, widened to double
+ * as they are read. Inlined with a constant k <= 16, the weights live in a
+ * local array that the compiler turns into registers (the loss accumulator
+ * could alias w, so w itself would be reloaded after every store): the
+ * dependency chain through the weights is the whole cost of this loop. */
+#define SGD_ROWS(T, NAME)                                                                          \
+    static inline __attribute__((always_inline)) int NAME(                                         \
+        const T *v, size_t n, const size_t k, double lr, double *w, double *b, double *acc) {      \
+        double local[16], *wv = k <= 16 ? local : w, bb = *b;                                      \
+        for (size_t j = 0; k <= 16 && j < k; j++) local[j] = w[j];                                 \
+        int overflow = 0;                                                                          \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = v + i * (k + 1);                                                        \
+            double pred = k ? wv[0] * (double)row[0] : 0.0;                                        \
+            for (size_t j = 1; j < k; j++) pred = pred + wv[j] * (double)row[j];                   \
+            pred = pred + bb;                                                                      \
+            const double y = (double)row[k];                                                       \
+            if ((overflow = add_square(acc, pred - y))) break;                                     \
+            const double g = (pred - y) * 2;                                                       \
+            for (size_t j = 0; j < k; j++) wv[j] -= lr * (g * (double)row[j]);                     \
+            bb -= lr * g;                                                                          \
+        }                                                                                          \
+        for (size_t j = 0; k <= 16 && j < k; j++) w[j] = local[j];                                 \
+        *b = bb;                                                                                   \
+        return overflow;                                                                           \
+    }
+
+/* One feature (the tutorial's shape) is kept free of inner loops; 2 to 16
+ * features get a loop each with k fixed at compile time. */
+#define SGD_EPOCH(T, NAME, ROWS)                                                                   \
+    SGD_ROWS(T, ROWS)                                                                              \
     static int NAME(const T *v, size_t n, size_t k, double lr, double *w, double *b,               \
                     double *acc) {                                                                 \
-        double bb = *b;                                                                            \
-        int overflow = 0;                                                                          \
         if (k == 1) {                                                                              \
-            double ww = w[0];                                                                      \
+            double ww = w[0], bb = *b;                                                             \
+            int overflow = 0;                                                                      \
             for (size_t i = 0; i < n; i++) {                                                       \
                 const double x = (double)v[2 * i], y = (double)v[2 * i + 1];                       \
                 const double pred = ww * x + bb;                                                   \
@@ -63,25 +89,46 @@ static inline int add_square(double *total, double r) {
                 ww -= lr * (g * x);                                                                \
                 bb -= lr * g;                                                                      \
             }                                                                                      \
-            w[0] = ww;                                                                             \
-        } else {                                                                                   \
-            for (size_t i = 0; i < n; i++) {                                                       \
-                const T *row = v + i * (k + 1);                                                    \
-                double pred = k ? w[0] * (double)row[0] : 0.0;                                     \
-                for (size_t j = 1; j < k; j++) pred = pred + w[j] * (double)row[j];                \
-                pred = pred + bb;                                                                  \
-                const double y = (double)row[k];                                                   \
-                if ((overflow = add_square(acc, pred - y))) break;                                 \
-                const double g = (pred - y) * 2;                                                   \
-                for (size_t j = 0; j < k; j++) w[j] -= lr * (g * (double)row[j]);                  \
-                bb -= lr * g;                                                                      \
-            }                                                                                      \
+            w[0] = ww, *b = bb;                                                                    \
+            return overflow;                                                                       \
         }                                                                                          \
-        *b = bb;                                                                                   \
-        return overflow;                                                                           \
+        switch (k) {                                                                               \
+        case 2:                                                                                    \
+            return ROWS(v, n, 2, lr, w, b, acc);                                                   \
+        case 3:                                                                                    \
+            return ROWS(v, n, 3, lr, w, b, acc);                                                   \
+        case 4:                                                                                    \
+            return ROWS(v, n, 4, lr, w, b, acc);                                                   \
+        case 5:                                                                                    \
+            return ROWS(v, n, 5, lr, w, b, acc);                                                   \
+        case 6:                                                                                    \
+            return ROWS(v, n, 6, lr, w, b, acc);                                                   \
+        case 7:                                                                                    \
+            return ROWS(v, n, 7, lr, w, b, acc);                                                   \
+        case 8:                                                                                    \
+            return ROWS(v, n, 8, lr, w, b, acc);                                                   \
+        case 9:                                                                                    \
+            return ROWS(v, n, 9, lr, w, b, acc);                                                   \
+        case 10:                                                                                   \
+            return ROWS(v, n, 10, lr, w, b, acc);                                                  \
+        case 11:                                                                                   \
+            return ROWS(v, n, 11, lr, w, b, acc);                                                  \
+        case 12:                                                                                   \
+            return ROWS(v, n, 12, lr, w, b, acc);                                                  \
+        case 13:                                                                                   \
+            return ROWS(v, n, 13, lr, w, b, acc);                                                  \
+        case 14:                                                                                   \
+            return ROWS(v, n, 14, lr, w, b, acc);                                                  \
+        case 15:                                                                                   \
+            return ROWS(v, n, 15, lr, w, b, acc);                                                  \
+        case 16:                                                                                   \
+            return ROWS(v, n, 16, lr, w, b, acc);                                                  \
+        default:                                                                                   \
+            return ROWS(v, n, k, lr, w, b, acc);                                                   \
+        }                                                                                          \
     }
-SGD_EPOCH(float, sgd_epoch_f32)
-SGD_EPOCH(double, sgd_epoch_f64)
+SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32)
+SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64)
 
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
     double total = 0.0, *acc = loss ? &total : NULL;

@@ -207,6 +207,52 @@ Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_
     free(v3);
 }
 
+/* libm's pow, not the compiler's folding of pow(r, 2) into r * r */
+static double (*volatile const libm_pow_t)(double, double) = pow;
+
+Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
+    /* The rule as SPEC section 2 writes it, spelled out here independently:
+     * pred = w0 x0 + w1 x1 + ... + b (left to right), loss += r^2,
+     * w_j -= lr*((r*2)*x_j), b -= lr*(r*2). Widths 2-17 and 40 cover each
+     * compiled-in width and the generic loop; f32 and f64 rows. */
+    const size_t widths[] = {2, 3, 5, 8, 9, 13, 16, 17, 40};
+    for (size_t c = 0; c < sizeof widths / sizeof widths[0]; c++) {
+        const size_t k = widths[c], n = 300;
+        double *v = malloc(n * (k + 1) * sizeof *v);
+        float *f = malloc(n * (k + 1) * sizeof *f);
+        for (size_t i = 0; i < n * (k + 1); i++) {
+            f[i] = (float)sin(0.7 * (double)i + (double)k);
+            v[i] = f[i];
+        }
+        for (int dt = 0; dt < 2; dt++) {
+            double w[40] = {0}, b = 0.125, wr[40] = {0}, br = 0.125, loss, lr = 0.01;
+            nr_data d = {n, k, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
+            for (int e = 0; e < 3; e++) {
+                cr_assert_eq(nr_sgd_epoch(&d, lr, w, &b, &loss), NR_OK);
+                double lref = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    const double *row = v + i * (k + 1);
+                    double pred = wr[0] * row[0];
+                    for (size_t j = 1; j < k; j++) pred = pred + wr[j] * row[j];
+                    pred = pred + br;
+                    const double r = pred - row[k];
+                    lref += libm_pow_t(r, 2.0); /* CPython's r ** 2 */
+                    const double g = r * 2;
+                    for (size_t j = 0; j < k; j++) wr[j] -= lr * (g * row[j]);
+                    br -= lr * g;
+                }
+                cr_assert(loss == lref, "k=%zu dtype %d epoch %d: loss %a vs %a", k, dt, e, loss,
+                          lref);
+            }
+            for (size_t j = 0; j < k; j++)
+                cr_assert(w[j] == wr[j], "k=%zu dtype %d w[%zu]: %a vs %a", k, dt, j, w[j], wr[j]);
+            cr_assert(b == br, "k=%zu dtype %d bias", k, dt);
+        }
+        free(v);
+        free(f);
+    }
+}
+
 Test(sgd_reference, f32_rows_are_widened_exactly) {
     /* Values representable in float give identical bits through the f32 path. */
     enum { N = 64, D = 3 };
