@@ -40,20 +40,17 @@ def run(cmd, **kw):
 
 
 def run_rss(cmd):
-    """Run a command; return its peak resident memory in bytes (wait4)."""
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        try:
-            os.execv(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed")
-    return ru.ru_maxrss * 1024
+    """Peak resident memory of a command in bytes, from GNU time (`time`
+    package), or None when it is missing. Not from wait4 here: the peak of a
+    child forked from this Python process counts Python's own pages too."""
+    gnu_time = "/usr/bin/time"
+    if not os.path.exists(gnu_time):
+        return None
+    p = subprocess.run([gnu_time, "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {p.stderr.strip()}")
+    return int(p.stderr.strip().splitlines()[-1]) * 1024
 
 
 def machine(neuron):
@@ -72,7 +69,7 @@ def machine(neuron):
     except OSError:
         info["cpu"] = platform.processor() or "unknown"
     info["cores"] = os.cpu_count()
-    info["threads"] = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    info["threads"] = len(os.sched_getaffinity(0))  # replaced by neuron bench's own count
     try:
         with open("/proc/meminfo") as f:
             info["memory_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
@@ -114,6 +111,7 @@ def throughput(o, neuron, files):
              "--epochs", str(o.epochs), "--quiet", "--out", dest])
         with open(dest) as f:
             b = json.load(f)
+        o.max_threads = b["max_threads"]
         for r in b["results"]:
             r.update(dtype=dtype, features=d, rows=b["rows"], bytes_per_epoch=b["bytes_per_epoch"])
             rows.append(r)
@@ -155,14 +153,23 @@ def convergence(o, neuron, path):
         out, _ = run([neuron, "train", "--data", path, "--quiet", "--history", h] + args)
         rep = json.loads(out)
         hist = history(h)
-        # time before the first epoch (--exact's pass of statistics) counts
+        # time before the first epoch (--exact's pass of statistics) counts.
+        # History entry e is the loss at the weights epoch e starts from
+        # (batch, exact, sgd): that is the state after e - 1 epochs, at the
+        # time through epoch e - 1. Minibatch's entry is the mean of its
+        # batches' losses during epoch e, shown at the end of epoch e.
         setup = max(0.0, rep["seconds"] - sum(s for _, _, s in hist))
+        during = name.startswith("minibatch")
         t, pts = setup, []
         for ep, loss, secs in hist:
-            t += secs
-            pts.append({"epoch": ep, "seconds": t, "loss": loss, "gap": loss - floor})
+            if during:
+                t += secs
+                pts.append({"epoch": ep, "seconds": t, "loss": loss, "gap": loss - floor})
+            else:
+                pts.append({"epoch": ep - 1, "seconds": t, "loss": loss, "gap": loss - floor})
+                t += secs
         # the final model's loss, measured after the last epoch
-        pts.append({"epoch": hist[-1][0] + 1, "seconds": t, "loss": rep["train_loss"],
+        pts.append({"epoch": hist[-1][0], "seconds": t, "loss": rep["train_loss"],
                     "gap": rep["train_loss"] - floor, "final": True})
         target = floor * (1 + o.gap)
         hit = next((p for p in pts if p["loss"] <= target), None)
@@ -214,8 +221,14 @@ def peers(o, neuron, files, tp):
                    "--epochs", str(epochs), "--lr", "0.001" if algo == "sgd" else "0.1"]
             if nrows:
                 cmd += ["--rows", str(nrows)]
-            out, _ = run(cmd)
-            r = json.loads(out.strip().splitlines()[-1])
+            if peer == "torch":
+                cmd += ["--threads", str(allt)]
+            try:
+                out, _ = run(cmd)
+                r = json.loads(out.strip().splitlines()[-1])
+            except (RuntimeError, ValueError, IndexError) as e:
+                skipped.append(f"peers: {peer} on f32 x {d} failed, not reported: {e}")
+                continue
             mine = ours("f32", d, algo, 1 if algo == "sgd" else allt)
             r["neuron_samples_per_second"] = mine["samples_per_second"] if mine else None
             r["speedup"] = (mine["samples_per_second"] / r["samples_per_second"]) if mine else None
@@ -255,6 +268,9 @@ def tutorial(o, neuron):
 
 def memory(o, neuron, path):
     rss = run_rss([neuron, "train", "--data", path, "--epochs", "3", "--quiet"])
+    if rss is None:
+        log("memory: skipped, /usr/bin/time (Debian package time) is not installed")
+        return None
     return {"file": os.path.basename(path), "file_bytes": os.path.getsize(path), "peak_rss": rss}
 
 
@@ -333,8 +349,12 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
           f"{'samples/s':>11} {'GB/s':>7} {'stream':>7} {'roofline':>8}")
     for r in tp:
         extra = ""
-        if r["algo"] == "exact":
-            extra = f"  ({r['epochs']} epochs = {r['passes']:.1f} streaming passes)"
+        if r["algo"] == "exact":  # epochs read nothing: passes, not bandwidth
+            print(f"{label(r):<16} {r['features']:>3} {r['dtype']:>4} {r['threads']:>3} "
+                  f"{1e3 * r['epoch_seconds_mean']:>10.3f} {'-':>11} {'-':>7} "
+                  f"{r['stream_gb_per_second']:>7.2f} {'-':>8}  ({r['epochs']} epochs in "
+                  f"{1e3 * r['seconds']:.1f} ms = {r['passes']:.1f} streaming passes)")
+            continue
         print(f"{label(r):<16} {r['features']:>3} {r['dtype']:>4} {r['threads']:>3} "
               f"{1e3 * r['epoch_seconds_median']:>10.3f} {r['samples_per_second']:>11.4g} "
               f"{r['gb_per_second']:>7.2f} {r['stream_gb_per_second']:>7.2f} "
@@ -342,6 +362,8 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
     print(f"\nconvergence (f32, 16 features): optimum MSE {conv['floor']:.9g} "
           f"(ols in {conv['ols_seconds']:.3f} s); reach = first epoch within "
           f"{conv['gap_target']:g} relative of it")
+    print("(reach: epochs done and seconds spent; a minibatch loss is the mean of its batches'"
+          " losses during the epoch)")
     print(f"{'algorithm':<16} {'lr':>6} {'final MSE':>14} {'reach epoch':>12} {'reach s':>9}")
     for name, c in conv["curves"].items():
         re = "-" if c["reach_epoch"] is None else str(c["reach_epoch"])
@@ -396,6 +418,7 @@ def main():
             files[(dtype, d)] = gen(neuron, os.path.join(o.out, "data", f"{dtype}_{d}_{o.rows}.npy"),
                                     o.rows, d, dtype)
     tp = throughput(o, neuron, files)
+    info["threads"] = o.max_threads
     conv = convergence(o, neuron, files[("f32", 16)])
     peer_rows, skipped = peers(o, neuron, files, tp)
     for s in skipped:
@@ -409,8 +432,8 @@ def main():
         json.dump(result, f, indent=1)
     write_csv(os.path.join(o.out, "throughput.csv"), tp,
               ["algo", "batch", "dtype", "features", "threads", "kernel", "rows", "epochs",
-               "epoch_seconds_median", "samples_per_second", "gb_per_second",
-               "stream_gb_per_second", "roofline", "final_loss"])
+               "epoch_seconds_median", "epoch_seconds_mean", "seconds", "samples_per_second",
+               "gb_per_second", "stream_gb_per_second", "roofline", "passes", "final_loss"])
     write_csv(os.path.join(o.out, "convergence.csv"),
               [dict(algo=k, **p) for k, c in conv["curves"].items() for p in c["points"]],
               ["algo", "epoch", "seconds", "loss", "gap"])

@@ -384,10 +384,12 @@ nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_ch
                        double *loss_sum, double *grad, nr_error *err);
 
 /* The streaming-read baseline of the benchmarks: read every value of `d`
- * once with the chosen kernels, in the trainer's blocks and threads (0: all),
- * and return their sum in *sum (so the read cannot be optimised away). An
- * epoch cannot be faster than this; the bench reports each trainer as a
- * fraction of it. */
+ * once with the chosen kernels, in the trainer's 4096-row blocks spread over
+ * `threads` threads (0: all) in one parallel region, and return a checksum
+ * in *sum so the reads cannot be optimised away. The checksum is not an
+ * accurate sum (f32 blocks are summed in float lanes) and its last bits
+ * depend on the thread count. An epoch cannot read the data faster than
+ * this; the bench reports each trainer as a fraction of it. */
 nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
                       nr_error *err);
 

@@ -159,8 +159,14 @@ nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r
     /* per thread: the block widened to double, 4 doubles of padding, and the
      * Gram scratch of (d + 1) x (d + 1 rounded up to 4) */
     const size_t per_thread = BLOCK * (d + 1) + 4 + (d + 1) * ((d + 4) / 4 * 4);
-    double *bufs = malloc((size_t)threads * per_thread * sizeof *bufs);
-    if (!s->mean || !s->C || !s->cxy || !part || !tot || !bufs) {
+    /* no more threads than blocks in a group: with thousands of features a
+     * group is one block, and buffers for idle threads would only cost memory
+     * (one feature needs none: its blocks are read in place) */
+    const size_t most = group < nb ? group : nb;
+    if ((size_t)threads > most) threads = (int)most;
+    const size_t nbuf = d == 1 ? 0 : (size_t)threads * per_thread;
+    double *bufs = nbuf ? malloc(nbuf * sizeof *bufs) : NULL;
+    if (!s->mean || !s->C || !s->cxy || !part || !tot || (nbuf && !bufs)) {
         free(part);
         free(tot);
         free(bufs);
@@ -174,7 +180,7 @@ nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r
         for (size_t k = 0; k < gn; k++) {
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
             block_stats(kern, data, lo, hi, &L, part + k * L.per,
-                        bufs + (size_t)omp_get_thread_num() * per_thread);
+                        bufs ? bufs + (size_t)omp_get_thread_num() * per_thread : NULL);
         }
         for (size_t k = 0; k < gn; k++) {
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;

@@ -225,11 +225,15 @@ GRAD_SMALL(double, grads4_f64, load4_f64, 4)
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out) {
     static void (*const small[])(const float *, size_t, size_t, const double *, double,
                                  double *) = {grads1_f32, grads2_f32, grads3_f32, grads4_f32};
+    if (d == 0) { /* only the bias: nothing to vectorise */
+        nr_grad_f32_scalar(x, n, d, w, b, out);
+        return;
+    }
     if (d == 1) {
         grad1_f32(x, n, w[0], b, out);
         return;
     }
-    if (d <= 16) {
+    if (d >= 2 && d <= 16) {
         small[(d - 1) / 4](x, n, d, w, b, out);
         return;
     }
@@ -239,11 +243,15 @@ void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, doubl
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out) {
     static void (*const small[])(const double *, size_t, size_t, const double *, double,
                                  double *) = {grads1_f64, grads2_f64, grads3_f64, grads4_f64};
+    if (d == 0) {
+        nr_grad_f64_scalar(x, n, d, w, b, out);
+        return;
+    }
     if (d == 1) {
         grad1_f64(x, n, w[0], b, out);
         return;
     }
-    if (d <= 16) {
+    if (d >= 2 && d <= 16) {
         small[(d - 1) / 4](x, n, d, w, b, out);
         return;
     }

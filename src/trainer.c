@@ -112,8 +112,9 @@ nr_status nr_data_sum(const nr_data *d, nr_kernel_choice kc, int threads, double
     if (threads <= 0) threads = omp_get_max_threads();
     const size_t stride = d->features + 1, nblocks = (d->rows + BLOCK - 1) / BLOCK;
     double total = 0.0;
-    /* the same static split of blocks over threads as pass(), one partial
-     * per thread: the baseline reads exactly the bytes an epoch reads */
+    /* the blocks of pass() in one region (pass() adds a region per group of
+     * 256 blocks and a serial sum of partials: those costs belong to the
+     * trainer, not to the baseline) */
 #pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : total)
     for (size_t b = 0; b < nblocks; b++) {
         const size_t lo = b * BLOCK, hi = lo + BLOCK < d->rows ? lo + BLOCK : d->rows;

@@ -7,12 +7,14 @@ import statistics
 import time
 
 
-def args(doc, epochs=10, lr=0.1):
+def args(doc, epochs=10, lr=0.1, threads=False):
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--data", required=True, help=".npy file written by `neuron gen`")
     ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--rows", type=int, default=0, help="use the first ROWS rows (0: all)")
+    if threads:
+        ap.add_argument("--threads", type=int, default=0, help="threads (0: every usable core)")
     return ap.parse_args()
 
 

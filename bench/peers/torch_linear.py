@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Full-batch gradient descent with PyTorch: nn.Linear(d, 1), MSELoss (mean
 reduction) and optim.SGD, one step per epoch over all rows, on every core
-(torch.set_num_threads), data as float32 tensors sharing numpy's memory."""
+(--threads, as many as neuron used), data as float32 tensors sharing numpy's memory."""
 import os
 
 import numpy as np
@@ -9,9 +9,9 @@ import torch
 
 import common
 
-o = common.args(__doc__)
+o = common.args(__doc__, threads=True)
 X, y = common.load(o.data, o.rows)
-torch.set_num_threads(os.cpu_count() or 1)
+torch.set_num_threads(o.threads or len(os.sched_getaffinity(0)))
 Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).unsqueeze(1)
 model = torch.nn.Linear(Xt.shape[1], 1)
