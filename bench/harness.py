@@ -323,18 +323,19 @@ def plots(o, info, tp, conv):
         p = os.path.join(dat, f"conv_{name.replace(':', '_')}.dat")
         with open(p, "w") as f:
             for pt in c["points"]:
-                if not pt.get("final"):
-                    f.write(f"{pt['epoch']} {max(pt['seconds'], 1e-6):.6g} "
-                            f"{max(pt['gap'], 1e-16):.6g}\n")
+                if not pt.get("final"):  # a time of 0 (no epoch yet) is "?" on a log axis
+                    secs = f"{pt['seconds']:.6g}" if pt["seconds"] > 0 else "?"
+                    f.write(f"{pt['epoch']} {secs} {max(pt['gap'], 1e-16):.6g}\n")
         plot_e.append(f"'{p}' using 1:3 with linespoints title '{name} (lr {c['lr']:g})'")
         plot_s.append(f"'{p}' using 2:3 with linespoints title '{name}'")
     script = (f"set terminal pngcairo size 1400,600 noenhanced font ',10'\n"
               f"set output '{os.path.join(o.out, 'convergence.png')}'\n"
               f"set multiplot layout 1,2 title 'loss - least-squares optimum "
               f"({conv['floor']:.6g}): {tag}'\n"
-              f"set logscale y\nset grid\nset key top right\nset xlabel 'epoch'\n"
-              f"set logscale x\nset ylabel 'train MSE - optimum'\n"
+              f"set logscale y\nset grid\nset key bottom left\nset format y '%.0e'\n"
+              f"set xlabel 'epochs done'\nset xrange [0:*]\nset ylabel 'train MSE - optimum'\n"
               f"plot {', '.join(plot_e)}\n"
+              f"set logscale x\nset format x '%g'\nset xrange [*:*]\n"
               f"set xlabel 'seconds (wall, cumulative)'\n"
               f"plot {', '.join(plot_s)}\nunset multiplot\n")
     subprocess.run([gp], input=script, text=True, check=True)
