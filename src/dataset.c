@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -147,4 +151,20 @@ nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err) {
     if (!strcmp(ext, "npy")) return nr_npy_save(d, path, err);
     if (!strcmp(ext, "csv")) return nr_csv_save(d, path, err);
     return nr_fail(err, NR_ERR_ARG, "%s: unknown file type (expected .npy or .csv)", path);
+}
+
+nr_status nr_open_input(const char *path, const char *what, int *fd, size_t *size, nr_error *err) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    if (*size == 0) {
+        close(*fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected %s)", path, what);
+    }
+    return NR_OK;
 }

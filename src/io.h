@@ -67,6 +67,10 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
                          nr_error *err);
 
 /* Readers and writers behind nr_dataset_load / nr_data_save. */
+/* Open `path` read-only as a non-empty regular file: *fd and *size, or
+ * NR_ERR_INPUT naming the file ("empty file (expected <what>)"). */
+nr_status nr_open_input(const char *path, const char *what, int *fd, size_t *size, nr_error *err);
+
 nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err);

@@ -80,18 +80,10 @@ static const char *parse_number(const char *a, const char *b, double *out) {
 }
 
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nr_fail(err, NR_ERR_INPUT, "%s: not a regular file", path);
-    }
-    const size_t size = (size_t)st.st_size;
-    if (size == 0) {
-        close(fd);
-        return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected CSV rows)", path);
-    }
+    int fd;
+    size_t size;
+    nr_status os = nr_open_input(path, "CSV rows", &fd, &size, err);
+    if (os != NR_OK) return os;
     char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)

@@ -205,18 +205,10 @@ nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, np
 }
 
 nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nr_fail(err, NR_ERR_INPUT, "%s: not a regular file", path);
-    }
-    const size_t size = (size_t)st.st_size;
-    if (size == 0) {
-        close(fd);
-        return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected a .npy array)", path);
-    }
+    int fd;
+    size_t size;
+    nr_status os = nr_open_input(path, "a .npy array", &fd, &size, err);
+    if (os != NR_OK) return os;
     /* MAP_POPULATE: fault the pages in now, so that the first epoch is not
      * also the one that pays for the page table */
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
