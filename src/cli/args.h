@@ -73,6 +73,12 @@ bool cli_parse_double(const char *s, double *out);
  * partial output is left behind) and exit with 128 + signal. */
 void cli_cleanup_on_signals(void);
 
+/* Monotonic wall-clock seconds, for timings and progress. */
+double cli_seconds(void);
+
+/* Median of n values (v is not modified); NaN when n is 0 or memory is short. */
+double cli_median(const double *v, size_t n);
+
 /* Parse "a,b,c" into at most `max` doubles; returns the count, or -1 with
  * a message naming the option on a bad element. */
 long cli_double_list(cli_args *a, double *out, size_t max);

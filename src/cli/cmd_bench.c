@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -35,22 +34,6 @@ static void usage(FILE *f) {
           "  --out FILE.json  write every measurement and the machine's summary\n"
           "  --quiet          no table on stdout\n",
           f);
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 typedef struct {
@@ -136,16 +119,16 @@ static nr_status stream_median(const nr_data *d, nr_kernel_choice k, int threads
     double *t = malloc((size_t)reps * sizeof *t);
     if (!t) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     for (int r = 0; r < reps; r++) {
-        double s, t0 = now_seconds();
+        double s, t0 = cli_seconds();
         nr_status st = nr_data_sum(d, k, threads, &s, err);
-        t[r] = now_seconds() - t0;
+        t[r] = cli_seconds() - t0;
         if (st != NR_OK) {
             free(t);
             return st;
         }
         (void)s; /* a call into the library: the reads cannot be dropped */
     }
-    *out = median_of(t, (size_t)reps);
+    *out = cli_median(t, (size_t)reps);
     free(t);
     return NR_OK;
 }
@@ -268,7 +251,7 @@ int cmd_bench(int argc, char **argv) {
             } else {
                 for (int64_t e = 0; e < r.epochs_run; e++)
                     ep_min = fmin(ep_min, r.epoch_seconds[e]);
-                ep = median_of(r.epoch_seconds, (size_t)r.epochs_run);
+                ep = cli_median(r.epoch_seconds, (size_t)r.epochs_run);
             }
             const double sps = (double)d->rows / ep, gbs = bytes / ep / 1e9;
             cJSON *j = cJSON_CreateObject();

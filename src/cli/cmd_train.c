@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -100,9 +99,7 @@ typedef struct {
 static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
     progress_ctx *p = ctx;
     if (p->progress) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        double now = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+        const double now = cli_seconds();
         if (now - p->last >= 0.1 || epoch == p->epochs) {
             fprintf(stderr, "\repoch %lld/%lld  loss %.6g  %.3g samples/s   ", (long long)epoch,
                     (long long)p->epochs, loss, sps);
@@ -116,22 +113,6 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
 /* ------------------------------------------------------------- outputs -- */
 
 static const char *algo_names = "sgd|batch|minibatch|ols";
-
-static double median(const double *v, int64_t n) {
-    if (n <= 0) return NAN;
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c) return NAN;
-    memcpy(c, v, (size_t)n * sizeof *c);
-    for (int64_t i = 1; i < n; i++) /* insertion sort: histories are short */
-        for (int64_t j = i; j > 0 && c[j - 1] > c[j]; j--) {
-            double t = c[j];
-            c[j] = c[j - 1];
-            c[j - 1] = t;
-        }
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
 
 static void add_number_or_null(cJSON *j, const char *k, double v) {
     if (isfinite(v))
@@ -165,7 +146,8 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     add_number_or_null(j, "val_loss", r->val_loss);
     cJSON_AddNumberToObject(j, "seconds", r->seconds);
     cJSON_AddNumberToObject(j, "samples_per_second", r->samples_per_second);
-    add_number_or_null(j, "epoch_seconds_median", median(r->epoch_seconds, r->epochs_run));
+    add_number_or_null(j, "epoch_seconds_median",
+                       cli_median(r->epoch_seconds, (size_t)r->epochs_run));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason ? r->stop_reason : "epochs");
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
