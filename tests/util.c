@@ -91,25 +91,26 @@ static void spawn_capture(run_result *r, const char *path, const char *const *ar
     unlink(errp);
 }
 
-void run_neuron(run_result *r, const char *const *args) {
+/* argv for $NEURON_BIN followed by the NULL-terminated args (at most 126). */
+static const char *neuron_argv(const char *const *args, const char *argv[128]) {
     const char *bin = getenv("NEURON_BIN");
     cr_assert(bin && *bin, "NEURON_BIN must name the neuron binary");
-    const char *argv[128];
     size_t n = 0;
     argv[n++] = bin;
     for (; args && args[n - 1] && n < 127; n++) argv[n] = args[n - 1];
     argv[n] = NULL;
+    return bin;
+}
+
+void run_neuron(run_result *r, const char *const *args) {
+    const char *argv[128];
+    const char *bin = neuron_argv(args, argv);
     spawn_capture(r, bin, argv, 0);
 }
 
 int start_neuron(const char *const *args, const char *out_path, const char *err_path) {
-    const char *bin = getenv("NEURON_BIN");
-    cr_assert(bin && *bin, "NEURON_BIN must name the neuron binary");
     const char *argv[128];
-    size_t n = 0;
-    argv[n++] = bin;
-    for (; args && args[n - 1] && n < 127; n++) argv[n] = args[n - 1];
-    argv[n] = NULL;
+    const char *bin = neuron_argv(args, argv);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
