@@ -285,8 +285,7 @@ def write_csv(path, rows, keys):
 
 
 def label(r):
-    a = r["algo"] + (f":{r['batch']}" if r.get("batch") else "")
-    return a
+    return r["algo"] + (f":{r['batch']}" if r.get("batch") else "")
 
 
 def plots(o, info, tp, conv):
@@ -305,9 +304,9 @@ def plots(o, info, tp, conv):
                 continue
             f.write(f"\"{label(r)} {r['dtype']} d={r['features']} t={r['threads']}\" "
                     f"{r['samples_per_second']:.6g} {100 * r['roofline']:.4g}\n")
-    common = (f"set terminal pngcairo size 1400,700 noenhanced font ',10'\n"
-              f"set style data histograms\nset style fill solid 0.8 border -1\n"
-              f"set xtics rotate by -50 scale 0\nset grid ytics\nset key off\n")
+    common = ("set terminal pngcairo size 1400,700 noenhanced font ',10'\n"
+              "set style data histograms\nset style fill solid 0.8 border -1\n"
+              "set xtics rotate by -50 scale 0\nset grid ytics\nset key off\n")
     for name, col, ylabel, extra in (
             ("throughput.png", 2, "samples / s per epoch (log)", "set logscale y\n"),
             ("roofline.png", 3, "% of a streaming read of the same bytes (clipped at 150)",
@@ -349,7 +348,6 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
     print(f"\n{'algorithm':<16} {'d':>3} {'type':>4} {'thr':>3} {'epoch ms':>10} "
           f"{'samples/s':>11} {'GB/s':>7} {'stream':>7} {'roofline':>8}")
     for r in tp:
-        extra = ""
         if r["algo"] == "exact":  # epochs read nothing: passes, not bandwidth
             print(f"{label(r):<16} {r['features']:>3} {r['dtype']:>4} {r['threads']:>3} "
                   f"{1e3 * r['epoch_seconds_mean']:>10.3f} {'-':>11} {'-':>7} "
@@ -359,7 +357,7 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
         print(f"{label(r):<16} {r['features']:>3} {r['dtype']:>4} {r['threads']:>3} "
               f"{1e3 * r['epoch_seconds_median']:>10.3f} {r['samples_per_second']:>11.4g} "
               f"{r['gb_per_second']:>7.2f} {r['stream_gb_per_second']:>7.2f} "
-              f"{100 * r['roofline']:>7.1f}%{extra}")
+              f"{100 * r['roofline']:>7.1f}%")
     print(f"\nconvergence (f32, 16 features): optimum MSE {conv['floor']:.9g} "
           f"(ols in {conv['ols_seconds']:.3f} s); reach = first epoch within "
           f"{conv['gap_target']:g} relative of it")
