@@ -220,6 +220,18 @@ nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
  * leaves no partial file behind: the one process-wide state of the library. */
 void nr_abandon_temp_files(void);
 
+/* Reliability (issue 13): which mapped input file holds `addr`, for a
+ * SIGBUS handler. nr_dataset_load maps .npy files (for the life of the data
+ * set) and CSV files (while parsing); when another program truncates such a
+ * file, the next read of a vanished page raises SIGBUS in the reading
+ * thread. The library installs no handler; a program that wants a clean
+ * error instead of a crash installs one (SA_SIGINFO) and calls this with
+ * si_addr: the file's path, or NULL for an address in no mapped input.
+ * Async-signal-safe (it reads a fixed table, no locks); the string stays
+ * valid while the mapping lives. The `neuron` CLI reports "FILE: the file
+ * shrank while it was being read" and exits 3. */
+const char *nr_mapped_file_at(const void *addr);
+
 /* ------------------------------------------------------------------------ */
 /* Synthetic data (src/gen.c)                                               */
 /* ------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
  * Files in any other layout (CSV, another target column, Fortran order, a
  * dtype conversion) are converted once into an owned buffer of this layout. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,53 @@ struct nr_dataset {
     void *owned; /* malloc'd values, or NULL */
     void *map;   /* mmap'd file, or NULL */
     size_t map_len;
+    int map_slot; /* in the registry of mapped files, or -1 */
 };
+
+/* ------------------------------------------------ mapped-file registry -- */
+
+/* A mapped file that shrinks under us (another program truncates it) turns
+ * the next read of a vanished page into SIGBUS, in whichever thread reads
+ * it. Copying would cost the memory and the time that mapping saves, and
+ * Linux has no mandatory locks; so the mappings are registered here, and a
+ * SIGBUS handler (the CLI's) asks nr_mapped_file_at which file the faulting
+ * address belongs to and reports it as bad input. A slot is claimed, filled,
+ * then published; the handler reads published slots only. */
+enum { MAX_MAPS = 16, MAP_FREE = 0, MAP_CLAIMED = 1, MAP_LIVE = 2 };
+static struct {
+    uintptr_t lo, hi;
+    char path[PATH_MAX];
+} maps[MAX_MAPS];
+static int map_state[MAX_MAPS];
+
+int nr_map_register(const void *addr, size_t len, const char *path) {
+    for (int i = 0; i < MAX_MAPS; i++) {
+        int expect = MAP_FREE;
+        if (!__atomic_compare_exchange_n(&map_state[i], &expect, MAP_CLAIMED, false,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
+        maps[i].lo = (uintptr_t)addr;
+        maps[i].hi = (uintptr_t)addr + len;
+        snprintf(maps[i].path, sizeof maps[i].path, "%s", path);
+        __atomic_store_n(&map_state[i], MAP_LIVE, __ATOMIC_RELEASE);
+        return i;
+    }
+    return -1;
+}
+
+void nr_map_unregister(int slot) {
+    if (slot >= 0 && slot < MAX_MAPS)
+        __atomic_store_n(&map_state[slot], MAP_FREE, __ATOMIC_RELEASE);
+}
+
+const char *nr_mapped_file_at(const void *addr) {
+    const uintptr_t a = (uintptr_t)addr;
+    for (int i = 0; i < MAX_MAPS; i++)
+        if (__atomic_load_n(&map_state[i], __ATOMIC_ACQUIRE) == MAP_LIVE && a >= maps[i].lo &&
+            a < maps[i].hi)
+            return maps[i].path;
+    return NULL;
+}
 
 size_t nr_dtype_size(nr_dtype t) {
     return t == NR_F32 ? 4 : 8;
@@ -58,6 +105,7 @@ nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **
     }
     memset(v, 0, bytes);
     ds->owned = v;
+    ds->map_slot = -1;
     ds->view = (nr_data){.rows = rows, .features = features, .dtype = t, .values = v};
     *out = ds;
     return NR_OK;
@@ -70,9 +118,10 @@ nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_data
 }
 
 nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features, nr_dtype t,
-                                const void *values) {
+                                const void *values, int map_slot) {
     nr_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return NULL;
+    ds->map_slot = map_slot;
     ds->map = map;
     ds->map_len = map_len;
     ds->view = (nr_data){.rows = rows, .features = features, .dtype = t, .values = values};
@@ -91,7 +140,10 @@ void *nr_dataset_mutable(nr_dataset *ds) {
 
 void nr_dataset_free(nr_dataset *ds) {
     if (!ds) return;
-    if (ds->map) munmap(ds->map, ds->map_len);
+    if (ds->map) {
+        nr_map_unregister(ds->map_slot);
+        munmap(ds->map, ds->map_len);
+    }
     free(ds->owned);
     free(ds);
 }
@@ -153,14 +205,31 @@ nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err) {
     return nr_fail(err, NR_ERR_ARG, "%s: unknown file type (expected .npy or .csv)", path);
 }
 
+nr_status nr_data_write(const nr_data *d, nr_atomic *a, nr_error *err) {
+    char ext[16];
+    nr_path_ext(a->path, ext, sizeof ext);
+    if (!strcmp(ext, "npy")) return nr_npy_write(d, a, err);
+    if (!strcmp(ext, "csv")) return nr_csv_write(d, a, err);
+    return nr_fail(err, NR_ERR_ARG, "%s: unknown file type (expected .npy or .csv)", a->path);
+}
+
 nr_status nr_open_input(const char *path, const char *what, int *fd, size_t *size, nr_error *err) {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a writer would block open() forever; it is
+     * refused below like any file that is not regular. */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (*fd < 0) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(*fd, &st) != 0) {
+        int saved = errno;
         close(*fd);
-        return nr_fail(err, NR_ERR_INPUT, "%s: not a regular file", path);
+        return nr_fail(err, NR_ERR_INPUT, "%s: cannot read: %s", path, strerror(saved));
     }
+    if (!S_ISREG(st.st_mode)) {
+        close(*fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: is %s (expected a regular file holding %s)", path,
+                       nr_file_kind(st.st_mode), what);
+    }
+    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK);
     *size = (size_t)st.st_size;
     if (*size == 0) {
         close(*fd);

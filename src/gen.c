@@ -10,6 +10,7 @@
  * transform on two uniforms of the same cell, z = sqrt(-2 ln u1) cos(2 pi u2),
  * with u1 in (0, 1] so the log is finite. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -58,6 +59,21 @@ static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
             if (!isfinite(o->weights[j]))
                 return nr_fail(err, NR_ERR_ARG, "weight %zu is not finite", j + 1);
     if (o->dtype != NR_F32 && o->dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
+    /* Every target must fit the dtype: |y| <= |b| + sum |w_j| max|x| + S,
+     * where max|x| is 1 for U(-1, 1) and, for N(0, 1) by Box-Muller from
+     * u1 >= 2^-53, sqrt(-2 ln 2^-53) = 8.57. Summed upwards, so the bound
+     * is never below the true one; a file of Inf would be refused by every
+     * reader, neuron's included. */
+    const double xmax = o->dist == NR_DIST_NORMAL ? 8.5717 : 1.0;
+    double bound = fabs(o->bias) + o->noise;
+    for (size_t j = 0; j < o->features; j++)
+        bound += fabs(o->weights ? o->weights[j] : (double)(j + 1)) * xmax;
+    const double top = o->dtype == NR_F32 ? (double)FLT_MAX : DBL_MAX;
+    if (!(bound <= top))
+        return nr_fail(err, NR_ERR_ARG,
+                       "bias %g, noise %g and the weights give targets up to %g, beyond the "
+                       "largest %s (%g)",
+                       o->bias, o->noise, bound, o->dtype == NR_F32 ? "float32" : "float64", top);
     size_t n;
     if (!nr_mul_ok(o->rows, o->features + 1, &n) || !nr_mul_ok(n, 16, &n))
         return nr_fail(err, NR_ERR_ARG, "%zu rows x %zu features is too large", o->rows,
@@ -105,16 +121,17 @@ nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err) {
     return NR_OK;
 }
 
-nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err) {
+nr_status nr_gen_write_to(const nr_gen_opts *o, nr_atomic *a, nr_error *err) {
     nr_status s = check_opts(o, err);
     if (s != NR_OK) return s;
+    const char *path = a->path;
     char ext[16];
     nr_path_ext(path, ext, sizeof ext);
     if (!strcmp(ext, "csv")) {
         nr_dataset *ds;
         if ((s = nr_dataset_new(o->rows, o->features, o->dtype, &ds, err)) != NR_OK) return s;
         if ((s = nr_gen_fill(o, nr_dataset_mutable(ds), err)) == NR_OK)
-            s = nr_csv_save(nr_dataset_view(ds), path, err);
+            s = nr_csv_write(nr_dataset_view(ds), a, err);
         nr_dataset_free(ds);
         return s;
     }
@@ -125,23 +142,23 @@ nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err) {
     const size_t cols = o->features + 1;
     const size_t h = nr_npy_header(head, sizeof head, o->dtype, o->rows, cols);
     const size_t bytes = o->rows * cols * nr_dtype_size(o->dtype), total = h + bytes;
-    nr_atomic a;
-    if ((s = nr_atomic_create(&a, path, err)) != NR_OK) return s;
-    if ((s = nr_atomic_reserve(&a, total, err)) != NR_OK) {
-        nr_atomic_abort(&a);
-        return s;
-    }
-    char *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd, 0);
-    if (map == MAP_FAILED) {
-        s = nr_fail(err, NR_ERR_IO, "%s: cannot map for writing: %s", path, strerror(errno));
-        nr_atomic_abort(&a);
-        return s;
-    }
+    if ((s = nr_atomic_reserve(a, total, err)) != NR_OK) return s;
+    char *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
+    if (map == MAP_FAILED)
+        return nr_fail(err, NR_ERR_IO, "%s: cannot map for writing: %s", path, strerror(errno));
     memcpy(map, head, h);
     s = nr_gen_fill(o, map + h, err);
     if (munmap(map, total) != 0 && s == NR_OK)
         s = nr_fail(err, NR_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (s != NR_OK) {
+    return s;
+}
+
+nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err) {
+    nr_status s = check_opts(o, err);
+    if (s != NR_OK) return s;
+    nr_atomic a;
+    if ((s = nr_atomic_create(&a, path, err)) != NR_OK) return s;
+    if ((s = nr_gen_write_to(o, &a, err)) != NR_OK) {
         nr_atomic_abort(&a);
         return s;
     }

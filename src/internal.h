@@ -12,6 +12,11 @@
 
 /* Write a formatted message into `err` (if not NULL) and return `s`, so that
  * a failing path reads `return nr_fail(err, NR_ERR_INPUT, "...", ...);`. */
+/* Copy the `len` bytes of `src` into `dst` (NUL-terminated, at most cap - 1
+ * bytes); text too long loses its middle, marked "...", so that both the
+ * start (a path) and the end (the reason) of a message survive. */
+void nr_elide(char *dst, size_t cap, const char *src, size_t len);
+
 nr_status nr_fail(nr_error *err, nr_status s, const char *fmt, ...) NR_PRINTF(3, 4);
 
 /* The tutorial's data and start state exactly as nr_tutorial_run makes them

@@ -9,23 +9,45 @@
 #include "internal.h"
 
 /* A file being written atomically: data go to `tmp` (same folder as
- * `path`), which is renamed over `path` on commit and unlinked on abort or
- * by nr_abandon_temp_files() from a signal handler. */
+ * `target`, the file `path` names once symbolic links are followed), which
+ * is renamed over `target` on commit and unlinked on abort or by
+ * nr_abandon_temp_files() from a signal handler. */
 typedef struct {
     int fd;
-    int slot; /* index in the registry of temporary files, or -1 */
-    char path[PATH_MAX];
-    char tmp[PATH_MAX];
+    int slot;              /* index in the registry of temporary files, or -1 */
+    char path[PATH_MAX];   /* as given, for messages */
+    char target[PATH_MAX]; /* the file replaced on commit */
+    char tmp[PATH_MAX];    /* "" once renamed or removed */
 } nr_atomic;
 
+/* Create the temporary file of an output. NR_ERR_ARG when `path` names a
+ * directory, a device, a FIFO, a socket, a symbolic link to nothing, or a
+ * folder that does not exist or cannot be written; NR_ERR_IO otherwise. */
 nr_status nr_atomic_create(nr_atomic *a, const char *path, nr_error *err);
 /* Write everything or fail with NR_ERR_IO naming the file. */
 nr_status nr_atomic_write(nr_atomic *a, const void *buf, size_t n, nr_error *err);
 /* Reserve `size` bytes on disk now, so that a full disk fails here and not
  * later through a memory map (which would be a SIGBUS). */
 nr_status nr_atomic_reserve(nr_atomic *a, size_t size, nr_error *err);
+/* fsync and close the temporary file, both checked (NR_ERR_IO); the file
+ * stays registered until nr_atomic_rename or nr_atomic_abort. */
+nr_status nr_atomic_finish(nr_atomic *a, nr_error *err);
+/* Rename a finished temporary file over the target (and sync its folder);
+ * on failure the temporary file is removed. */
+nr_status nr_atomic_rename(nr_atomic *a, nr_error *err);
+/* finish, then rename; the temporary file is removed on any failure. */
 nr_status nr_atomic_commit(nr_atomic *a, nr_error *err);
 void nr_atomic_abort(nr_atomic *a);
+
+/* "a directory", "a FIFO (named pipe)", ... for a st_mode. */
+const char *nr_file_kind(unsigned mode);
+
+/* Mapped files, for a SIGBUS handler (nr_mapped_file_at): register the
+ * `len` bytes at `addr` as file `path`; returns a slot, or -1 when the
+ * registry is full (the mapping then works, but a fault in it is a plain
+ * SIGBUS). */
+int nr_map_register(const void *addr, size_t len, const char *path);
+void nr_map_unregister(int slot);
 
 /* Atomically write a whole buffer to `path`. */
 nr_status nr_write_file_atomic(const char *path, const void *buf, size_t n, nr_error *err);
@@ -75,12 +97,25 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
 nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
 nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err);
 nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err);
+/* The same into an open atomic file (not committed), the format chosen by
+ * the extension of a->path; so that a caller can prepare every output first
+ * and commit them together. */
+nr_status nr_npy_write(const nr_data *d, nr_atomic *a, nr_error *err);
+nr_status nr_csv_write(const nr_data *d, nr_atomic *a, nr_error *err);
+nr_status nr_data_write(const nr_data *d, nr_atomic *a, nr_error *err);
+
+/* nr_gen_write into an open atomic file (not committed). */
+nr_status nr_gen_write_to(const nr_gen_opts *o, nr_atomic *a, nr_error *err);
+
+/* A model's JSON text as nr_model_save writes it (malloc'd, ends with a
+ * newline), or NULL with NR_ERR_ARG (a non-finite weight) / NR_ERR_NOMEM. */
+char *nr_model_text(const nr_model *m, const nr_train_opts *o, nr_error *err, nr_status *st);
 
 /* Data sets: an owned, zero-filled buffer of rows x (features+1) values, or
  * a read-only mapping of `map_len` bytes whose values start at `values`. */
 nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **out, nr_error *err);
 nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features, nr_dtype t,
-                                const void *values);
+                                const void *values, int map_slot);
 
 /* Check that every value is finite; on the first that is not, fail naming
  * the file, the row (1-based) and the column (1-based). */

@@ -66,6 +66,8 @@ static size_t split_fields(const char *p, const char *e, char delim, const char 
 /* Parse one field as a double; returns 0 on success, else a reason. */
 static const char *parse_number(const char *a, const char *b, double *out) {
     if (a == b) return "is empty";
+    /* strtod would stop at a NUL and blame the digits before it */
+    if (memchr(a, '\0', (size_t)(b - a))) return "holds a NUL byte (binary data?)";
     if (b - a >= MAX_FIELD) return "is too long for a number";
     char buf[MAX_FIELD];
     memcpy(buf, a, (size_t)(b - a));
@@ -89,7 +91,9 @@ nr_status nr_csv_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     if (map == MAP_FAILED)
         return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
     madvise(map, size, MADV_SEQUENTIAL);
+    const int slot = nr_map_register(map, size, path); /* a shrinking file: see dataset.c */
     nr_status s = nr_csv_parse(path, map, size, o, out, err);
+    nr_map_unregister(slot);
     munmap(map, size);
     return s;
 }
@@ -98,6 +102,15 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
                        nr_dataset **out, nr_error *err) {
     const char delim = o->delimiter ? o->delimiter : ',';
     if (size == 0) return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected CSV rows)", path);
+    /* A UTF-8 byte order mark (spreadsheets write one) is not part of the
+     * first field: left in, it would make a numeric first row a "header"
+     * and hide the first column's name from --target. */
+    if (size >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        text += 3;
+        size -= 3;
+        if (size == 0)
+            return nr_fail(err, NR_ERR_INPUT, "%s: empty file (expected CSV rows)", path);
+    }
     const char *end = text + size;
     if (memchr(text, '\0', size < 4096 ? size : 4096)) {
         return nr_fail(err, NR_ERR_INPUT, "%s: binary data (NUL bytes): not a CSV file", path);
@@ -311,22 +324,17 @@ static int format_value(char *buf, size_t cap, double v, nr_dtype t) {
     return snprintf(buf, cap, "%.17g", v);
 }
 
-nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err) {
-    nr_atomic a;
-    nr_status s = nr_atomic_create(&a, path, err);
-    if (s != NR_OK) return s;
+nr_status nr_csv_write(const nr_data *d, nr_atomic *a, nr_error *err) {
+    nr_status s;
     const size_t cols = d->features + 1;
     /* header */
     size_t hcap = cols * 12 + 8, hl = 0;
     char *head = malloc(hcap);
-    if (!head) {
-        nr_atomic_abort(&a);
-        return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    }
+    if (!head) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     for (size_t j = 0; j < d->features; j++)
         hl += (size_t)snprintf(head + hl, hcap - hl, "x%zu,", j + 1);
     hl += (size_t)snprintf(head + hl, hcap - hl, "y\n");
-    s = nr_atomic_write(&a, head, hl, err);
+    s = nr_atomic_write(a, head, hl, err);
     free(head);
     /* Rows are formatted in parallel blocks and written in order. */
     const size_t block = 16384;
@@ -355,16 +363,23 @@ nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err) {
                 if (!buf && !failed) {
                     failed = 1;
                     ws = nr_fail(err, NR_ERR_NOMEM, "out of memory");
-                } else if (!failed && (ws = nr_atomic_write(&a, buf, len, err)) != NR_OK) {
+                } else if (!failed && (ws = nr_atomic_write(a, buf, len, err)) != NR_OK) {
                     failed = 1;
                 }
             }
         }
         free(buf);
     }
-    if (failed) {
+    return failed ? ws : NR_OK;
+}
+
+nr_status nr_csv_save(const nr_data *d, const char *path, nr_error *err) {
+    nr_atomic a;
+    nr_status s = nr_atomic_create(&a, path, err);
+    if (s != NR_OK) return s;
+    if ((s = nr_csv_write(d, &a, err)) != NR_OK) {
         nr_atomic_abort(&a);
-        return ws;
+        return s;
     }
     return nr_atomic_commit(&a, err);
 }

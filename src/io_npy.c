@@ -215,6 +215,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     close(fd);
     if (map == MAP_FAILED)
         return nr_fail(err, NR_ERR_INPUT, "%s: cannot map: %s", path, strerror(errno));
+    const int slot = nr_map_register(map, size, path); /* a shrinking file: see dataset.c */
     const unsigned char *b = map;
     npy_info info;
     size_t off = 0, target = 0;
@@ -222,6 +223,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     const size_t item = s == NR_OK ? nr_dtype_size(info.dtype) : 0;
     if (s == NR_OK) s = npy_target(path, o->target, info.cols, &target, err);
     if (s != NR_OK) {
+        nr_map_unregister(slot);
         munmap(map, size);
         return s;
     }
@@ -231,14 +233,16 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
     if (!info.fortran && !info.big_endian && target == info.cols - 1 && want == info.dtype &&
         off % item == 0) {
         madvise(map, size, MADV_SEQUENTIAL);
-        ds = nr_dataset_from_map(map, size, info.rows, features, info.dtype, b + off);
+        ds = nr_dataset_from_map(map, size, info.rows, features, info.dtype, b + off, slot);
         if (!ds) {
+            nr_map_unregister(slot);
             munmap(map, size);
             return nr_fail(err, NR_ERR_NOMEM, "out of memory");
         }
     } else {
         s = nr_dataset_new(info.rows, features, want, &ds, err);
         if (s != NR_OK) {
+            nr_map_unregister(slot);
             munmap(map, size);
             return s;
         }
@@ -258,6 +262,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
                     ((double *)dst)[i * cols + k] = v;
             }
         }
+        nr_map_unregister(slot);
         munmap(map, size);
     }
     s = nr_data_check_finite(nr_dataset_view(ds), path, err);
@@ -287,17 +292,22 @@ size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols
     return total;
 }
 
-nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err) {
+nr_status nr_npy_write(const nr_data *d, nr_atomic *a, nr_error *err) {
     char head[256];
     const size_t cols = d->features + 1;
     size_t h = nr_npy_header(head, sizeof head, d->dtype, d->rows, cols), bytes;
     if (!h || !nr_mul_ok(d->rows * cols, nr_dtype_size(d->dtype), &bytes))
-        return nr_fail(err, NR_ERR_ARG, "%s: array too large for a .npy header", path);
+        return nr_fail(err, NR_ERR_ARG, "%s: array too large for a .npy header", a->path);
+    nr_status s = nr_atomic_write(a, head, h, err);
+    if (s == NR_OK) s = nr_atomic_write(a, d->values, bytes, err);
+    return s;
+}
+
+nr_status nr_npy_save(const nr_data *d, const char *path, nr_error *err) {
     nr_atomic a;
     nr_status s = nr_atomic_create(&a, path, err);
     if (s != NR_OK) return s;
-    if ((s = nr_atomic_write(&a, head, h, err)) != NR_OK ||
-        (s = nr_atomic_write(&a, d->values, bytes, err)) != NR_OK) {
+    if ((s = nr_npy_write(d, &a, err)) != NR_OK) {
         nr_atomic_abort(&a);
         return s;
     }

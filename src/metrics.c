@@ -2,6 +2,7 @@
  * over fixed blocks and added in block order, like the trainer's, so the
  * numbers do not depend on the thread count. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -11,6 +12,19 @@ enum { BLOCK = 4096 };
 static double value(const nr_data *d, size_t at) {
     return d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
                               : ((const double *)d->values)[at];
+}
+
+/* A prediction or a metric that overflowed: a numerical failure, never a
+ * number to write (a file of "inf" is one neuron itself would refuse). */
+static nr_status non_finite(nr_error *err, const char *what, size_t row, double v) {
+    const char *is = isnan(v) ? "NaN" : (v < 0 ? "-Inf" : "Inf");
+    if (row == SIZE_MAX)
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "%s is %s: the model's numbers overflow double precision on these data",
+                       what, is);
+    return nr_fail(err, NR_ERR_DIVERGED,
+                   "row %zu: %s is %s: the model's numbers overflow double precision on this row",
+                   row + 1, what, is);
 }
 
 static nr_status check_shape(const nr_model *m, const nr_data *d, bool need_target, size_t *stride,
@@ -34,9 +48,13 @@ nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error 
     size_t stride;
     nr_status s = check_shape(m, d, false, &stride, err);
     if (s != NR_OK) return s;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < d->rows; i++) out[i] = predict_row(m, d, i, stride);
-    return NR_OK;
+    size_t first = SIZE_MAX;
+#pragma omp parallel for schedule(static) reduction(min : first)
+    for (size_t i = 0; i < d->rows; i++) {
+        out[i] = predict_row(m, d, i, stride);
+        if (!isfinite(out[i]) && i < first) first = i;
+    }
+    return first == SIZE_MAX ? NR_OK : non_finite(err, "prediction", first, out[first]);
 }
 
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err) {
@@ -47,7 +65,8 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
     const size_t n = d->rows, nb = (n + BLOCK - 1) / BLOCK, k = m->features;
     double *part = calloc(nb * 4, sizeof *part);
     if (!part) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-        /* pass 1: sum of y; pass 2: squared and absolute errors, sum (y - mean)^2 */
+    size_t first = SIZE_MAX; /* the first row whose prediction is not finite */
+    /* pass 1: sum of y; pass 2: squared and absolute errors, sum (y - mean)^2 */
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < nb; b++) {
         double sy = 0;
@@ -58,11 +77,12 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
     double sy = 0;
     for (size_t b = 0; b < nb; b++) sy += part[4 * b];
     const double ybar = sy / (double)n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) reduction(min : first)
     for (size_t b = 0; b < nb; b++) {
         double se = 0, ae = 0, st = 0;
         for (size_t i = b * BLOCK; i < n && i < (b + 1) * BLOCK; i++) {
-            double y = value(d, i * stride + k), e = predict_row(m, d, i, stride) - y;
+            double y = value(d, i * stride + k), p = predict_row(m, d, i, stride), e = p - y;
+            if (!isfinite(p) && i < first) first = i;
             se += e * e, ae += fabs(e), st += (y - ybar) * (y - ybar);
         }
         part[4 * b + 1] = se, part[4 * b + 2] = ae, part[4 * b + 3] = st;
@@ -71,10 +91,17 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
     for (size_t b = 0; b < nb; b++)
         se += part[4 * b + 1], ae += part[4 * b + 2], st += part[4 * b + 3];
     free(part);
-    out->n = n;
-    out->mse = se / (double)n;
-    out->rmse = sqrt(out->mse);
-    out->mae = ae / (double)n;
-    out->r2 = st > 0 ? 1.0 - se / st : NAN;
+    if (first != SIZE_MAX) {
+        double p = predict_row(m, d, first, stride);
+        return non_finite(err, "prediction", first, p);
+    }
+    nr_metrics r = {.n = n, .mse = se / (double)n, .mae = ae / (double)n};
+    r.rmse = sqrt(r.mse);
+    r.r2 = st > 0 ? 1.0 - se / st : NAN;
+    /* finite predictions whose squared errors overflow: no metric to give */
+    if (!isfinite(r.mse)) return non_finite(err, "the mean squared error", SIZE_MAX, r.mse);
+    if (!isfinite(r.mae)) return non_finite(err, "the mean absolute error", SIZE_MAX, r.mae);
+    if (st > 0 && !isfinite(st)) return non_finite(err, "the target's variance", SIZE_MAX, st);
+    *out = r;
     return NR_OK;
 }

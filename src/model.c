@@ -6,10 +6,13 @@
  * Numbers are printed so that they read back to the same bits (cJSON tries
  * 15 significant digits and falls back to 17). Files are written atomically. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -67,12 +70,17 @@ static const char *algo_name(nr_algo a) {
     return "?";
 }
 
-nr_status nr_model_save(const nr_model *m, const nr_train_opts *o, const char *path,
-                        nr_error *err) {
-    if (!isfinite(m->bias)) return nr_fail(err, NR_ERR_ARG, "model has a non-finite bias");
+char *nr_model_text(const nr_model *m, const nr_train_opts *o, nr_error *err, nr_status *st) {
+    *st = NR_ERR_ARG;
+    if (!isfinite(m->bias)) {
+        nr_fail(err, NR_ERR_ARG, "model has a non-finite bias");
+        return NULL;
+    }
     for (size_t j = 0; j < m->features; j++)
-        if (!isfinite(m->weights[j]))
-            return nr_fail(err, NR_ERR_ARG, "model weight %zu is not finite", j + 1);
+        if (!isfinite(m->weights[j])) {
+            nr_fail(err, NR_ERR_ARG, "model weight %zu is not finite", j + 1);
+            return NULL;
+        }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", MODEL_FORMAT);
     cJSON_AddNumberToObject(j, "version", MODEL_VERSION);
@@ -93,17 +101,36 @@ nr_status nr_model_save(const nr_model *m, const nr_train_opts *o, const char *p
         cJSON_AddNumberToObject(t, "epochs", (double)o->epochs);
         cJSON_AddItemToObject(t, "lr", nr_json_number(o->lr));
         if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(t, "batch", (double)o->batch);
-        cJSON_AddNumberToObject(t, "seed", (double)o->seed);
+        /* as an integer, exactly: a double would round seeds above 2^53 */
+        char seed[24];
+        snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
+        cJSON_AddRawToObject(t, "seed", seed);
         cJSON_AddBoolToObject(t, "standardize", o->standardize);
         cJSON_AddItemToObject(t, "val_split", nr_json_number(o->val_split));
     }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    if (!text) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    size_t len = strlen(text);
-    text[len] = '\n'; /* cJSON_Print's buffer ends with the NUL we overwrite */
-    nr_status s = nr_write_file_atomic(path, text, len + 1, err);
+    size_t len = text ? strlen(text) : 0;
+    char *out = text ? malloc(len + 2) : NULL;
+    if (!out) {
+        cJSON_free(text);
+        *st = nr_fail(err, NR_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(out, text, len);
+    memcpy(out + len, "\n", 2);
     cJSON_free(text);
+    *st = NR_OK;
+    return out;
+}
+
+nr_status nr_model_save(const nr_model *m, const nr_train_opts *o, const char *path,
+                        nr_error *err) {
+    nr_status s;
+    char *text = nr_model_text(m, o, err, &s);
+    if (!text) return s;
+    s = nr_write_file_atomic(path, text, strlen(text), err);
+    free(text);
     return s;
 }
 
@@ -125,45 +152,69 @@ static nr_status read_array(const char *path, const cJSON *a, const char *name, 
 }
 
 nr_status nr_model_load(nr_model *m, const char *path, nr_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open model", path);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > ((size_t)1 << 30)) {
-                free(buf);
-                fclose(f);
-                return nr_fail(err, NR_ERR_INPUT, "%s: model file too large", path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-            }
-            buf = nb;
+    int fd;
+    size_t size;
+    nr_status s = nr_open_input(path, "a model (JSON)", &fd, &size, err);
+    if (s != NR_OK) {
+        const int saved = errno;
+        /* say what was expected in this file; other refusals as they are */
+        if (err && strstr(err->msg, ": empty file"))
+            nr_fail(err, s, "%s: empty model file", path);
+        else if (err && strstr(err->msg, ": cannot open: "))
+            nr_fail(err, s, "%s: cannot open model: %s", path, strerror(saved));
+        return s;
+    }
+    if (size > ((size_t)1 << 30)) {
+        close(fd);
+        return nr_fail(err, NR_ERR_INPUT, "%s: model file too large (%zu bytes)", path, size);
+    }
+    char *buf = malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    }
+    size_t len = 0;
+    while (len < size) {
+        ssize_t k = read(fd, buf + len, size - len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int saved = errno;
+            close(fd);
+            free(buf);
+            return nr_fail(err, NR_ERR_INPUT, "%s: cannot read: %s", path, strerror(saved));
         }
-        size_t k = fread(buf + len, 1, cap - len - 1, f);
-        len += k;
-        if (k == 0) break;
+        if (k == 0) break; /* it shrank: parse what there is */
+        len += (size_t)k;
     }
-    fclose(f);
+    close(fd);
     buf[len] = '\0';
-    if (len == 0) {
-        free(buf);
-        return nr_fail(err, NR_ERR_INPUT, "%s: empty model file", path);
-    }
-    nr_status s = nr_model_parse(m, path, buf, len, err);
+    s = nr_model_parse(m, path, buf, len, err);
     free(buf);
     return s;
 }
 
 nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
                          nr_error *err) {
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) text += 3, len -= 3; /* UTF-8 BOM */
+    if (len == 0) return nr_fail(err, NR_ERR_INPUT, "%s: empty model file", path);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!j) return nr_fail(err, NR_ERR_INPUT, "%s: not valid JSON", path);
+    /* Strict: one object and nothing after it but blanks. Two models pasted
+     * together, or a model with a tail, are not silently half-read. */
+    size_t used = end ? (size_t)(end - text) : len;
+    while (used < len &&
+           (text[used] == ' ' || text[used] == '\t' || text[used] == '\n' || text[used] == '\r'))
+        used++;
+    if (used < len) {
+        size_t line = 1;
+        for (size_t i = 0; i < used; i++) line += text[i] == '\n';
+        cJSON_Delete(j);
+        return nr_fail(err, NR_ERR_INPUT,
+                       "%s:%zu: %zu bytes after the model's JSON object (expected nothing but "
+                       "blanks)",
+                       path, line, len - used);
+    }
     nr_status s = NR_OK;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
