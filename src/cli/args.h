@@ -15,9 +15,7 @@ enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_NUMERIC
 /* Print "neuron: error: <msg>" on stderr, one line. */
 void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+    __attribute__((format(printf, 1, 2)));
 
 /* Exit code for a library status (SPEC section 5). */
 int cli_exit_code(nr_status s);
@@ -69,9 +67,55 @@ bool cli_parse_double(const char *s, double *out);
 
 #endif
 
-/* On SIGINT/SIGTERM/SIGHUP: remove the library's temporary files (no
- * partial output is left behind) and exit with 128 + signal. */
+/* Installed once by main, for every command: SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT and SIGPIPE (unless the parent ignores it) remove the library's
+ * temporary files and end the process by the same signal; SIGXFSZ is
+ * ignored, so that a write past `ulimit -f` fails and is reported; SIGBUS in
+ * a mapped input (it shrank) is reported as bad input, exit 3. */
 void cli_cleanup_on_signals(void);
+
+/* fflush stdout and check it: EXIT_OK, or EXIT_OTHER with the error line. */
+int cli_check_stdout(void);
+
+/* Every output of a command, prepared (temporary file created, refusals
+ * made) before any work, and committed together at the end: all or none.
+ * Refused (exit 2, the message names both): an output that is the same file
+ * as an input or as another output; through nr_atomic_create, a directory,
+ * device, FIFO, socket or dangling symbolic link (a link to a file is
+ * followed). */
+#include "io.h"
+#include <sys/types.h>
+enum { CLI_MAX_FILES = 8 };
+typedef struct {
+    const char *option;
+    nr_atomic a;
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    char resolved[PATH_MAX];
+} cli_output;
+typedef struct {
+    const char *cmd;
+    cli_output out[CLI_MAX_FILES];
+    int n;
+    struct {
+        const char *option, *path;
+        dev_t dev;
+        ino_t ino;
+    } in[CLI_MAX_FILES];
+    int nin;
+} cli_outputs;
+
+void cli_outputs_init(cli_outputs *o, const char *cmd);
+/* Record an input (its device and inode), before any output is added. */
+void cli_outputs_input(cli_outputs *o, const char *option, const char *path);
+/* Check and prepare an output; NULL after printing the error, *rc its exit
+ * code (the caller then aborts the others). */
+nr_atomic *cli_outputs_add(cli_outputs *o, const char *option, const char *path, int *rc);
+/* fsync and close every output, then rename them all; on failure remove
+ * what is left, print the error and return its exit code. */
+int cli_outputs_commit(cli_outputs *o);
+void cli_outputs_abort(cli_outputs *o);
 
 /* Monotonic wall-clock seconds, for timings and progress. */
 double cli_seconds(void);
@@ -82,3 +126,5 @@ double cli_median(const double *v, size_t n);
 /* Parse "a,b,c" into at most `max` doubles; returns the count, or -1 with
  * a message naming the option on a bad element. */
 long cli_double_list(cli_args *a, double *out, size_t max);
+
+#endif

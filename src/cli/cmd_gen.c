@@ -92,10 +92,14 @@ int cmd_gen(int argc, char **argv) {
         }
         o.weights = weights;
     }
-    cli_cleanup_on_signals();
+    cli_outputs outs;
+    cli_outputs_init(&outs, "gen");
+    nr_atomic *file = cli_outputs_add(&outs, "--out", out, &rc);
+    if (!file) goto done;
     nr_error err;
-    nr_status s = nr_gen_write(&o, out, &err);
+    nr_status s = nr_gen_write_to(&o, file, &err);
     if (s != NR_OK) {
+        cli_outputs_abort(&outs);
         rc = cli_fail(s, &err);
         goto done;
     }
@@ -115,10 +119,17 @@ int cmd_gen(int argc, char **argv) {
     snprintf(seed, sizeof seed, "%" PRIu64, o.seed);
     cJSON_AddRawToObject(j, "seed", seed); /* exact, beyond 2^53 */
     char *text = cJSON_Print(j);
-    printf("%s\n", text);
-    cJSON_free(text);
     cJSON_Delete(j);
-    rc = EXIT_OK;
+    if (text) printf("%s\n", text);
+    cJSON_free(text);
+    /* the parameters reached stdout before the file is committed: a run
+     * whose report is lost leaves no file either */
+    rc = text ? cli_check_stdout() : EXIT_OTHER;
+    if (!text) cli_error("gen: out of memory");
+    if (rc == EXIT_OK)
+        rc = cli_outputs_commit(&outs);
+    else
+        cli_outputs_abort(&outs);
 done:
     free(weights);
     return rc;

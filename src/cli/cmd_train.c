@@ -82,6 +82,8 @@ bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
 
 static volatile sig_atomic_t interrupts;
 
+/* SIGINT, SIGTERM: the first finishes the epoch; a second ends the run at
+ * once, temporary files removed. Other signals keep main's handlers. */
 static void on_interrupt(int sig) {
     (void)sig;
     if (++interrupts >= 2) {
@@ -165,7 +167,13 @@ nr_status cli_write_text(const char *path, const char *text, nr_error *err) {
     return s;
 }
 
-static nr_status write_history(const char *path, const nr_train_result *r, nr_error *err) {
+/* `text` and a newline into a prepared output (committed later). */
+static nr_status write_text(nr_atomic *a, const char *text, nr_error *err) {
+    nr_status s = nr_atomic_write(a, text, strlen(text), err);
+    return s == NR_OK ? nr_atomic_write(a, "\n", 1, err) : s;
+}
+
+static nr_status write_history(nr_atomic *a, const nr_train_result *r, nr_error *err) {
     size_t cap = (size_t)r->epochs_run * 80 + 64, len = 0;
     char *buf = malloc(cap);
     if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
@@ -180,7 +188,7 @@ static nr_status write_history(const char *path, const nr_train_result *r, nr_er
             len += (size_t)snprintf(buf + len, cap - len, "%lld,%.17g,%.9g\n", (long long)e + 1,
                                     r->loss[e], r->epoch_seconds[e]);
     }
-    nr_status s = nr_write_file_atomic(path, buf, len, err);
+    nr_status s = nr_atomic_write(a, buf, len, err);
     free(buf);
     return s;
 }
@@ -262,12 +270,29 @@ int cmd_train(int argc, char **argv) {
         cli_error("train --kernel: %s", err.msg);
         return EXIT_USAGE;
     }
+    /* Every output is checked and its temporary file created before the
+     * data are read: a wrong path fails now, not after the training. */
+    cli_outputs outs;
+    cli_outputs_init(&outs, "train");
+    cli_outputs_input(&outs, "--data", data);
+    nr_atomic *model_file = NULL, *report_file = NULL, *history_file = NULL;
+    int rc = EXIT_OK;
+    if ((model_out && !(model_file = cli_outputs_add(&outs, "--model", model_out, &rc))) ||
+        (report_out && !(report_file = cli_outputs_add(&outs, "--report", report_out, &rc))) ||
+        (history_out && !(history_file = cli_outputs_add(&outs, "--history", history_out, &rc)))) {
+        cli_outputs_abort(&outs);
+        return rc;
+    }
     nr_dataset *ds = NULL;
     nr_status s = nr_dataset_load(data, &lo, &ds, &err);
-    if (s != NR_OK) return cli_fail(s, &err);
+    if (s != NR_OK) {
+        cli_outputs_abort(&outs);
+        return cli_fail(s, &err);
+    }
     const nr_data *d = nr_dataset_view(ds);
     nr_model m;
     if ((s = nr_model_init(&m, d->features, &err)) != NR_OK) {
+        cli_outputs_abort(&outs);
         nr_dataset_free(ds);
         return cli_fail(s, &err);
     }
@@ -282,22 +307,30 @@ int cmd_train(int argc, char **argv) {
     o.on_epoch_ctx = &pc;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
-    int rc = EXIT_OK;
     if (s != NR_OK) {
         rc = cli_fail(s, &err);
     } else {
         char *rep = report_json(data, &o, d, &m, &r);
-        if (model_out && (s = nr_model_save(&m, &o, model_out, &err)) != NR_OK)
-            rc = cli_fail(s, &err);
-        if (rc == EXIT_OK && report_out && (s = cli_write_text(report_out, rep, &err)) != NR_OK)
-            rc = cli_fail(s, &err);
-        if (rc == EXIT_OK && history_out && (s = write_history(history_out, &r, &err)) != NR_OK)
-            rc = cli_fail(s, &err);
-        if (rc == EXIT_OK) printf("%s\n", rep);
+        char *model_text = NULL;
+        if (!rep) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory");
+        if (s == NR_OK && model_file && (model_text = nr_model_text(&m, &o, &err, &s)))
+            s = nr_atomic_write(model_file, model_text, strlen(model_text), &err);
+        if (s == NR_OK && report_file) s = write_text(report_file, rep, &err);
+        if (s == NR_OK && history_file) s = write_history(history_file, &r, &err);
+        if (s != NR_OK) rc = cli_fail(s, &err);
+        /* stdout before the files: if the report cannot be printed (a full
+         * disk, a closed pipe), no file is committed either */
+        if (rc == EXIT_OK) {
+            printf("%s\n", rep);
+            rc = cli_check_stdout();
+        }
+        if (rc == EXIT_OK) rc = cli_outputs_commit(&outs);
+        free(model_text);
         cJSON_free(rep);
         if (rc == EXIT_OK && !strcmp(r.stop_reason, "interrupted")) rc = 130;
         nr_train_result_free(&r);
     }
+    cli_outputs_abort(&outs); /* nothing left after a commit */
     nr_model_free(&m);
     nr_dataset_free(ds);
     return rc;
@@ -305,8 +338,11 @@ int cmd_train(int argc, char **argv) {
 
 /* ------------------------------------------------------- predict, eval -- */
 
+/* Parse the options, prepare --out (when `outs`), then load the model and
+ * the data; -1 after --help, else an exit code. */
 static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, nr_model *m,
-                          nr_dataset **ds, const char **out_path, const char *names[2]) {
+                          nr_dataset **ds, const char **out_path, const char *names[2],
+                          cli_outputs *outs, nr_atomic **out_file) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *model = NULL, *data = NULL;
@@ -340,6 +376,12 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
         return EXIT_USAGE;
     }
     names[0] = model, names[1] = data;
+    int rc = EXIT_OK;
+    if (outs) {
+        cli_outputs_input(outs, "--model", model);
+        cli_outputs_input(outs, "--data", data);
+        if (*out_path && !(*out_file = cli_outputs_add(outs, "--out", *out_path, &rc))) return rc;
+    }
     nr_error err;
     nr_status s = nr_model_load(m, model, &err);
     if (s != NR_OK) return cli_fail(s, &err);
@@ -355,8 +397,14 @@ int cmd_predict(int argc, char **argv) {
     nr_dataset *ds = NULL;
     const char *out = NULL;
     const char *names[2];
-    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names);
-    if (rc) return rc < 0 ? EXIT_OK : rc;
+    cli_outputs outs;
+    cli_outputs_init(&outs, "predict");
+    nr_atomic *out_file = NULL;
+    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names, &outs, &out_file);
+    if (rc) {
+        cli_outputs_abort(&outs);
+        return rc < 0 ? EXIT_OK : rc;
+    }
     const nr_data *d = nr_dataset_view(ds);
     nr_error err;
     nr_status s = NR_OK;
@@ -365,19 +413,19 @@ int cmd_predict(int argc, char **argv) {
     if (s == NR_OK && (s = nr_predict(&m, d, p, &err)) != NR_OK) {
         /* the library does not know the files: name them here */
         cli_error("%s on %s: %s", names[0], names[1], err.msg);
-        free(p);
-        nr_model_free(&m);
-        nr_dataset_free(ds);
-        return cli_exit_code(s);
-    }
-    if (s == NR_OK && out) {
-        cli_cleanup_on_signals();
+        rc = cli_exit_code(s);
+    } else if (s != NR_OK) {
+        rc = cli_fail(s, &err);
+    } else if (out_file) {
         nr_data pd = {.rows = d->rows, .features = 0, .dtype = NR_F64, .values = p};
-        s = nr_data_save(&pd, out, &err);
-    } else if (s == NR_OK) {
-        for (size_t i = 0; i < d->rows; i++) printf("%.17g\n", p[i]);
+        s = nr_data_write(&pd, out_file, &err);
+        rc = s == NR_OK ? cli_outputs_commit(&outs) : cli_fail(s, &err);
+    } else {
+        /* stop at the first failed write (a closed pipe): main reports it */
+        for (size_t i = 0; i < d->rows && !(i % 4096 == 0 && ferror(stdout)); i++)
+            printf("%.17g\n", p[i]);
     }
-    rc = s == NR_OK ? EXIT_OK : cli_fail(s, &err);
+    cli_outputs_abort(&outs);
     free(p);
     nr_model_free(&m);
     nr_dataset_free(ds);
@@ -389,7 +437,7 @@ int cmd_eval(int argc, char **argv) {
     nr_dataset *ds = NULL;
     const char *unused = NULL;
     const char *names[2];
-    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused, names);
+    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused, names, NULL, NULL);
     if (rc) return rc < 0 ? EXIT_OK : rc;
     nr_metrics mt;
     nr_error err;

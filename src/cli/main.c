@@ -1,6 +1,7 @@
 /* neuron: the command-line front end. A thin layer: find the subcommand,
  * let it parse its options, call the library, map the status to an exit
  * code. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,9 +34,10 @@ static void usage(FILE *f) {
     fprintf(f, "\nexit codes: 0 ok, 1 other failure, 2 usage, 3 bad input, 4 divergence\n");
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
+        cli_error("no command given (see 'neuron --help')");
         return EXIT_USAGE;
     }
     const char *name = argv[1];
@@ -51,4 +53,17 @@ int main(int argc, char **argv) {
         if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 2, argv + 2);
     cli_error("unknown command '%s' (see 'neuron --help')", name);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    cli_cleanup_on_signals();
+    int rc = run(argc, argv);
+    /* Whatever the command printed must have reached stdout: a full disk
+     * or a closed pipe is a failure (exit 1), never a silent success. */
+    if (rc == EXIT_OK) rc = cli_check_stdout();
+    if (fclose(stdout) != 0 && rc == EXIT_OK) {
+        cli_error("stdout: write failed: %s", strerror(errno));
+        rc = EXIT_OTHER;
+    }
+    return rc;
 }
