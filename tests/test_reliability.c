@@ -648,3 +648,683 @@ Test(npy_parse, headers_cut_short_are_refused_without_reading_past_them) {
     cr_expect(info.rows == 1 && info.cols == 2 && info.dtype == NR_F32 && off == 10 + hl);
     free(b);
 }
+
+/* ------------------------------------------------- issue 13: helpers -- */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+/* The whole of a file, or "" if it cannot be read (malloc'd). */
+static char *slurp(const char *path) {
+    char *t = read_file(path, NULL);
+    return t ? t : strdup("");
+}
+
+/* Run neuron with `args`; expect `code`, and one "neuron: error:" line
+ * holding every fragment (NULL-terminated). */
+static void expect_refusal(const char *const *args, int code, const char *const *frags) {
+    run_result r;
+    run_neuron(&r, args);
+    cr_expect_eq(r.status, code, "%s %s: exit %d, expected %d: %s", args[0], args[1], r.status,
+                 code, r.err);
+    cr_expect(!strncmp(r.err, "neuron: error: ", 15) && count_lines(r.err) == 1,
+              "%s: stderr is not one error line: '%s'", args[0], r.err);
+    for (size_t k = 0; frags[k]; k++)
+        cr_expect(strstr(r.err, frags[k]), "%s: stderr '%s' lacks '%s'", args[0], r.err, frags[k]);
+    run_free(&r);
+}
+
+static void gen_file(const char *path, const char *rows) {
+    run_result r;
+    const char *g[] = {"gen", "--rows", rows, "--features", "2", "--out", path, NULL};
+    run_neuron(&r, g);
+    cr_assert_eq(r.status, 0, "gen %s: %s", path, r.err);
+    run_free(&r);
+}
+
+/* Names in `dir` holding ".tmp." (temporary files left behind). */
+static size_t temp_files_in(const char *dir, char *names, size_t size) {
+    char all[8192];
+    dir_entries(dir, all, sizeof all);
+    size_t n = 0, len = 0;
+    names[0] = '\0';
+    for (char *p = all, *comma; *p; p = comma + 1) {
+        comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (strstr(p, ".tmp.")) {
+            n++;
+            len += (size_t)snprintf(names + len, len < size ? size - len : 0, "%s ", p);
+        }
+        if (!comma) break;
+    }
+    return n;
+}
+
+/* --------------------------------------- a mapped input that shrinks -- */
+
+/* Wait until `pid` maps a file whose name holds `name`; false on timeout. */
+static bool wait_mapped(int pid, const char *name, double timeout) {
+    char maps[64];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", pid);
+    for (double t = 0; t < timeout; t += 0.002) {
+        char *m = read_file(maps, NULL);
+        bool mapped = m && strstr(m, name);
+        free(m);
+        if (mapped) return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid) return false;
+        sleep_seconds(0.002);
+    }
+    return false;
+}
+
+/* Another program truncates the .npy file train has mapped: exit 3 and one
+ * line naming the file, never death by SIGBUS; no output, no temp file. */
+Test(shrink, npy_truncated_during_training_is_bad_input, .timeout = 120) {
+    char *dir = scratch_dir(), *logdir = scratch_dir();
+    train_files f;
+    int pid = start_long_training(dir, logdir, &f);
+    cr_assert_eq(truncate(f.data, 1000), 0, "%s", strerror(errno));
+    int status = wait_neuron(pid, 60);
+    char *err = slurp(f.err);
+    cr_assert_eq(status, 3, "exit %d (135 is SIGBUS); stderr: %s", status, err);
+    cr_expect(!strncmp(err, "neuron: error: ", 15) && strstr(err, "big.npy: the file shrank") &&
+                  count_lines(err) == 1,
+              "%s", err);
+    free(err);
+    const char *allowed[] = {"big.npy"};
+    expect_only(dir, allowed, 1);
+    remove_dir(dir);
+    remove_dir(logdir);
+    free(dir);
+    free(logdir);
+}
+
+/* The same while a CSV file is being parsed (one thread, so that the parse
+ * of 60 MB lasts long enough to be caught mapped). */
+Test(shrink, csv_truncated_while_parsed_is_bad_input, .timeout = 300) {
+    char *dir = scratch_dir(), *logdir = scratch_dir();
+    char csv[4096], keep[4096], model[4096], out[4096], errp[4096];
+    join(csv, sizeof csv, dir, "big.csv");
+    join(keep, sizeof keep, logdir, "keep.csv");
+    join(model, sizeof model, dir, "m.json");
+    join(out, sizeof out, logdir, "stdout");
+    join(errp, sizeof errp, logdir, "stderr");
+    run_result r;
+    const char *g[] = {"gen", "--rows", "1500000", "--features", "3", "--out", keep, NULL};
+    run_neuron(&r, g);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    int caught = 0;
+    for (int attempt = 0; attempt < 5 && !caught; attempt++) {
+        const char *cp[] = {"cp", keep, csv, NULL};
+        run_program(&r, cp);
+        cr_assert_eq(r.status, 0);
+        run_free(&r);
+        const char *t[] = {"train", "--data", csv, "--epochs", "1", "--model", model, NULL};
+        int pid = start_neuron(t, out, errp);
+        bool mapped = wait_mapped(pid, "big.csv", 30);
+        if (mapped) cr_assert_eq(truncate(csv, 100), 0);
+        int status = wait_neuron(pid, 120);
+        char *err = slurp(errp);
+        cr_assert(status == 3 || (status == 0 && !mapped), "attempt %d: exit %d: %s", attempt,
+                  status, err);
+        if (status == 3) {
+            cr_expect(strstr(err, "big.csv: the file shrank") && count_lines(err) == 1, "%s", err);
+            cr_expect(!file_exists(model), "a model was written from a file that shrank");
+            char names[1024];
+            cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+            caught = 1;
+        }
+        free(err);
+        unlink(model);
+    }
+    cr_expect(caught, "the parse was never caught with the file mapped");
+    remove_dir(dir);
+    remove_dir(logdir);
+    free(dir);
+    free(logdir);
+}
+
+/* ------------------------------------------------ outputs: all or none -- */
+
+/* An output that is an input (same path, a hard link, a symbolic link) is
+ * refused before any work, naming both, and the input keeps its bytes. */
+Test(outputs, an_input_is_never_overwritten) {
+    char *dir = scratch_dir();
+    char npy[4096], csv[4096], hard[4096], soft[4096], model[4096];
+    join(npy, sizeof npy, dir, "d.npy");
+    join(csv, sizeof csv, dir, "d.csv");
+    join(hard, sizeof hard, dir, "hard.npy");
+    join(soft, sizeof soft, dir, "soft.csv");
+    join(model, sizeof model, dir, "m.json");
+    gen_file(npy, "500");
+    gen_file(csv, "50");
+    cr_assert_eq(link(npy, hard), 0);
+    cr_assert_eq(symlink(csv, soft), 0);
+    const char *t[] = {"train", "--data", npy, "--model", model, "--quiet", NULL};
+    run_result r;
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *npy_before = slurp(npy), *csv_before = slurp(csv);
+    size_t npy_len;
+    free(read_file(npy, &npy_len));
+
+    const char *t1[] = {"train", "--data", npy, "--model", npy, NULL};
+    const char *f1[] = {"--model", "--data", "same file as the input", NULL};
+    expect_refusal(t1, 2, f1);
+    const char *t2[] = {"train", "--data", npy, "--report", hard, NULL};
+    expect_refusal(t2, 2, f1 + 1);
+    const char *p1[] = {"predict", "--model", model, "--data", csv, "--out", csv, NULL};
+    const char *f2[] = {"--out", "--data", "d.csv", "same file as the input", NULL};
+    expect_refusal(p1, 2, f2);
+    const char *p2[] = {"predict", "--model", model, "--data", csv, "--out", soft, NULL};
+    expect_refusal(p2, 2, f2);
+    const char *p3[] = {"predict", "--model", model, "--data", csv, "--out", model, NULL};
+    const char *f3[] = {"--out", "--model", "same file as the input", NULL};
+    expect_refusal(p3, 2, f3);
+
+    size_t len_after;
+    char *npy_after = read_file(npy, &len_after), *csv_after = slurp(csv);
+    cr_expect(len_after == npy_len && !memcmp(npy_before, npy_after, npy_len), "d.npy changed");
+    cr_expect_str_eq(csv_before, csv_after, "d.csv changed");
+    char names[1024];
+    cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+    free(npy_before);
+    free(npy_after);
+    free(csv_before);
+    free(csv_after);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* Devices, FIFOs and folders are refused as outputs and stay what they
+ * were (a copy of /dev/null made with mknod, when allowed). */
+Test(outputs, devices_fifos_and_folders_are_refused, .timeout = 60) {
+    char *dir = scratch_dir();
+    char data[4096], fifo[4096], sub[4096], dev[4096];
+    join(data, sizeof data, dir, "d.npy");
+    join(fifo, sizeof fifo, dir, "fifo.json");
+    join(sub, sizeof sub, dir, "sub.json");
+    join(dev, sizeof dev, dir, "null.json");
+    gen_file(data, "200");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    const bool have_dev = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    struct {
+        const char *path, *kind;
+    } cases[] = {{fifo, "is a FIFO"}, {sub, "is a directory"}, {dev, "is a character device"}};
+    for (size_t k = 0; k < 3; k++) {
+        if (k == 2 && !have_dev) continue; /* mknod needs privileges */
+        const char *t[] = {"train", "--data", data, "--model", cases[k].path, "--quiet", NULL};
+        const char *frag[] = {"--model", cases[k].kind, NULL};
+        expect_refusal(t, 2, frag);
+        struct stat st;
+        cr_assert_eq(stat(cases[k].path, &st), 0);
+        cr_expect(k == 0   ? S_ISFIFO(st.st_mode)
+                  : k == 1 ? S_ISDIR(st.st_mode)
+                           : S_ISCHR(st.st_mode),
+                  "%s was replaced", cases[k].path);
+    }
+    char names[1024];
+    cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+    rmdir(sub);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* A symbolic link as output is followed: its target gets the model and the
+ * link stays a link. A link to nothing is refused. */
+Test(outputs, symbolic_links_are_followed_and_dangling_ones_refused) {
+    char *dir = scratch_dir();
+    char data[4096], target[4096], link_path[4096], dangling[4096];
+    join(data, sizeof data, dir, "d.npy");
+    join(target, sizeof target, dir, "real.json");
+    join(link_path, sizeof link_path, dir, "link.json");
+    join(dangling, sizeof dangling, dir, "dangling.json");
+    gen_file(data, "200");
+    FILE *f = fopen(target, "w");
+    fputs("old\n", f);
+    fclose(f);
+    cr_assert_eq(symlink("real.json", link_path), 0);
+    cr_assert_eq(symlink("nowhere.json", dangling), 0);
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--model", link_path, "--quiet", NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(link_path, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the link was replaced by a file");
+    nr_model m;
+    nr_error e;
+    cr_expect_eq(nr_model_load(&m, target, &e), NR_OK, "the link's target: %s", e.msg);
+    nr_model_free(&m);
+    const char *t2[] = {"train", "--data", data, "--model", dangling, "--quiet", NULL};
+    const char *frag[] = {"dangling.json", "symbolic link to a missing", NULL};
+    expect_refusal(t2, 2, frag);
+    cr_expect(!file_exists(dangling), "the dangling link now points to a file");
+    remove_dir(dir);
+    free(dir);
+}
+
+/* A bad output path fails before the data are read and before training
+ * (issue 14: the whole run was lost), and the other outputs keep their old
+ * bytes: all or none. */
+Test(outputs, a_bad_path_fails_before_training_and_commits_nothing, .timeout = 120) {
+    char *dir = scratch_dir();
+    char data[4096], keep[4096], bad[4096], same1[4096], same2[4096];
+    make_big_data(dir, data, sizeof data);
+    join(keep, sizeof keep, dir, "keep.json");
+    join(bad, sizeof bad, dir, "nodir/r.json");
+    join(same1, sizeof same1, dir, "r.json");
+    snprintf(same2, sizeof same2, "%s/./r.json", dir);
+    FILE *f = fopen(keep, "w");
+    fputs("keep me\n", f);
+    fclose(f);
+    /* 10^9 epochs: the refusal must come first, or this never ends */
+    const char *t[] = {"train", "--data",   data, "--epochs", "1000000000", "--model",
+                       keep,    "--report", bad,  "--quiet",  NULL};
+    int pid = start_neuron(t, NULL, NULL);
+    int status = wait_neuron(pid, 20);
+    cr_expect_eq(status, 1, "exit %d (-1: it trained first)", status);
+    char *k = slurp(keep);
+    cr_expect_str_eq(k, "keep me\n", "keep.json was replaced");
+    free(k);
+    /* two names for one new file */
+    const char *t2[] = {"train", "--data", data, "--model", same1, "--history", same2, NULL};
+    const char *frag[] = {"--model", "--history", "are the same file", NULL};
+    expect_refusal(t2, 2, frag);
+    char names[1024];
+    cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+    cr_expect(!file_exists(same1));
+    remove_dir(dir);
+    free(dir);
+}
+
+/* A 250-byte file name is legal (NAME_MAX is 255): the temporary name must
+ * fit too. */
+Test(outputs, a_250_byte_file_name_can_be_written) {
+    char *dir = scratch_dir();
+    char data[4096], name[300], model[4096];
+    join(data, sizeof data, dir, "d.npy");
+    gen_file(data, "100");
+    memset(name, 'm', 245);
+    strcpy(name + 245, ".json");
+    join(model, sizeof model, dir, name);
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--model", model, "--quiet", NULL};
+    run_neuron(&r, t);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(file_exists(model));
+    run_free(&r);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* --------------------------------------------------- every write checked -- */
+
+/* stdout on a full device: exit 1 with a message, never 0; train and gen
+ * then commit no file (stdout failed before the commit). */
+Test(writes, stdout_on_dev_full_fails_for_every_command, .timeout = 60) {
+    if (access("/dev/full", W_OK) != 0) cr_skip_test("no /dev/full");
+    char *dir = scratch_dir();
+    char data[4096], model[4096], model2[4096], gen_out[4096], out[4096], errp[4096];
+    join(data, sizeof data, dir, "d.npy");
+    join(model, sizeof model, dir, "m.json");
+    join(model2, sizeof model2, dir, "m2.json");
+    join(gen_out, sizeof gen_out, dir, "g.npy");
+    join(errp, sizeof errp, dir, "stderr");
+    gen_file(data, "300");
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--model", model, "--quiet", NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const char *cmds[][10] = {
+        {"train", "--data", data, "--model", model2, "--quiet", NULL},
+        {"predict", "--model", model, "--data", data, NULL},
+        {"eval", "--model", model, "--data", data, NULL},
+        {"gen", "--rows", "10", "--out", gen_out, NULL},
+        {"tutorial", "--epochs", "200", NULL},
+    };
+    snprintf(out, sizeof out, "/dev/full");
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+        int pid = start_neuron(cmds[k], out, errp);
+        int status = wait_neuron(pid, 30);
+        char *err = slurp(errp);
+        cr_expect_eq(status, 1, "%s > /dev/full: exit %d: %s", cmds[k][0], status, err);
+        cr_expect(strstr(err, "neuron: error: ") && count_lines(err) == 1, "%s: %s", cmds[k][0],
+                  err);
+        free(err);
+    }
+    cr_expect(!file_exists(model2), "train committed its model with its report lost");
+    cr_expect(!file_exists(gen_out), "gen committed its file with its report lost");
+    remove_dir(dir);
+    free(dir);
+}
+
+/* Start neuron with stdout into a pipe whose reader is gone, SIGPIPE
+ * ignored (as under Python or Go parents) or at its default. */
+static int run_into_closed_pipe(const char *const *args, bool ignore_pipe, char *err, size_t n) {
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    close(fds[0]); /* no reader */
+    char errp[] = "/tmp/neuron-err-XXXXXX";
+    int fe = mkstemp(errp);
+    const char *argv[32] = {getenv("NEURON_BIN")};
+    size_t k = 1;
+    for (; args[k - 1]; k++) argv[k] = args[k - 1];
+    argv[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fe, 2);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = ignore_pipe ? SIG_IGN : SIG_DFL;
+    sigaction(SIGPIPE, &sa, &old); /* ignored dispositions survive exec */
+    if (!ignore_pipe) {
+        posix_spawnattr_setsigdefault(&at, &pipe_set);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    }
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+    sigaction(SIGPIPE, &old, NULL);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(fds[1]);
+    close(fe);
+    cr_assert_eq(rc, 0);
+    int status = wait_neuron(pid, 60);
+    char *e = slurp(errp);
+    snprintf(err, n, "%s", e);
+    free(e);
+    unlink(errp);
+    return status;
+}
+
+Test(writes, a_closed_pipe_is_a_failure, .timeout = 60) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096], err[2048];
+    join(data, sizeof data, dir, "d.npy");
+    join(model, sizeof model, dir, "m.json");
+    gen_file(data, "200000");
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--model", model, "--quiet", NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const char *p[] = {"predict", "--model", model, "--data", data, NULL};
+    int status = run_into_closed_pipe(p, true, err, sizeof err);
+    cr_expect_eq(status, 1, "SIGPIPE ignored: exit %d: %s", status, err);
+    cr_expect(strstr(err, "stdout: write failed: Broken pipe") && count_lines(err) == 1, "%s", err);
+    status = run_into_closed_pipe(p, false, err, sizeof err);
+    cr_expect_eq(status, 128 + SIGPIPE, "SIGPIPE at its default: exit %d: %s", status, err);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* Writes past `ulimit -f` fail with a message and leave no temp file (the
+ * default SIGXFSZ would end the process silently, mid-write). */
+Test(writes, file_size_limit_is_a_reported_write_error, .timeout = 60) {
+    char *dir = scratch_dir();
+    char cmd[8192];
+    const char *bin = getenv("NEURON_BIN");
+    const char *exts[] = {"npy", "csv"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "ulimit -f 64 && exec '%s' gen --rows 100000 --out '%s/g.%s'",
+                 bin, dir, exts[k]);
+        const char *sh[] = {"sh", "-c", cmd, NULL};
+        run_result r;
+        run_program(&r, sh);
+        cr_expect_eq(r.status, 1, "%s: exit %d (153 is SIGXFSZ): %s", exts[k], r.status, r.err);
+        cr_expect(strstr(r.err, "neuron: error: ") && strstr(r.err, "File too large"), "%s", r.err);
+        run_free(&r);
+        char names[1024];
+        cr_expect_eq(dir_entries(dir, names, sizeof names), 0, "left: %s", names);
+    }
+    remove_dir(dir);
+    free(dir);
+}
+
+/* -------------------------------------------------------------- signals -- */
+
+/* SIGHUP (a closed terminal) during train: the process ends by it, and
+ * neither the outputs nor their temporary files are left. */
+Test(signals, sighup_during_training_leaves_no_temporary_file, .timeout = 120) {
+    char *dir = scratch_dir(), *logdir = scratch_dir();
+    train_files f;
+    int pid = start_long_training(dir, logdir, &f);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    int status = wait_neuron(pid, 60);
+    cr_expect_eq(status, 128 + SIGHUP, "exit %d", status);
+    const char *allowed[] = {"big.npy"};
+    expect_only(dir, allowed, 1);
+    remove_dir(dir);
+    remove_dir(logdir);
+    free(dir);
+    free(logdir);
+}
+
+/* SIGTERM at moments spread over the start (temp files created, data
+ * loaded by OpenMP threads, training): whichever thread takes it, no
+ * temporary file survives. */
+Test(signals, early_signals_in_any_thread_leave_no_temporary_file, .timeout = 300) {
+    char *dir = scratch_dir(), *logdir = scratch_dir();
+    char data[4096], model[4096], hist[4096];
+    join(data, sizeof data, logdir, "d.npy");
+    join(model, sizeof model, dir, "m.json");
+    join(hist, sizeof hist, dir, "h.csv");
+    gen_file(data, "400000");
+    for (int k = 0; k < 16; k++) {
+        const char *t[] = {"train", "--data",    data, "--epochs", "5", "--model",
+                           model,   "--history", hist, "--quiet",  NULL};
+        int pid = start_neuron(t, NULL, NULL);
+        sleep_seconds(0.004 * k);
+        kill(pid, k % 2 ? SIGTERM : SIGHUP);
+        int status = wait_neuron(pid, 60);
+        cr_expect(status >= 0, "run %d hung", k);
+        char names[1024];
+        cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "run %d (exit %d) left: %s", k,
+                     status, names);
+        unlink(model);
+        unlink(hist);
+    }
+    remove_dir(dir);
+    remove_dir(logdir);
+    free(dir);
+    free(logdir);
+}
+
+/* --------------------------------------------------------------- inputs -- */
+
+/* A FIFO with no writer as --data is refused at once (open() blocked
+ * forever), a folder as --model is named a folder, and every open error
+ * carries the OS's reason. */
+Test(inputs, non_regular_files_are_refused_without_blocking, .timeout = 60) {
+    char *dir = scratch_dir();
+    char fifo[4096], sub[4096], data[4096], missing[4096];
+    join(fifo, sizeof fifo, dir, "pipe.npy");
+    join(sub, sizeof sub, dir, "folder.json");
+    join(data, sizeof data, dir, "d.npy");
+    join(missing, sizeof missing, dir, "missing.json");
+    gen_file(data, "100");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    const char *t[] = {"train", "--data", fifo, NULL};
+    int pid = start_neuron(t, NULL, NULL);
+    cr_expect_eq(wait_neuron(pid, 10), 3, "a FIFO as --data");
+    const char *t2[] = {"train", "--data", fifo, NULL};
+    const char *f1[] = {"pipe.npy: is a FIFO", NULL};
+    expect_refusal(t2, 3, f1);
+    const char *e[] = {"eval", "--model", sub, "--data", data, NULL};
+    const char *f2[] = {"folder.json: is a directory", NULL};
+    expect_refusal(e, 3, f2);
+    const char *e2[] = {"eval", "--model", missing, "--data", data, NULL};
+    const char *f3[] = {"missing.json: cannot open model: No such file or directory", NULL};
+    expect_refusal(e2, 3, f3);
+    rmdir(sub);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* A UTF-8 byte order mark is not part of the first field: no row is taken
+ * for a header, and the first column's name matches --target. */
+Test(inputs, a_utf8_bom_is_stripped) {
+    char *dir = scratch_dir();
+    char plain[4096], named[4096];
+    join(plain, sizeof plain, dir, "plain.csv");
+    join(named, sizeof named, dir, "named.csv");
+    FILE *f = fopen(plain, "wb");
+    fputs("\xef\xbb\xbf"
+          "1,2\n2,4\n3,6\n",
+          f);
+    fclose(f);
+    f = fopen(named, "wb");
+    fputs("\xef\xbb\xbf"
+          "y,x\n2,1\n4,2\n6,3\n",
+          f);
+    fclose(f);
+    nr_dataset *ds = NULL;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_dataset_load(plain, NULL, &ds, &err), NR_OK, "%s", err.msg);
+    const nr_data *d = nr_dataset_view(ds);
+    cr_expect_eq(d->rows, 3, "a row was taken for a header");
+    cr_expect(((const double *)d->values)[0] == 1.0);
+    nr_dataset_free(ds);
+    nr_load_opts o;
+    nr_load_defaults(&o);
+    o.target = "y";
+    cr_assert_eq(nr_dataset_load(named, &o, &ds, &err), NR_OK, "%s", err.msg);
+    d = nr_dataset_view(ds);
+    /* y moved last: rows (x, y) = (1, 2) ... */
+    cr_expect(d->rows == 3 && ((const double *)d->values)[0] == 1.0 &&
+              ((const double *)d->values)[1] == 2.0);
+    nr_dataset_free(ds);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* Seeds: recorded exactly in the model (2^53 + 1 is not a double), and a
+ * blank before a minus sign does not wrap to 2^64 - 1. */
+Test(inputs, seeds_are_exact_and_negative_ones_refused) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096];
+    join(data, sizeof data, dir, "d.npy");
+    join(model, sizeof model, dir, "m.json");
+    gen_file(data, "100");
+    run_result r;
+    const char *t[] = {"train",   "--data", data,      "--seed", "9007199254740993",
+                       "--model", model,    "--quiet", NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *m = slurp(model);
+    cr_expect(strstr(m, "\"seed\":\t9007199254740993,") || strstr(m, "\"seed\": 9007199254740993"),
+              "%s", m);
+    free(m);
+    const char *bad[] = {" -1", "-1", "+-1", " 5"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        const char *t2[] = {"train", "--data", data, "--seed", bad[k], NULL};
+        const char *frag[] = {"--seed", NULL};
+        expect_refusal(t2, 2, frag);
+        const char *g[] = {"gen", "--rows", "5", "--out", model, "--seed", bad[k], NULL};
+        expect_refusal(g, 2, frag);
+    }
+    remove_dir(dir);
+    free(dir);
+}
+
+/* A path far beyond a message's room: the message keeps the file's name
+ * and the reason, and loses the path's middle. */
+Test(inputs, long_paths_keep_the_reason_in_messages) {
+    char path[6000];
+    size_t n = 0;
+    n += (size_t)snprintf(path, sizeof path, "/nonexistent");
+    while (n < 5000) n += (size_t)snprintf(path + n, sizeof path - n, "/%s", "abcdefghij");
+    snprintf(path + n, sizeof path - n, "/last-name.csv");
+    const char *t[] = {"train", "--data", path, NULL};
+    const char *frag[] = {"/nonexistent/abc", "...", "last-name.csv: cannot open: ", NULL};
+    expect_refusal(t, 3, frag);
+    const char *e[] = {"eval", "--model", path, "--data", path, NULL};
+    const char *frag2[] = {"last-name.csv: cannot open model: ", NULL};
+    expect_refusal(e, 3, frag2);
+}
+
+/* `neuron` alone: the usage, then an error line, exit 2. */
+Test(inputs, no_command_is_a_usage_error_with_an_error_line) {
+    run_result r;
+    const char *none[] = {NULL};
+    run_neuron(&r, none);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "usage: neuron"), "%s", r.err);
+    const char *last = r.err + r.err_len;
+    while (last > r.err && last[-1] == '\n') last--;
+    while (last > r.err && last[-1] != '\n') last--;
+    cr_expect(!strncmp(last, "neuron: error: no command", 25), "last line: %s", last);
+    cr_expect_eq(r.out_len, 0);
+    run_free(&r);
+}
+
+/* -------------------------------------------------------------- numbers -- */
+
+/* gen refuses parameters whose targets overflow the dtype (a file of Inf
+ * that every reader refuses), and accepts them where they fit. */
+Test(numbers, gen_refuses_parameters_that_overflow_the_dtype) {
+    char *dir = scratch_dir();
+    char out[4096];
+    join(out, sizeof out, dir, "g.npy");
+    const char *g1[] = {"gen", "--rows", "10", "--bias", "1e300", "--out", out, NULL};
+    const char *frag[] = {"float32", NULL};
+    expect_refusal(g1, 2, frag);
+    const char *g2[] = {"gen",    "--rows", "10",    "--weights", "3e38",
+                        "--bias", "1e38",   "--out", out,         NULL};
+    expect_refusal(g2, 2, frag);
+    const char *g3[] = {"gen",         "--rows",  "10",  "--features", "2", "--weights",
+                        "1e308,1e308", "--dtype", "f64", "--out",      out, NULL};
+    const char *frag64[] = {"float64", NULL};
+    expect_refusal(g3, 2, frag64);
+    cr_expect(!file_exists(out));
+    run_result r;
+    const char *g4[] = {"gen",     "--rows", "10",    "--bias", "1e300",
+                        "--dtype", "f64",    "--out", out,      NULL};
+    run_neuron(&r, g4);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    nr_dataset *ds = NULL;
+    nr_error e;
+    cr_expect_eq(nr_dataset_load(out, NULL, &ds, &e), NR_OK, "%s", e.msg);
+    nr_dataset_free(ds);
+    remove_dir(dir);
+    free(dir);
+}
+
+/* Finite predictions whose squared errors overflow: eval has no metric to
+ * give, exit 4, never a null or an inf in its JSON. */
+Test(numbers, eval_metrics_that_overflow_are_an_error) {
+    double rows[] = {1e200, 0, -1e200, 0}; /* x, y: prediction w x = 1e200, error^2 = 1e400 */
+    nr_data d = {.rows = 2, .features = 1, .dtype = NR_F64, .values = rows};
+    double w = 1;
+    nr_model m = {.features = 1, .weights = &w, .bias = 0};
+    nr_metrics mt;
+    nr_error e = {{0}};
+    cr_expect_eq(nr_eval(&m, &d, &mt, &e), NR_ERR_DIVERGED, "%s", e.msg);
+    cr_expect(strstr(e.msg, "mean squared error is Inf"), "%s", e.msg);
+    double p[2];
+    w = 1e300;
+    rows[0] = 1e10;
+    cr_expect_eq(nr_predict(&m, &d, p, &e), NR_ERR_DIVERGED);
+    cr_expect(strstr(e.msg, "row 1: prediction is Inf"), "%s", e.msg);
+}

@@ -125,3 +125,10 @@ put("model_top_level_array.json", "[1, 2, 3]\n")
 put("model_not_json.json", "weights: 0.5 -1.25\nbias: 0.75\n")
 put("model_truncated.json", model()[:60])
 put("model_empty.json", "")
+
+# issue 13: strict models, NUL bytes past the first 4 KiB, values that
+# overflow double in a prediction
+put("model_trailing_garbage.json", model() + "garbage\n")
+put("model_two_models.json", model() + model())
+put("model_overflows.json", model(weights=[1e308, 1e308]))
+put("csv_nul_after_4k.csv", "x1,x2,y\n" + "1,2,3\n" * 800 + "12\0,2,3\n")
