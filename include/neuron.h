@@ -232,6 +232,22 @@ void nr_abandon_temp_files(void);
  * shrank while it was being read" and exits 3. */
 const char *nr_mapped_file_at(const void *addr);
 
+/* Reliability rules of the calls above and below (issue 13), in one place:
+ *  - Writers (nr_data_save, nr_gen_write, nr_model_save) replace only a
+ *    regular file or create one: a directory, device, FIFO or socket is
+ *    NR_ERR_ARG; a symbolic link is followed (its target is replaced, the
+ *    link stays), a link to nothing is NR_ERR_ARG. The temporary file is
+ *    fsynced and closed before the rename, each checked (NR_ERR_IO).
+ *  - Readers (nr_dataset_load, nr_model_load) open without blocking and
+ *    refuse what is not a regular file (NR_ERR_INPUT, naming its kind);
+ *    a UTF-8 byte order mark is skipped; a model with anything but blanks
+ *    after its JSON object is NR_ERR_INPUT.
+ *  - nr_predict and nr_eval return NR_ERR_DIVERGED, naming the 1-based row,
+ *    when a prediction is not finite, and nr_eval when a metric overflows;
+ *    nothing non-finite is returned as a result.
+ *  - nr_gen_fill and nr_gen_write return NR_ERR_ARG when the parameters can
+ *    give targets beyond the dtype's largest finite value. */
+
 /* ------------------------------------------------------------------------ */
 /* Synthetic data (src/gen.c)                                               */
 /* ------------------------------------------------------------------------ */
