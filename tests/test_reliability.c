@@ -1328,3 +1328,24 @@ Test(numbers, eval_metrics_that_overflow_are_an_error) {
     cr_expect_eq(nr_predict(&m, &d, p, &e), NR_ERR_DIVERGED);
     cr_expect(strstr(e.msg, "row 1: prediction is Inf"), "%s", e.msg);
 }
+
+/* Training that ends with a validation loss beyond double (held-out rows of
+ * x = 1e200): exit 4 and no report, never "val_loss": null with exit 0. */
+Test(numbers, a_final_loss_that_overflows_is_an_error) {
+    char *dir = scratch_dir();
+    char data[4096], report[4096];
+    join(data, sizeof data, dir, "v.csv");
+    join(report, sizeof report, dir, "r.json");
+    FILE *f = fopen(data, "w");
+    fputs("x,y\n", f);
+    for (int i = 0; i < 98; i++) fprintf(f, "%g,%g\n", i / 100.0, 2 * i / 100.0 + 1);
+    fputs("1e200,1\n1e200,1\n", f);
+    fclose(f);
+    const char *t[] = {"train", "--data",   data,   "--val-split", "0.02", "--epochs",
+                       "5",     "--report", report, "--quiet",     NULL};
+    const char *frag[] = {"validation loss is Inf", NULL};
+    expect_refusal(t, 4, frag);
+    cr_expect(!file_exists(report));
+    remove_dir(dir);
+    free(dir);
+}

@@ -307,6 +307,16 @@ int cmd_train(int argc, char **argv) {
     o.on_epoch_ctx = &pc;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
+    if (s == NR_OK && (!isfinite(r.train_loss) || (r.val_rows > 0 && !isfinite(r.val_loss)))) {
+        /* a loss that overflowed after the last epoch: no number to report */
+        const bool tr = !isfinite(r.train_loss);
+        s = nr_fail(&err, NR_ERR_DIVERGED,
+                    "the final %s loss is %s: the model's numbers overflow double precision "
+                    "on these rows",
+                    tr ? "training" : "validation",
+                    isnan(tr ? r.train_loss : r.val_loss) ? "NaN" : "Inf");
+        nr_train_result_free(&r);
+    }
     if (s != NR_OK) {
         rc = cli_fail(s, &err);
     } else {
