@@ -1213,6 +1213,18 @@ Test(inputs, a_utf8_bom_is_stripped) {
     cr_expect(d->rows == 3 && ((const double *)d->values)[0] == 1.0 &&
               ((const double *)d->values)[1] == 2.0);
     nr_dataset_free(ds);
+    /* and a model saved by an editor that adds one */
+    char model[4096];
+    join(model, sizeof model, dir, "bom.json");
+    f = fopen(model, "wb");
+    fputs("\xef\xbb\xbf{\"format\": \"neuron-model\", \"version\": 1, \"features\": 1, "
+          "\"weights\": [2], \"bias\": 0.5}\n",
+          f);
+    fclose(f);
+    nr_model m = {0};
+    cr_expect_eq(nr_model_load(&m, model, &err), NR_OK, "%s", err.msg);
+    cr_expect(m.features == 1 && m.weights && m.weights[0] == 2.0 && m.bias == 0.5);
+    nr_model_free(&m);
     remove_dir(dir);
     free(dir);
 }
