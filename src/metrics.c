@@ -35,11 +35,14 @@ nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error 
     nr_status s = check_shape(m, d, false, &stride, err);
     if (s != NR_OK) return s;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < d->rows; i++) out[i] = predict_row(m, d, i, stride);
+    for (size_t i = 0; i < d->rows; i++)
+        out[i] = nr_activate(m->activation, predict_row(m, d, i, stride));
     return NR_OK;
 }
 
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err) {
+    if (m->activation != NR_ACT_IDENTITY)
+        return nr_fail(err, NR_ERR_ARG, "a classifier's metrics come from nr_eval_classify");
     size_t stride;
     nr_status s = check_shape(m, d, true, &stride, err);
     if (s != NR_OK) return s;
