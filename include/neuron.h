@@ -226,6 +226,9 @@ void nr_abandon_temp_files(void);
 
 typedef enum { NR_DIST_UNIFORM = 0, NR_DIST_NORMAL } nr_dist;
 
+/* What the target column holds: y = w.x + b + noise, or class labels 0/1. */
+typedef enum { NR_TASK_REGRESS = 0, NR_TASK_CLASSIFY } nr_task;
+
 typedef struct {
     size_t rows;
     size_t features;       /* default 1 */
@@ -236,6 +239,10 @@ typedef struct {
     nr_dtype dtype;        /* default NR_F32 */
     uint64_t seed;         /* default 42 */
     int threads;           /* 0: OpenMP's default */
+    nr_task task;          /* default NR_TASK_REGRESS */
+    bool separable;        /* classify: y = [w.x + b > 0] instead of Bernoulli */
+    double margin;         /* separable: no point closer than this to w.x + b = 0 */
+    double flip;           /* classify: probability in [0, 1] of flipping a label */
 } nr_gen_opts;
 
 void nr_gen_defaults(nr_gen_opts *o);
@@ -245,7 +252,17 @@ void nr_gen_defaults(nr_gen_opts *o);
  * where y is computed in double from the stored (rounded) x values. Each
  * value is a function of (seed, row, column) only (SplitMix64 of a counter),
  * so rows are generated in parallel and the result is the same, bit for bit,
- * for any thread count. NR_ERR_ARG for invalid options. */
+ * for any thread count. NR_ERR_ARG for invalid options.
+ *
+ * NR_TASK_CLASSIFY: the same x, z = w.x + b (noise unused), and the label
+ * y = 1 with probability sigmoid(z): y = [u < sigmoid(z)] with u a uniform
+ * of the target's cell. `separable` gives y = [z > 0] instead, and a row
+ * whose point lies closer than `margin` to the boundary (|z| / |w| < margin,
+ * checked on the stored values) is drawn again from counters of its own,
+ * at most 1000 times: the points are x's distribution conditioned on the
+ * margin (NR_ERR_ARG naming the first such row if the margin is too wide to
+ * be reached). Then each label is flipped with probability `flip`, decided
+ * by a second uniform of the target's cell. Same bits for any thread count. */
 nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
 
 /* Generate straight into `path` (.npy or .csv), atomically as nr_data_save
@@ -436,9 +453,10 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
 /* ------------------------------------------------------------------------ */
 
 /* Predicted labels, 0 or 1, for every row of `d` into `out`: for sigmoid
- * models 1 where the probability is above `threshold` (strictly, so that
- * 0.5 gives the same labels as z > 0, as scikit-learn's predict and the step
- * function do); for step models the step itself (threshold unused). Shapes
+ * models 1 where the probability nr_predict gives is above `threshold`
+ * (strictly: at 0.5 these are the labels of z > 0, as scikit-learn's predict
+ * and the step function give them, except for 0 < z < ~1e-16, whose
+ * probability rounds to 0.5); for step models the step itself. Shapes
  * as for nr_predict. NR_ERR_ARG for an identity model, which has no labels,
  * or a threshold outside [0, 1]. */
 nr_status nr_predict_labels(const nr_model *m, const nr_data *d, double threshold, double *out,
