@@ -309,3 +309,301 @@ Test(model_activation, eval_classify_on_a_data_set_with_labels) {
     cr_assert_eq(nr_eval_classify(&m, &d, 0.5, &c, &err), NR_ERR_ARG);
     nr_model_free(&m);
 }
+
+/* ----------------------------------------------------------------- gen -- */
+
+static double value_at(const nr_data *d, size_t i, size_t j) {
+    const size_t k = i * (d->features + 1) + j;
+    return d->dtype == NR_F32 ? ((const float *)d->values)[k] : ((const double *)d->values)[k];
+}
+
+/* z = w.x + b on the stored values, in the generator's order */
+static double z_of(const nr_data *d, size_t i, const double *w, double b) {
+    double acc = 0;
+    for (size_t j = 0; j < d->features; j++) acc += w[j] * value_at(d, i, j);
+    return acc + b;
+}
+
+static nr_dataset *gen_classify(size_t rows, double *w, size_t features, double bias,
+                                bool separable, double margin, double flip, int threads,
+                                nr_dtype dtype) {
+    nr_gen_opts o;
+    nr_gen_defaults(&o);
+    o.rows = rows, o.features = features, o.weights = w, o.bias = bias, o.dtype = dtype;
+    o.task = NR_TASK_CLASSIFY, o.separable = separable, o.margin = margin, o.flip = flip;
+    o.threads = threads;
+    nr_dataset *ds;
+    cr_assert_eq(nr_dataset_alloc(rows, features, dtype, &ds, NULL), NR_OK);
+    nr_error err;
+    cr_assert_eq(nr_gen_fill(&o, nr_dataset_mutable(ds), &err), NR_OK, "%s", err.msg);
+    return ds;
+}
+
+Test(gen_classify, same_bytes_for_any_thread_count) {
+    double w[3] = {2, -1, 0.5};
+    for (int k = 0; k < 3; k++) {
+        /* Bernoulli; separable with a margin that makes many rows draw again;
+         * separable with flips */
+        const bool sep = k > 0;
+        const double margin = sep ? 0.4 : 0, flip = k == 2 ? 0.1 : 0;
+        nr_dataset *a = gen_classify(30011, w, 3, 0.25, sep, margin, flip, 1, NR_F64);
+        nr_dataset *b = gen_classify(30011, w, 3, 0.25, sep, margin, flip, 3, NR_F64);
+        cr_assert(!memcmp(nr_dataset_view(a)->values, nr_dataset_view(b)->values, 30011 * 4 * 8),
+                  "case %d differs between 1 and 3 threads", k);
+        nr_dataset_free(a);
+        nr_dataset_free(b);
+    }
+}
+
+Test(gen_classify, separable_labels_keep_the_margin) {
+    double w[2] = {3, -4}; /* |w| = 5 */
+    const double margin = 0.3;
+    for (int t = 0; t < 2; t++) {
+        nr_dataset *ds = gen_classify(40000, w, 2, 0.5, true, margin, 0, 0, t ? NR_F64 : NR_F32);
+        const nr_data *d = nr_dataset_view(ds);
+        size_t ones = 0;
+        double closest = INFINITY;
+        for (size_t i = 0; i < d->rows; i++) {
+            const double z = z_of(d, i, w, 0.5), y = value_at(d, i, 2);
+            cr_assert(y == (z > 0), "row %zu: z %g, label %g", i + 1, z, y);
+            if (fabs(z) / 5 < closest) closest = fabs(z) / 5;
+            for (size_t j = 0; j < 2; j++) {
+                const double x = value_at(d, i, j);
+                cr_assert(x >= -1 && x < 1, "re-drawn points stay in U(-1, 1)'s box");
+            }
+            ones += y == 1;
+        }
+        /* every point at least the margin away (z in double from the stored
+         * values, exactly as the generator checks it) */
+        cr_assert_geq(closest, margin, "closest point %.17g", closest);
+        /* without the margin about 8% of U(-1,1)^2 lies within 0.3 of the
+         * line: the closest point is close to the margin itself */
+        cr_assert_lt(closest, margin + 1e-3, "closest %.17g", closest);
+        cr_assert(ones > 10000 && ones < 30000, "both classes: %zu ones", ones);
+        nr_dataset_free(ds);
+    }
+}
+
+Test(gen_classify, bernoulli_labels_follow_the_logistic_model) {
+    double w[2] = {1.5, -2};
+    nr_dataset *ds = gen_classify(200000, w, 2, 0.25, false, 0, 0, 0, NR_F64);
+    const nr_data *d = nr_dataset_view(ds);
+    /* sum of labels against the sum of probabilities, in 5 standard
+     * deviations of a sum of independent Bernoulli variables; and the same
+     * on the rows with z > 1, where the labels are mostly 1 */
+    double sy = 0, sp = 0, var = 0, sy1 = 0, sp1 = 0, var1 = 0;
+    for (size_t i = 0; i < d->rows; i++) {
+        const double z = z_of(d, i, w, 0.25), p = 1 / (1 + exp(-z)), y = value_at(d, i, 2);
+        cr_assert(y == 0 || y == 1);
+        sy += y, sp += p, var += p * (1 - p);
+        if (z > 1) sy1 += y, sp1 += p, var1 += p * (1 - p);
+    }
+    cr_assert_lt(fabs(sy - sp), 5 * sqrt(var), "labels %g, expected %g +- %g", sy, sp, sqrt(var));
+    cr_assert_lt(fabs(sy1 - sp1), 5 * sqrt(var1), "z > 1: %g, expected %g", sy1, sp1);
+    nr_dataset_free(ds);
+}
+
+Test(gen_classify, flip_changes_labels_only_at_the_stated_rate) {
+    double w[2] = {1, 1};
+    const double P = 0.2;
+    nr_dataset *a = gen_classify(100000, w, 2, 0, true, 0.05, 0, 0, NR_F32);
+    nr_dataset *b = gen_classify(100000, w, 2, 0, true, 0.05, P, 0, NR_F32);
+    const nr_data *da = nr_dataset_view(a), *db = nr_dataset_view(b);
+    size_t flipped = 0;
+    for (size_t i = 0; i < da->rows; i++) {
+        for (size_t j = 0; j < 2; j++)
+            cr_assert(value_at(da, i, j) == value_at(db, i, j), "features do not move");
+        flipped += value_at(da, i, 2) != value_at(db, i, 2);
+    }
+    /* binomial(n, P): 5 standard deviations */
+    const double n = (double)da->rows, sd = sqrt(n * P * (1 - P));
+    cr_assert_lt(fabs((double)flipped - n * P), 5 * sd, "%zu flipped of %g", flipped, n);
+    nr_dataset_free(a);
+    nr_dataset_free(b);
+}
+
+Test(gen_classify, cli_prints_the_task_and_refuses_mismatched_options) {
+    char *dir = scratch_dir();
+    char out[4096];
+    snprintf(out, sizeof out, "%s/c.csv", dir);
+    const char *ok[] = {"gen", "--rows", "100",  "--task", "classify", "--separable",
+                        "0.1", "--flip", "0.05", "--out",  out,        NULL};
+    run_result r;
+    run_neuron(&r, ok);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert(j, "%s", r.out);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "task")->valuestring, "classify");
+    cr_assert_eq(cJSON_GetObjectItem(j, "margin")->valuedouble, 0.1);
+    cr_assert_eq(cJSON_GetObjectItem(j, "flip")->valuedouble, 0.05);
+    cr_assert_null(cJSON_GetObjectItem(j, "noise"));
+    cJSON_Delete(j);
+    run_free(&r);
+    unlink(out);
+    struct {
+        const char *args[12];
+        const char *frag;
+    } cases[] = {
+        {{"gen", "--rows", "10", "--task", "classify", "--noise", "1", "--out", out, NULL},
+         "--noise"},
+        {{"gen", "--rows", "10", "--flip", "0.1", "--out", out, NULL}, "--task classify"},
+        {{"gen", "--rows", "10", "--separable", "0.1", "--out", out, NULL}, "--task classify"},
+        {{"gen", "--rows", "10", "--task", "classify", "--flip", "1.5", "--out", out, NULL},
+         "--flip"},
+        {{"gen", "--rows", "10", "--task", "sort", "--out", out, NULL}, "regress|classify"},
+        {{"gen", "--rows", "10", "--task", "classify", "--separable", "2", "--out", out, NULL},
+         "margin 2 is too wide: row 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_neuron(&r, cases[i].args);
+        cr_assert_eq(r.status, 2, "case %zu: exit %d: %s", i, r.status, r.err);
+        cr_assert_eq(count_lines(r.err), 1, "case %zu: %s", i, r.err);
+        cr_assert(strstr(r.err, "neuron: error:") && strstr(r.err, cases[i].frag), "case %zu: %s",
+                  i, r.err);
+        cr_assert(access(out, F_OK) != 0, "case %zu left %s", i, out);
+        run_free(&r);
+    }
+    free(dir);
+}
+
+/* ------------------------------------------------------ predict and eval -- */
+
+static double number(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(j, k);
+    cr_assert(cJSON_IsNumber(v), "field %s missing", k);
+    return v->valuedouble;
+}
+
+Test(classify_cli, predict_probabilities_labels_and_eval_metrics) {
+    char *dir = scratch_dir();
+    /* z = x; rows (x, y) as in eval_classify_on_a_data_set_with_labels */
+    char *data = write_text(dir, "d.csv", "x,y\n-2,0\n-1,1\n0.5,1\n3,0\n2,1\n");
+    char *sig = write_text(dir, "sig.json",
+                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                           "\"activation\":\"sigmoid\",\"weights\":[1],\"bias\":0}");
+    char *step = write_text(dir, "step.json",
+                            "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                            "\"activation\":\"step\",\"weights\":[1],\"bias\":0}");
+    char *lin = write_text(dir, "lin.json",
+                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                           "\"weights\":[1],\"bias\":0}");
+    run_result r;
+    const char *pp[] = {"predict", "--model", sig, "--data", data, NULL};
+    run_neuron(&r, pp);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    double p[5];
+    cr_assert_eq(sscanf(r.out, "%lf %lf %lf %lf %lf", &p[0], &p[1], &p[2], &p[3], &p[4]), 5);
+    const double x[5] = {-2, -1, 0.5, 3, 2};
+    for (int i = 0; i < 5; i++)
+        cr_assert(within_ulps(p[i], 1 / (1 + exp(-x[i])), 2), "row %d: %.17g", i, p[i]);
+    run_free(&r);
+    const char *pl[] = {"predict",  "--model",     sig,   "--data", data,
+                        "--labels", "--threshold", "0.7", NULL};
+    run_neuron(&r, pl);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    /* sigmoid(0.5) = 0.62 is below 0.7 */
+    cr_assert_str_eq(r.out, "0\n0\n0\n1\n1\n");
+    run_free(&r);
+    const char *ps[] = {"predict", "--model", step, "--data", data, NULL};
+    run_neuron(&r, ps);
+    cr_assert_str_eq(r.out, "0\n0\n1\n1\n1\n");
+    run_free(&r);
+    const char *ev[] = {"eval", "--model", sig, "--data", data, NULL};
+    run_neuron(&r, ev);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert(j, "%s", r.out);
+    /* tp 2, fn 1, fp 1, tn 1 (see the library test) */
+    const cJSON *cm = cJSON_GetObjectItem(j, "confusion");
+    cr_assert(number(cm, "tp") == 2 && number(cm, "fn") == 1 && number(cm, "fp") == 1 &&
+              number(cm, "tn") == 1);
+    cr_assert(number(j, "n") == 5 && number(j, "accuracy") == 0.6 &&
+              number(j, "precision") == 2.0 / 3 && number(j, "recall") == 2.0 / 3);
+    cr_assert(number(j, "roc_auc") == 0.5);
+    const double ll =
+        (log1p(exp(-2)) + log1p(exp(1)) + log1p(exp(-0.5)) + log1p(exp(3)) + log1p(exp(-2))) / 5;
+    cr_assert(fabs(number(j, "log_loss") - ll) < 1e-15 * ll, "%.17g vs %.17g",
+              number(j, "log_loss"), ll);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "warnings")), 0);
+    cJSON_Delete(j);
+    run_free(&r);
+    /* a step model: no probabilities, so no log_loss or roc_auc */
+    const char *es[] = {"eval", "--model", step, "--data", data, NULL};
+    run_neuron(&r, es);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    cr_assert(j && !cJSON_GetObjectItem(j, "log_loss") && !cJSON_GetObjectItem(j, "roc_auc"));
+    cJSON_Delete(j);
+    run_free(&r);
+    /* all-negative labels: recall undefined, named in the warnings */
+    char *neg = write_text(dir, "neg.csv", "x,y\n-2,-1\n1,-1\n");
+    const char *en[] = {"eval", "--model", sig, "--data", neg, NULL};
+    run_neuron(&r, en);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    j = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "roc_auc")));
+    const cJSON *w = cJSON_GetObjectItem(j, "warnings");
+    cr_assert_eq(cJSON_GetArraySize(w), 2, "%s", r.out);
+    cr_assert(strstr(cJSON_GetArrayItem(w, 0)->valuestring, "recall"));
+    cr_assert(strstr(cJSON_GetArrayItem(w, 1)->valuestring, "roc_auc"));
+    cJSON_Delete(j);
+    run_free(&r);
+    free(neg);
+    free(data);
+    free(sig);
+    free(step);
+    free(lin);
+    free(dir);
+}
+
+Test(classify_cli, refuses_bad_labels_and_options_the_model_gives_no_meaning) {
+    char *dir = scratch_dir();
+    char *data = write_text(dir, "d.csv", "x,y\n-2,0\n-1,1\n0.5,0.5\n");
+    char *sig = write_text(dir, "sig.json",
+                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                           "\"activation\":\"sigmoid\",\"weights\":[1],\"bias\":0}");
+    char *step = write_text(dir, "step.json",
+                            "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                            "\"activation\":\"step\",\"weights\":[1],\"bias\":0}");
+    char *lin = write_text(dir, "lin.json",
+                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
+                           "\"weights\":[1],\"bias\":0}");
+    char out[4096];
+    snprintf(out, sizeof out, "%s/p.csv", dir);
+    struct {
+        const char *args[12];
+        int code;
+        const char *frag;
+    } cases[] = {
+        {{"eval", "--model", sig, "--data", data, NULL}, 3, "row 3: label 0.5"},
+        {{"eval", "--model", step, "--data", data, NULL}, 3, "d.csv: row 3"},
+        {{"predict", "--model", lin, "--data", data, "--labels", "--out", out, NULL},
+         2,
+         "regression model"},
+        {{"predict", "--model", step, "--data", data, "--labels", "--threshold", "0.2", "--out",
+          out, NULL},
+         2,
+         "sigmoid models only"},
+        {{"eval", "--model", lin, "--data", data, "--threshold", "0.2", NULL}, 2, "sigmoid"},
+        {{"eval", "--model", sig, "--data", data, "--threshold", "2", NULL}, 2, "--threshold"},
+        {{"predict", "--model", sig, "--data", data, "--threshold", "0.2", "--out", out, NULL},
+         2,
+         "give --labels too"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r;
+        run_neuron(&r, cases[i].args);
+        cr_assert_eq(r.status, cases[i].code, "case %zu: exit %d: %s", i, r.status, r.err);
+        cr_assert_eq(count_lines(r.err), 1, "case %zu: %s", i, r.err);
+        cr_assert(strstr(r.err, "neuron: error:") && strstr(r.err, cases[i].frag), "case %zu: %s",
+                  i, r.err);
+        cr_assert_eq(r.out_len, 0, "case %zu printed %s", i, r.out);
+        cr_assert(access(out, F_OK) != 0, "case %zu wrote %s", i, out);
+        run_free(&r);
+    }
+    free(data);
+    free(sig);
+    free(step);
+    free(lin);
+    free(dir);
+}
