@@ -474,19 +474,24 @@ static double number(const cJSON *j, const char *k) {
     return v->valuedouble;
 }
 
+/* A model z = x with the activation (NULL: none, a linear model). */
+static char *model_file(const char *dir, const char *activation) {
+    char json[256], name[64];
+    snprintf(json, sizeof json,
+             "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,%s%s%s"
+             "\"weights\":[1],\"bias\":0}",
+             activation ? "\"activation\":\"" : "", activation ? activation : "",
+             activation ? "\"," : "");
+    snprintf(name, sizeof name, "%s.json", activation ? activation : "linear");
+    return write_text(dir, name, json);
+}
+
 Test(classify_cli, predict_probabilities_labels_and_eval_metrics) {
     char *dir = scratch_dir();
     /* z = x; rows (x, y) as in eval_classify_on_a_data_set_with_labels */
     char *data = write_text(dir, "d.csv", "x,y\n-2,0\n-1,1\n0.5,1\n3,0\n2,1\n");
-    char *sig = write_text(dir, "sig.json",
-                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                           "\"activation\":\"sigmoid\",\"weights\":[1],\"bias\":0}");
-    char *step = write_text(dir, "step.json",
-                            "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                            "\"activation\":\"step\",\"weights\":[1],\"bias\":0}");
-    char *lin = write_text(dir, "lin.json",
-                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                           "\"weights\":[1],\"bias\":0}");
+    char *sig = model_file(dir, "sigmoid"), *step = model_file(dir, "step");
+    char *lin = model_file(dir, NULL);
     run_result r;
     const char *pp[] = {"predict", "--model", sig, "--data", data, NULL};
     run_neuron(&r, pp);
@@ -559,15 +564,8 @@ Test(classify_cli, predict_probabilities_labels_and_eval_metrics) {
 Test(classify_cli, refuses_bad_labels_and_options_the_model_gives_no_meaning) {
     char *dir = scratch_dir();
     char *data = write_text(dir, "d.csv", "x,y\n-2,0\n-1,1\n0.5,0.5\n");
-    char *sig = write_text(dir, "sig.json",
-                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                           "\"activation\":\"sigmoid\",\"weights\":[1],\"bias\":0}");
-    char *step = write_text(dir, "step.json",
-                            "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                            "\"activation\":\"step\",\"weights\":[1],\"bias\":0}");
-    char *lin = write_text(dir, "lin.json",
-                           "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
-                           "\"weights\":[1],\"bias\":0}");
+    char *sig = model_file(dir, "sigmoid"), *step = model_file(dir, "step");
+    char *lin = model_file(dir, NULL);
     char out[4096];
     snprintf(out, sizeof out, "%s/p.csv", dir);
     struct {
