@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import classify
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER_PY = "/usr/bin/python3"  # Debian's python, where python3-numpy & co. live
@@ -424,9 +426,10 @@ def main():
         log(s)
     tut = tutorial(o, neuron)
     mem = memory(o, neuron, files[("f32", 1)])
+    cls = classify.bench(o, neuron)  # bench/classify.py: the classification rows
     result = {"machine": info, "rows": o.rows, "quick": o.quick, "throughput": tp,
               "convergence": conv, "peers": peer_rows, "peers_skipped": skipped,
-              "tutorial": tut, "memory": mem}
+              "tutorial": tut, "memory": mem, "classify": cls}
     with open(os.path.join(o.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     write_csv(os.path.join(o.out, "throughput.csv"), tp,
@@ -441,6 +444,7 @@ def main():
                "samples_per_second", "neuron_samples_per_second", "speedup", "version"])
     made = plots(o, info, tp, conv)
     table(info, tp, conv, peer_rows, skipped, tut, mem)
+    classify.table(cls)
     print(f"\nresults: {o.out}/results.json, throughput.csv, convergence.csv, peers.csv")
     if made:
         print("plots: " + ", ".join(made))

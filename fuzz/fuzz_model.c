@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fprintf(stderr, "reload failed: %s\n", err.msg);
             abort();
         }
-        if (back.features != m.features || memcmp(&back.bias, &m.bias, sizeof m.bias) ||
+        if (back.features != m.features || back.activation != m.activation ||
+            memcmp(&back.bias, &m.bias, sizeof m.bias) ||
             memcmp(back.weights, m.weights, m.features * sizeof *m.weights))
             abort();
         nr_model_free(&back);

@@ -254,6 +254,9 @@ const char *nr_mapped_file_at(const void *addr);
 
 typedef enum { NR_DIST_UNIFORM = 0, NR_DIST_NORMAL } nr_dist;
 
+/* What the target column holds: y = w.x + b + noise, or class labels 0/1. */
+typedef enum { NR_TASK_REGRESS = 0, NR_TASK_CLASSIFY } nr_task;
+
 typedef struct {
     size_t rows;
     size_t features;       /* default 1 */
@@ -264,6 +267,10 @@ typedef struct {
     nr_dtype dtype;        /* default NR_F32 */
     uint64_t seed;         /* default 42 */
     int threads;           /* 0: OpenMP's default */
+    nr_task task;          /* default NR_TASK_REGRESS */
+    bool separable;        /* classify: y = [w.x + b > 0] instead of Bernoulli */
+    double margin;         /* separable: no point closer than this to w.x + b = 0 */
+    double flip;           /* classify: probability in [0, 1] of flipping a label */
 } nr_gen_opts;
 
 void nr_gen_defaults(nr_gen_opts *o);
@@ -273,7 +280,17 @@ void nr_gen_defaults(nr_gen_opts *o);
  * where y is computed in double from the stored (rounded) x values. Each
  * value is a function of (seed, row, column) only (SplitMix64 of a counter),
  * so rows are generated in parallel and the result is the same, bit for bit,
- * for any thread count. NR_ERR_ARG for invalid options. */
+ * for any thread count. NR_ERR_ARG for invalid options.
+ *
+ * NR_TASK_CLASSIFY: the same x, z = w.x + b (noise unused), and the label
+ * y = 1 with probability sigmoid(z): y = [u < sigmoid(z)] with u a uniform
+ * of the target's cell. `separable` gives y = [z > 0] instead, and a row
+ * whose point lies closer than `margin` to the boundary (|z| / |w| < margin,
+ * checked on the stored values) is drawn again from counters of its own,
+ * at most 1000 times: the points are x's distribution conditioned on the
+ * margin (NR_ERR_ARG naming the first such row if the margin is too wide to
+ * be reached). Then each label is flipped with probability `flip`, decided
+ * by a second uniform of the target's cell. Same bits for any thread count. */
 nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
 
 /* Generate straight into `path` (.npy or .csv), atomically as nr_data_save
@@ -285,10 +302,15 @@ nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err);
 /* Models                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A linear neuron (identity activation): y = w.x + b on raw features. When
- * `standardized`, training happened on (x - mean) / std and the weights here
- * have already been mapped back to raw features; mean and std are kept for
- * the record. */
+/* The neuron's activation phi (SPEC section 7): identity (regression,
+ * y = z), sigmoid (logistic regression, y = 1 / (1 + exp(-z)), a probability)
+ * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b. */
+typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
+
+/* A neuron y = phi(w.x + b) on raw features. When `standardized`, training
+ * happened on (x - mean) / std and the weights here have already been mapped
+ * back to raw features; mean and std are kept for the record. nr_model_init
+ * gives the identity activation. */
 typedef struct {
     size_t features;
     double *weights; /* features */
@@ -296,6 +318,7 @@ typedef struct {
     bool standardized;
     double *mean; /* features, or NULL */
     double *std;  /* features, or NULL */
+    nr_activation activation;
 } nr_model;
 
 /* Allocate a model of `features` zero weights. */
@@ -436,9 +459,11 @@ nr_status nr_model_save(const nr_model *m, const nr_train_opts *opts, const char
  * file and the field. `m` is initialised on success only. */
 nr_status nr_model_load(nr_model *m, const char *path, nr_error *err);
 
-/* Predictions w.x + b for every row of `d` into `out` (d->rows values). `d`
- * may hold a target column (features == m->features) or not (features + 1
- * == m->features: every column is a feature). */
+/* Predictions phi(w.x + b) for every row of `d` into `out` (d->rows
+ * values): w.x + b for identity models, probabilities in [0, 1] for sigmoid
+ * models (computed without overflow for any z), 0 or 1 for step models.
+ * `d` may hold a target column (features == m->features) or not (features
+ * + 1 == m->features: every column is a feature). */
 nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error *err);
 
 typedef struct {
@@ -446,9 +471,76 @@ typedef struct {
     double mse, rmse, mae, r2;
 } nr_metrics;
 
-/* Metrics of `m` on `d` (features must match; the last column is the
- * target). R^2 = 1 - SSE/SST (NaN when the target is constant). */
+/* Metrics of an identity model `m` on `d` (features must match; the last
+ * column is the target). R^2 = 1 - SSE/SST (NaN when the target is
+ * constant). Classifiers get NR_ERR_ARG: see nr_eval_classify. */
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Classification: labels and metrics (src/metrics_class.c)                 */
+/* ------------------------------------------------------------------------ */
+
+/* Predicted labels, 0 or 1, for every row of `d` into `out`: for sigmoid
+ * models 1 where the probability nr_predict gives is above `threshold`
+ * (strictly: at 0.5 these are the labels of z > 0, as scikit-learn's predict
+ * and the step function give them, except for 0 < z < ~1e-16, whose
+ * probability rounds to 0.5); for step models the step itself. Shapes
+ * as for nr_predict. NR_ERR_ARG for an identity model, which has no labels,
+ * or a threshold outside [0, 1]. */
+nr_status nr_predict_labels(const nr_model *m, const nr_data *d, double threshold, double *out,
+                            nr_error *err);
+
+/* Why a metric was undefined and set to 0 (or left out), as bits of
+ * nr_class_metrics.warnings; nr_class_warning_str names them. */
+enum {
+    NR_WARN_PRECISION = 1, /* no predicted positives: precision := 0 */
+    NR_WARN_RECALL = 2,    /* no positive labels: recall := 0 */
+    NR_WARN_F1 = 4,        /* neither positive labels nor predictions: f1 := 0 */
+    NR_WARN_ROC_AUC = 8    /* the labels hold one class only: roc_auc is NaN */
+};
+
+/* Binary classification metrics with scikit-learn's definitions (1.2), the
+ * positive class being 1. Confusion counts at the threshold; accuracy =
+ * (tp + tn) / n; precision = tp / (tp + fp), recall = tp / (tp + fn), each 0
+ * when its denominator is (with a warning bit, as sklearn's zero_division=
+ * "warn"); f1 = 2 p r / (p + r), 0 when p + r = 0. With probabilities:
+ * log_loss = mean of -log q, q the probability given to the true class after
+ * clipping p to [eps, 1 - eps] (eps = 2^-52, sklearn's "auto" for float64)
+ * and renormalising [1 - p, p] as sklearn does; defined also when the labels
+ * hold one class (sklearn with labels=[0, 1]). roc_auc = the Mann-Whitney
+ * statistic, P(score of a positive > score of a negative) with ties counted
+ * 1/2: sklearn's trapezoid over distinct thresholds, counted here exactly in
+ * integers; NaN with NR_WARN_ROC_AUC when one class is absent (where sklearn
+ * raises). Without probabilities, log_loss and roc_auc are NaN. */
+typedef struct {
+    size_t n;
+    uint64_t tp, fp, tn, fn;
+    double accuracy, precision, recall, f1;
+    double log_loss, roc_auc;
+    unsigned warnings; /* NR_WARN_* bits */
+} nr_class_metrics;
+
+/* Name and meaning of one NR_WARN_* bit ("precision is undefined (no
+ * predicted positives) and set to 0"), or NULL for another value. */
+const char *nr_class_warning_str(unsigned bit);
+
+/* Metrics of `n` predictions against `labels` (0/1, or -1/+1 mapped to 0/1;
+ * any other value, or a mix of 0 and -1, is NR_ERR_INPUT naming the 1-based
+ * row). `scores` are probabilities in [0, 1] when `probabilities` (labelled
+ * 1 above `threshold`, as nr_predict_labels does), else predicted labels
+ * 0/1; anything else is NR_ERR_ARG naming the row. n >= 1. Deterministic:
+ * sums are taken in fixed blocks and a fixed order for any thread count. */
+nr_status nr_class_metrics_compute(const double *labels, const double *scores, size_t n,
+                                   bool probabilities, double threshold, nr_class_metrics *out,
+                                   nr_error *err);
+
+/* The metrics of a sigmoid or step model `m` on `d` (features must match; the
+ * last column holds the labels), as nr_class_metrics_compute computes them on
+ * nr_predict's output: probabilities for sigmoid models, labels for step
+ * models. NR_ERR_ARG for an identity model (use nr_eval), NR_ERR_INPUT for a
+ * label that is not a class label. Needs about 40 bytes of memory per row. */
+nr_status nr_eval_classify(const nr_model *m, const nr_data *d, double threshold,
+                           nr_class_metrics *out, nr_error *err);
 
 #ifdef __cplusplus
 }

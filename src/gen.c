@@ -45,6 +45,10 @@ void nr_gen_defaults(nr_gen_opts *o) {
     o->dtype = NR_F32;
     o->seed = 42;
     o->threads = 0;
+    o->task = NR_TASK_REGRESS;
+    o->separable = false;
+    o->margin = 0;
+    o->flip = 0;
 }
 
 static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
@@ -59,25 +63,116 @@ static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
             if (!isfinite(o->weights[j]))
                 return nr_fail(err, NR_ERR_ARG, "weight %zu is not finite", j + 1);
     if (o->dtype != NR_F32 && o->dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
+    if (o->task != NR_TASK_REGRESS && o->task != NR_TASK_CLASSIFY)
+        return nr_fail(err, NR_ERR_ARG, "unknown task");
+    if (!(o->margin >= 0) || !isfinite(o->margin))
+        return nr_fail(err, NR_ERR_ARG, "margin must be a finite number >= 0");
+    if (!(o->flip >= 0 && o->flip <= 1))
+        return nr_fail(err, NR_ERR_ARG, "flip must be a probability in [0, 1]");
     /* Every target must fit the dtype: |y| <= |b| + sum |w_j| max|x| + S,
      * where max|x| is 1 for U(-1, 1) and, for N(0, 1) by Box-Muller from
      * u1 >= 2^-53, sqrt(-2 ln 2^-53) = 8.57. Summed upwards, so the bound
      * is never below the true one; a file of Inf would be refused by every
      * reader, neuron's included. */
-    const double xmax = o->dist == NR_DIST_NORMAL ? 8.5717 : 1.0;
-    double bound = fabs(o->bias) + o->noise;
-    for (size_t j = 0; j < o->features; j++)
-        bound += fabs(o->weights ? o->weights[j] : (double)(j + 1)) * xmax;
-    const double top = o->dtype == NR_F32 ? (double)FLT_MAX : DBL_MAX;
-    if (!(bound <= top))
-        return nr_fail(err, NR_ERR_ARG,
-                       "bias %g, noise %g and the weights give targets up to %g, beyond the "
-                       "largest %s (%g)",
-                       o->bias, o->noise, bound, o->dtype == NR_F32 ? "float32" : "float64", top);
+    if (o->task == NR_TASK_REGRESS) { /* labels are 0/1 and always fit */
+        const double xmax = o->dist == NR_DIST_NORMAL ? 8.5717 : 1.0;
+        double bound = fabs(o->bias) + o->noise;
+        for (size_t j = 0; j < o->features; j++)
+            bound += fabs(o->weights ? o->weights[j] : (double)(j + 1)) * xmax;
+        const double top = o->dtype == NR_F32 ? (double)FLT_MAX : DBL_MAX;
+        if (!(bound <= top))
+            return nr_fail(err, NR_ERR_ARG,
+                           "bias %g, noise %g and the weights give targets up to %g, beyond the "
+                           "largest %s (%g)",
+                           o->bias, o->noise, bound, o->dtype == NR_F32 ? "float32" : "float64",
+                           top);
+    }
     size_t n;
     if (!nr_mul_ok(o->rows, o->features + 1, &n) || !nr_mul_ok(n, 16, &n))
         return nr_fail(err, NR_ERR_ARG, "%zu rows x %zu features is too large", o->rows,
                        o->features);
+    return NR_OK;
+}
+
+/* Row i's features from the cells of `key`, stored at out[i * cols ...];
+ * returns sum_j w_j x_j in double over the values as stored, so that the
+ * stored rows satisfy the stated model (up to the noise only). */
+static double fill_features(const nr_gen_opts *o, uint64_t key, size_t i, void *out) {
+    const size_t d = o->features, cols = d + 1;
+    double acc = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        double x;
+        if (o->dist == NR_DIST_NORMAL) {
+            double u1 = 1.0 - cell_uniform(key, i, j, cols, 0);
+            double u2 = cell_uniform(key, i, j, cols, 1);
+            x = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        } else {
+            x = 2.0 * cell_uniform(key, i, j, cols, 0) - 1.0;
+        }
+        if (o->dtype == NR_F32) {
+            float xf = (float)x;
+            ((float *)out)[i * cols + j] = xf;
+            x = xf;
+        } else {
+            ((double *)out)[i * cols + j] = x;
+        }
+        acc += (o->weights ? o->weights[j] : (double)(j + 1)) * x;
+    }
+    return acc;
+}
+
+static void store_target(const nr_gen_opts *o, size_t i, void *out, double y) {
+    const size_t cols = o->features + 1;
+    if (o->dtype == NR_F32)
+        ((float *)out)[i * cols + o->features] = (float)y;
+    else
+        ((double *)out)[i * cols + o->features] = y;
+}
+
+/* ------------------------------------------------------ classification -- */
+
+enum { MAX_DRAWS = 1000 };
+
+/* Labels from the logistic model or the separating hyperplane. The target's
+ * cell has two uniforms: draw 1 decides the Bernoulli label, draw 0 the
+ * flip. A row re-drawn for the margin takes its features from the cells of
+ * key_a = mix64(key + a * REDRAW_GAMMA), a = 1, 2, ...: a function of (seed,
+ * row, attempt) only, so the file stays the same for any thread count. */
+#define REDRAW_GAMMA 0xd1b54a32d192ed03ULL
+
+static nr_status fill_classify(const nr_gen_opts *o, uint64_t key, void *out, nr_error *err) {
+    const size_t d = o->features, cols = d + 1, rows = o->rows;
+    double norm2 = 0;
+    for (size_t j = 0; j < d; j++) {
+        const double w = o->weights ? o->weights[j] : (double)(j + 1);
+        norm2 += w * w;
+    }
+    const double reach = o->margin * sqrt(norm2); /* |z| >= reach <=> distance >= margin */
+    if (o->separable && o->margin > 0 && !(reach > 0))
+        return nr_fail(err, NR_ERR_ARG, "a margin needs a non-zero weight (w = 0 has no boundary)");
+    const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
+    size_t failed = SIZE_MAX;
+#pragma omp parallel for schedule(static, 4096) num_threads(threads) reduction(min : failed)
+    for (size_t i = 0; i < rows; i++) {
+        double z = fill_features(o, key, i, out) + o->bias;
+        for (unsigned a = 1; o->separable && !(fabs(z) >= reach); a++) {
+            if (a == MAX_DRAWS) {
+                failed = i < failed ? i : failed;
+                break;
+            }
+            z = fill_features(o, mix64(key + a * REDRAW_GAMMA), i, out) + o->bias;
+        }
+        double y = o->separable
+                       ? (z > 0)
+                       : (cell_uniform(key, i, d, cols, 1) < nr_activate(NR_ACT_SIGMOID, z));
+        if (o->flip > 0 && cell_uniform(key, i, d, cols, 0) < o->flip) y = 1 - y;
+        store_target(o, i, out, y);
+    }
+    if (failed != SIZE_MAX)
+        return nr_fail(err, NR_ERR_ARG,
+                       "margin %g is too wide: row %zu drew no point at least that far from the "
+                       "boundary w.x + b = 0 in %d tries",
+                       o->margin, failed + 1, MAX_DRAWS);
     return NR_OK;
 }
 
@@ -86,37 +181,13 @@ nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err) {
     if (s != NR_OK) return s;
     const size_t d = o->features, cols = d + 1, rows = o->rows;
     const uint64_t key = mix64(o->seed ^ 0x6a09e667f3bcc909ULL);
-    const bool f32 = o->dtype == NR_F32, normal = o->dist == NR_DIST_NORMAL;
+    if (o->task == NR_TASK_CLASSIFY) return fill_classify(o, key, out, err);
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 #pragma omp parallel for schedule(static, 4096) num_threads(threads)
     for (size_t i = 0; i < rows; i++) {
-        double acc = 0.0;
-        for (size_t j = 0; j < d; j++) {
-            double x;
-            if (normal) {
-                double u1 = 1.0 - cell_uniform(key, i, j, cols, 0);
-                double u2 = cell_uniform(key, i, j, cols, 1);
-                x = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-            } else {
-                x = 2.0 * cell_uniform(key, i, j, cols, 0) - 1.0;
-            }
-            /* y is computed from the value as stored, so that the stored
-             * rows satisfy the stated model up to the noise only */
-            if (f32) {
-                float xf = (float)x;
-                ((float *)out)[i * cols + j] = xf;
-                x = xf;
-            } else {
-                ((double *)out)[i * cols + j] = x;
-            }
-            acc += (o->weights ? o->weights[j] : (double)(j + 1)) * x;
-        }
+        const double acc = fill_features(o, key, i, out);
         double e = o->noise * (2.0 * cell_uniform(key, i, d, cols, 0) - 1.0);
-        double y = (acc + o->bias) + e;
-        if (f32)
-            ((float *)out)[i * cols + d] = (float)y;
-        else
-            ((double *)out)[i * cols + d] = y;
+        store_target(o, i, out, (acc + o->bias) + e);
     }
     return NR_OK;
 }

@@ -26,4 +26,8 @@ nr_status nr_fail(nr_error *err, nr_status s, const char *fmt, ...) NR_PRINTF(3,
 nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **buf, double *w0, double *b0,
                            nr_error *err);
 
+/* phi(z) of the activation (src/metrics_class.c): the one place that
+ * prediction computes it. */
+double nr_activate(nr_activation a, double z);
+
 #endif

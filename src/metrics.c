@@ -51,13 +51,15 @@ nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error 
     size_t first = SIZE_MAX;
 #pragma omp parallel for schedule(static) reduction(min : first)
     for (size_t i = 0; i < d->rows; i++) {
-        out[i] = predict_row(m, d, i, stride);
+        out[i] = nr_activate(m->activation, predict_row(m, d, i, stride));
         if (!isfinite(out[i]) && i < first) first = i;
     }
     return first == SIZE_MAX ? NR_OK : non_finite(err, "prediction", first, out[first]);
 }
 
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err) {
+    if (m->activation != NR_ACT_IDENTITY)
+        return nr_fail(err, NR_ERR_ARG, "a classifier's metrics come from nr_eval_classify");
     size_t stride;
     nr_status s = check_shape(m, d, true, &stride, err);
     if (s != NR_OK) return s;

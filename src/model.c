@@ -1,6 +1,7 @@
 /* Models: allocation, and the JSON file format
  *   {"format": "neuron-model", "version": 1, "features": D,
- *    "activation": "identity", "weights": [...], "bias": b,
+ *    "activation": "identity" | "sigmoid" | "step" (missing: identity),
+ *    "weights": [...], "bias": b,
  *    "standardization": null | {"mean": [...], "std": [...]},
  *    "training": {...}}
  * Numbers are printed so that they read back to the same bits (cJSON tries
@@ -56,6 +57,10 @@ static cJSON *array_of(const double *v, size_t n) {
     return a;
 }
 
+/* The file's names of the activations, indexed by nr_activation. */
+static const char *const activation_names[] = {"identity", "sigmoid", "step"};
+enum { ACTIVATIONS = sizeof activation_names / sizeof activation_names[0] };
+
 static const char *algo_name(nr_algo a) {
     switch (a) {
     case NR_ALGO_SGD:
@@ -81,11 +86,16 @@ char *nr_model_text(const nr_model *m, const nr_train_opts *o, nr_error *err, nr
             nr_fail(err, NR_ERR_ARG, "model weight %zu is not finite", j + 1);
             return NULL;
         }
+    if ((unsigned)m->activation >= ACTIVATIONS) {
+        nr_fail(err, NR_ERR_ARG, "model activation %d is not one of nr_activation",
+                (int)m->activation);
+        return NULL;
+    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", MODEL_FORMAT);
     cJSON_AddNumberToObject(j, "version", MODEL_VERSION);
     cJSON_AddNumberToObject(j, "features", (double)m->features);
-    cJSON_AddStringToObject(j, "activation", "identity");
+    cJSON_AddStringToObject(j, "activation", activation_names[m->activation]);
     cJSON_AddItemToObject(j, "weights", array_of(m->weights, m->features));
     cJSON_AddItemToObject(j, "bias", nr_json_number(m->bias));
     if (m->standardized && m->mean && m->std) {
@@ -193,6 +203,16 @@ nr_status nr_model_load(nr_model *m, const char *path, nr_error *err) {
     return s;
 }
 
+/* Index of the field's activation; files written before the activation
+ * existed hold linear models. ACTIVATIONS for an unknown one. */
+static unsigned activation_of(const cJSON *act) {
+    if (!act) return NR_ACT_IDENTITY;
+    unsigned a = 0;
+    if (cJSON_IsString(act))
+        while (a < ACTIVATIONS && strcmp(act->valuestring, activation_names[a])) a++;
+    return cJSON_IsString(act) ? a : ACTIVATIONS;
+}
+
 nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
                          nr_error *err) {
     if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) text += 3, len -= 3; /* UTF-8 BOM */
@@ -222,6 +242,7 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "activation");
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(j, "bias");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "standardization");
+    unsigned activation = NR_ACT_IDENTITY;
     if (!cJSON_IsObject(j) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, MODEL_FORMAT))
         s = nr_fail(err, NR_ERR_INPUT, "%s: not a neuron model (expected \"format\": \"%s\")", path,
                     MODEL_FORMAT);
@@ -235,10 +256,11 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
              feat->valuedouble != floor(feat->valuedouble))
         s = nr_fail(err, NR_ERR_INPUT,
                     "%s: field 'features' is missing or not an integer in [1, 2^24]", path);
-    else if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "identity")))
+    else if ((activation = activation_of(act)) == ACTIVATIONS)
         s = nr_fail(err, NR_ERR_INPUT,
-                    "%s: activation '%s' is not supported (expected \"identity\")", path,
-                    cJSON_IsString(act) ? act->valuestring : "?");
+                    "%s: activation '%s' is not supported (expected \"identity\", \"sigmoid\" "
+                    "or \"step\")",
+                    path, cJSON_IsString(act) ? act->valuestring : "?");
     else if (!cJSON_IsNumber(bias) || !isfinite(bias->valuedouble))
         s = nr_fail(err, NR_ERR_INPUT, "%s: field 'bias' is missing or not a finite number", path);
     else if (st && !cJSON_IsNull(st) && !cJSON_IsObject(st))
@@ -250,7 +272,7 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
     if (s == NR_OK)
         s = read_array(path, cJSON_GetObjectItemCaseSensitive(j, "weights"), "weights", t.features,
                        t.weights, err);
-    if (s == NR_OK) t.bias = bias->valuedouble;
+    if (s == NR_OK) t.bias = bias->valuedouble, t.activation = (nr_activation)activation;
     if (s == NR_OK && cJSON_IsObject(st)) {
         t.mean = malloc(t.features * sizeof *t.mean);
         t.std = malloc(t.features * sizeof *t.std);

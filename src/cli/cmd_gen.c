@@ -13,6 +13,7 @@ static void usage(FILE *f) {
     fputs("usage: neuron gen --rows N --out FILE [options]\n"
           "\n"
           "Write N rows of synthetic data y = w.x + b + noise to FILE (.npy or .csv),\n"
+          "or with --task classify labels y in {0, 1} with P(y = 1) = sigmoid(w.x + b),\n"
           "the target in the last column, and print the true parameters as JSON.\n"
           "The file is the same, bit for bit, for any number of threads.\n"
           "\n"
@@ -21,7 +22,11 @@ static void usage(FILE *f) {
           "  --features D      features, in [1, 4096] (1)\n"
           "  --weights W1,...  the D true weights (1, 2, ..., D)\n"
           "  --bias B          true bias (0.5)\n"
-          "  --noise S         noise ~ U(-S, S), S >= 0 (0.1)\n"
+          "  --noise S         regress: noise ~ U(-S, S), S >= 0 (0.1)\n"
+          "  --task regress|classify  what y is (regress)\n"
+          "  --separable M     classify: y = [w.x + b > 0] instead, every point at least\n"
+          "                    M >= 0 from the boundary (rows closer are drawn again)\n"
+          "  --flip P          classify: flip each label with probability P in [0, 1] (0)\n"
           "  --dist uniform|normal   features ~ U(-1, 1) or N(0, 1) (uniform)\n"
           "  --dtype f32|f64   value type (f32)\n"
           "  --seed S          integer in [0, 2^64) (42)\n"
@@ -36,6 +41,7 @@ int cmd_gen(int argc, char **argv) {
     const char *out = NULL;
     double *weights = NULL;
     long nweights = -1;
+    bool noise_given = false;
     cli_args a;
     cli_args_init(&a, "gen", argc, argv);
     int rc = EXIT_USAGE;
@@ -61,6 +67,15 @@ int cmd_gen(int argc, char **argv) {
             ok = cli_double(&a, -1e300, 1e300, false, &o.bias);
         } else if (cli_is(&a, "--noise")) {
             ok = cli_double(&a, 0, 1e300, false, &o.noise);
+            noise_given = true;
+        } else if (cli_is(&a, "--task")) {
+            ok = cli_choice(&a, "regress|classify", &c);
+            o.task = c ? NR_TASK_CLASSIFY : NR_TASK_REGRESS;
+        } else if (cli_is(&a, "--separable")) {
+            ok = cli_double(&a, 0, 1e300, false, &o.margin);
+            o.separable = true;
+        } else if (cli_is(&a, "--flip")) {
+            ok = cli_double(&a, 0, 1, false, &o.flip);
         } else if (cli_is(&a, "--dist")) {
             ok = cli_choice(&a, "uniform|normal", &c);
             o.dist = c ? NR_DIST_NORMAL : NR_DIST_UNIFORM;
@@ -82,6 +97,15 @@ int cmd_gen(int argc, char **argv) {
     }
     if (!o.rows || !out) {
         cli_error("gen: %s is required (see 'neuron gen --help')", !o.rows ? "--rows" : "--out");
+        goto done;
+    }
+    /* options of one task are refused for the other, not silently dropped */
+    if (o.task == NR_TASK_CLASSIFY && noise_given) {
+        cli_error("gen --noise: labels have no noise; use --flip P to flip a fraction of them");
+        goto done;
+    }
+    if (o.task == NR_TASK_REGRESS && (o.separable || o.flip > 0)) {
+        cli_error("gen %s: applies to --task classify", o.separable ? "--separable" : "--flip");
         goto done;
     }
     if (weights) {
@@ -111,8 +135,16 @@ int cmd_gen(int argc, char **argv) {
     for (size_t k = 0; k < o.features; k++)
         cJSON_AddItemToArray(w, nr_json_number(o.weights ? o.weights[k] : (double)(k + 1)));
     cJSON_AddItemToObject(j, "bias", nr_json_number(o.bias));
-    cJSON_AddItemToObject(j, "noise", nr_json_number(o.noise));
-    cJSON_AddStringToObject(j, "noise_dist", "uniform(-noise, noise)");
+    cJSON_AddStringToObject(j, "task", o.task == NR_TASK_CLASSIFY ? "classify" : "regress");
+    if (o.task == NR_TASK_REGRESS) {
+        cJSON_AddItemToObject(j, "noise", nr_json_number(o.noise));
+        cJSON_AddStringToObject(j, "noise_dist", "uniform(-noise, noise)");
+    } else {
+        cJSON_AddStringToObject(j, "labels",
+                                o.separable ? "[w.x + b > 0]" : "bernoulli(sigmoid(w.x + b))");
+        if (o.separable) cJSON_AddItemToObject(j, "margin", nr_json_number(o.margin));
+        cJSON_AddItemToObject(j, "flip", nr_json_number(o.flip));
+    }
     cJSON_AddStringToObject(j, "dist", o.dist == NR_DIST_NORMAL ? "normal" : "uniform");
     cJSON_AddStringToObject(j, "dtype", o.dtype == NR_F32 ? "f32" : "f64");
     char seed[32];

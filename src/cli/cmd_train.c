@@ -348,25 +348,47 @@ int cmd_train(int argc, char **argv) {
 
 /* ------------------------------------------------------- predict, eval -- */
 
+/* What predict and eval do with a classifier: labels instead of
+ * probabilities (predict), and the threshold of a sigmoid model. */
+typedef struct {
+    bool labels;
+    bool threshold_given;
+    double threshold;
+} class_opts;
+
+static const char *const activation_words[] = {"identity", "sigmoid", "step"};
+
 /* Parse the options, prepare --out (when `outs`), then load the model and
  * the data; -1 after --help, else an exit code. */
 static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, nr_model *m,
                           nr_dataset **ds, const char **out_path, const char *names[2],
-                          cli_outputs *outs, nr_atomic **out_file) {
+                          cli_outputs *outs, nr_atomic **out_file, class_opts *co) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *model = NULL, *data = NULL;
+    co->labels = co->threshold_given = false;
+    co->threshold = 0.5;
     cli_args a;
     cli_args_init(&a, cmd, argc, argv);
     while (cli_next(&a)) {
         bool ok = true;
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
             printf("usage: neuron %s --model M.json --data FILE%s\n\n%s\n"
+                   "  --threshold T   sigmoid models: label 1 where the probability is above T,\n"
+                   "                  in [0, 1] (0.5)\n"
                    "  --target NAME|I, --delimiter C, --header, --no-header: as for train\n",
-                   cmd, is_eval ? "" : " [--out FILE]",
-                   is_eval ? "Print MSE, RMSE, MAE, R^2 and n of the model on FILE as JSON."
-                           : "Write one prediction per row of FILE to --out (.csv or .npy),\n"
-                             "or to stdout. FILE may hold the target column or not.");
+                   cmd, is_eval ? " [--threshold T]" : " [--out FILE] [--labels [--threshold T]]",
+                   is_eval
+                       ? "Print the model's metrics on FILE as JSON: n, MSE, RMSE, MAE and R^2\n"
+                         "for a regression model; n, accuracy, precision, recall, f1 and the\n"
+                         "confusion counts for a classifier, with log_loss and roc_auc for a\n"
+                         "sigmoid one (scikit-learn's definitions; an undefined precision or\n"
+                         "recall is 0 and named under \"warnings\"). Labels: 0/1 or -1/+1.\n"
+                       : "Write one prediction per row of FILE to --out (.csv or .npy), or to\n"
+                         "stdout: w.x + b for a regression model, the probability of class 1\n"
+                         "for a sigmoid model, 0 or 1 for a step model. FILE may hold the\n"
+                         "target column or not.\n"
+                         "  --labels        sigmoid models: write labels 0/1 instead");
             return -1;
         } else if (cli_load_option(&a, &lo, &ok)) {
         } else if (cli_is(&a, "--model")) {
@@ -375,6 +397,11 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
             ok = (data = cli_value(&a)) != NULL;
         } else if (!is_eval && cli_is(&a, "--out")) {
             ok = (*out_path = cli_value(&a)) != NULL;
+        } else if (!is_eval && cli_is(&a, "--labels")) {
+            co->labels = true;
+        } else if (cli_is(&a, "--threshold")) {
+            ok = cli_double(&a, 0, 1, false, &co->threshold);
+            co->threshold_given = true;
         } else {
             return cli_unknown(&a);
         }
@@ -383,6 +410,10 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
     if (!model || !data) {
         cli_error("%s: %s is required (see 'neuron %s --help')", cmd, !model ? "--model" : "--data",
                   cmd);
+        return EXIT_USAGE;
+    }
+    if (!is_eval && co->threshold_given && !co->labels) {
+        cli_error("predict --threshold: it sets where --labels cuts; give --labels too");
         return EXIT_USAGE;
     }
     names[0] = model, names[1] = data;
@@ -395,6 +426,19 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
     nr_error err;
     nr_status s = nr_model_load(m, model, &err);
     if (s != NR_OK) return cli_fail(s, &err);
+    /* options that the model's activation gives no meaning are refused, not
+     * ignored: a user asking for labels from a regression model is told */
+    const char *act = activation_words[m->activation];
+    if ((co->labels && m->activation == NR_ACT_IDENTITY) ||
+        (co->threshold_given && m->activation != NR_ACT_SIGMOID)) {
+        cli_error("%s %s: %s is a %s model (activation %s); %s", cmd,
+                  co->threshold_given ? "--threshold" : "--labels", model,
+                  m->activation == NR_ACT_IDENTITY ? "regression" : "perceptron", act,
+                  co->threshold_given ? "a threshold applies to sigmoid models only"
+                                      : "labels need a sigmoid or step model");
+        nr_model_free(m);
+        return EXIT_USAGE;
+    }
     if ((s = nr_dataset_load(data, &lo, ds, &err)) != NR_OK) {
         nr_model_free(m);
         return cli_fail(s, &err);
@@ -410,7 +454,9 @@ int cmd_predict(int argc, char **argv) {
     cli_outputs outs;
     cli_outputs_init(&outs, "predict");
     nr_atomic *out_file = NULL;
-    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names, &outs, &out_file);
+    class_opts co;
+    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names, &outs, &out_file,
+                            &co);
     if (rc) {
         cli_outputs_abort(&outs);
         return rc < 0 ? EXIT_OK : rc;
@@ -420,7 +466,10 @@ int cmd_predict(int argc, char **argv) {
     nr_status s = NR_OK;
     double *p = malloc((d->rows ? d->rows : 1) * sizeof *p);
     if (!p) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory for %zu predictions", d->rows);
-    if (s == NR_OK && (s = nr_predict(&m, d, p, &err)) != NR_OK) {
+    if (s == NR_OK)
+        s = co.labels ? nr_predict_labels(&m, d, co.threshold, p, &err)
+                      : nr_predict(&m, d, p, &err);
+    if (s != NR_OK && s != NR_ERR_NOMEM) {
         /* the library does not know the files: name them here */
         cli_error("%s on %s: %s", names[0], names[1], err.msg);
         rc = cli_exit_code(s);
@@ -442,27 +491,67 @@ int cmd_predict(int argc, char **argv) {
     return rc;
 }
 
+static char *class_metrics_json(const nr_model *m, const nr_class_metrics *c, double threshold) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "activation", activation_words[m->activation]);
+    cJSON_AddNumberToObject(j, "n", (double)c->n);
+    if (m->activation == NR_ACT_SIGMOID)
+        cJSON_AddItemToObject(j, "threshold", nr_json_number(threshold));
+    cJSON_AddItemToObject(j, "accuracy", nr_json_number(c->accuracy));
+    cJSON_AddItemToObject(j, "precision", nr_json_number(c->precision));
+    cJSON_AddItemToObject(j, "recall", nr_json_number(c->recall));
+    cJSON_AddItemToObject(j, "f1", nr_json_number(c->f1));
+    cJSON *cm = cJSON_AddObjectToObject(j, "confusion");
+    cJSON_AddNumberToObject(cm, "tp", (double)c->tp);
+    cJSON_AddNumberToObject(cm, "fp", (double)c->fp);
+    cJSON_AddNumberToObject(cm, "tn", (double)c->tn);
+    cJSON_AddNumberToObject(cm, "fn", (double)c->fn);
+    if (m->activation == NR_ACT_SIGMOID) {
+        add_number_or_null(j, "log_loss", c->log_loss);
+        add_number_or_null(j, "roc_auc", c->roc_auc);
+    }
+    cJSON *w = cJSON_AddArrayToObject(j, "warnings");
+    for (unsigned bit = 1; bit <= NR_WARN_ROC_AUC; bit <<= 1)
+        if (c->warnings & bit)
+            cJSON_AddItemToArray(w, cJSON_CreateString(nr_class_warning_str(bit)));
+    char *t = cJSON_Print(j);
+    cJSON_Delete(j);
+    return t;
+}
+
 int cmd_eval(int argc, char **argv) {
     nr_model m;
     nr_dataset *ds = NULL;
     const char *unused = NULL;
     const char *names[2];
-    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused, names, NULL, NULL);
+    class_opts co;
+    int rc = model_and_data("eval", argc, argv, true, &m, &ds, &unused, names, NULL, NULL, &co);
     if (rc) return rc < 0 ? EXIT_OK : rc;
-    nr_metrics mt;
     nr_error err;
-    nr_status s = nr_eval(&m, nr_dataset_view(ds), &mt, &err);
-    if (s == NR_OK) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "n", (double)mt.n);
-        cJSON_AddNumberToObject(j, "mse", mt.mse);
-        cJSON_AddNumberToObject(j, "rmse", mt.rmse);
-        cJSON_AddNumberToObject(j, "mae", mt.mae);
-        add_number_or_null(j, "r2", mt.r2);
-        char *t = cJSON_Print(j);
-        printf("%s\n", t);
-        cJSON_free(t);
-        cJSON_Delete(j);
+    nr_status s;
+    if (m.activation != NR_ACT_IDENTITY) {
+        nr_class_metrics c;
+        s = nr_eval_classify(&m, nr_dataset_view(ds), co.threshold, &c, &err);
+        if (s == NR_OK) {
+            char *t = class_metrics_json(&m, &c, co.threshold);
+            printf("%s\n", t);
+            cJSON_free(t);
+        }
+    } else {
+        nr_metrics mt;
+        s = nr_eval(&m, nr_dataset_view(ds), &mt, &err);
+        if (s == NR_OK) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "n", (double)mt.n);
+            cJSON_AddNumberToObject(j, "mse", mt.mse);
+            cJSON_AddNumberToObject(j, "rmse", mt.rmse);
+            cJSON_AddNumberToObject(j, "mae", mt.mae);
+            add_number_or_null(j, "r2", mt.r2);
+            char *t = cJSON_Print(j);
+            printf("%s\n", t);
+            cJSON_free(t);
+            cJSON_Delete(j);
+        }
     }
     if (s != NR_OK) cli_error("%s on %s: %s", names[0], names[1], err.msg);
     rc = cli_exit_code(s);

@@ -1,0 +1,336 @@
+"""Classification rows of the bench (SPEC sections 6 and 7), called from
+bench/harness.py: throughput of the logistic and perceptron trainers as a
+fraction of a streaming read of the same file, convergence of the logistic
+trainers against `--algo newton` (the optimum, as ols is for the squared
+error), and the classification peers on the same files: scikit-learn
+LogisticRegression (lbfgs), SGDClassifier (log_loss) and Perceptron,
+LIBLINEAR -s 0 and -s 2, PyTorch BCEWithLogitsLoss and numpy full-batch
+logistic GD (bench/peers/*classif*).
+
+Data: `neuron gen --task classify --dist normal` with weights of norm 2 and
+bias 0.25, so that the classes overlap and the logistic optimum is finite.
+Every neuron number comes from `neuron train --activation ... --report`, and
+each trainer is measured between two streaming reads of the file (`neuron
+bench --algos batch`, the same read the regression rows use), so its
+fraction of the read is a ratio of numbers taken moments apart.
+
+A neuron without `train --activation` (an older build) gets its rows skipped
+with a line saying so; the peers still run.
+"""
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER_PY = "/usr/bin/python3"  # Debian's python, where python3-sklearn & co. live
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd):
+    """Run a command; return its stdout. Raise RuntimeError on failure."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def weights(d):
+    """d weights of Euclidean norm 2, alternating in sign"""
+    w = 2 / d**0.5
+    return ",".join(f"{w if j % 2 == 0 else -w:.17g}" for j in range(d))
+
+
+def gen(o, neuron, d):
+    path = os.path.join(o.out, "data", f"cls_f32_{d}_{o.rows}.npy")
+    if not os.path.exists(path):
+        t0 = time.perf_counter()
+        run([neuron, "gen", "--task", "classify", "--rows", str(o.rows), "--features", str(d),
+             "--weights", weights(d), "--bias", "0.25", "--dist", "normal", "--dtype", "f32",
+             "--out", path])
+        log(f"  generated {path}: {o.rows} x {d} labels in {time.perf_counter() - t0:.2f} s")
+    return path
+
+
+def has_activation(neuron):
+    p = subprocess.run([neuron, "train", "--help"], capture_output=True, text=True)
+    return "--activation" in p.stdout
+
+
+def train(o, neuron, path, tag, args):
+    """One `neuron train` run; returns its report (and history path)."""
+    raw = os.path.join(o.out, "raw")
+    rep = os.path.join(raw, f"cls_{tag}.json")
+    hist = os.path.join(raw, f"cls_{tag}.csv")
+    run([neuron, "train", "--data", path, "--quiet", "--report", rep, "--history", hist] + args)
+    with open(rep) as f:
+        return json.load(f), hist
+
+
+def stream(o, neuron, path, tag):
+    """GB/s of a plain streaming read of the file, all threads (neuron bench)."""
+    dest = os.path.join(o.out, "raw", f"cls_stream_{tag}.json")
+    run([neuron, "bench", "--data", path, "--algos", "batch", "--threads", "all", "--epochs", "3",
+         "--quiet", "--out", dest])
+    with open(dest) as f:
+        b = json.load(f)
+    return b["results"][0]["stream_gb_per_second"], b["bytes_per_epoch"]
+
+
+# ---------------------------------------------------------- throughput --
+
+TRAINERS = [  # name, activation, arguments, epochs divisor
+    ("sigmoid batch", "sigmoid", ["--algo", "batch", "--lr", "1"], 1),
+    ("sigmoid minibatch:65536", "sigmoid", ["--algo", "minibatch", "--batch", "65536", "--lr", "1"],
+     1),
+    ("sigmoid sgd", "sigmoid", ["--algo", "sgd", "--lr", "0.01"], 5),
+    ("step batch", "step", ["--algo", "batch", "--lr", "0.1"], 1),
+    ("step sgd", "step", ["--algo", "sgd", "--lr", "0.1"], 5),
+]
+
+
+def throughput(o, neuron, files):
+    rows = []
+    for d, path in files.items():
+        for name, act, args, div in TRAINERS:
+            log(f"classify throughput: {name}, f32, {d} feature(s)")
+            tag = f"tp_{name.replace(' ', '_').replace(':', '_')}_{d}"
+            try:
+                before, nbytes = stream(o, neuron, path, tag + "_a")
+                rep, _ = train(o, neuron, path, tag, ["--activation", act, "--epochs",
+                                                      str(max(2, o.epochs // div))] + args)
+                after, _ = stream(o, neuron, path, tag + "_b")
+            except RuntimeError as e:
+                log(f"classify: {name} on {d} feature(s) failed, not reported: {e}")
+                continue
+            ep = rep.get("epoch_seconds_median")
+            gbs = statistics.median([before, after])
+            rows.append({
+                "trainer": name, "features": d, "dtype": "f32", "rows": rep.get("rows"),
+                "threads": rep.get("threads"), "epochs": rep.get("epochs_run"),
+                "epoch_seconds_median": ep,
+                "samples_per_second": rep["rows"] / ep if ep else None,
+                "gb_per_second": nbytes / ep / 1e9 if ep else None,
+                "stream_gb_per_second": gbs, "stream_spread": abs(before - after) / gbs,
+                "roofline": nbytes / ep / 1e9 / gbs if ep else None,
+                "final_loss": rep.get("train_loss"),
+            })
+    return rows
+
+
+# ---------------------------------------------------------- convergence --
+
+def history(path):
+    with open(path) as f:
+        return [(int(r["epoch"]), float(r["loss"]), float(r["seconds"]))
+                for r in csv.DictReader(f)]
+
+
+def convergence(o, neuron, path):
+    """Logistic loss against epochs and seconds for each trainer, against
+    newton's optimum; newton's own passes to 1e-8 of it."""
+    try:
+        opt, hist = train(o, neuron, path, "conv_newton",
+                          ["--activation", "sigmoid", "--algo", "newton", "--epochs", "50"])
+    except RuntimeError as e:
+        log(f"classify convergence: newton failed, no convergence rows: {e}")
+        return None
+    floor = opt["train_loss"]
+    e = o.conv_epochs
+    runs = [
+        ("newton", None),
+        ("batch", ["--algo", "batch", "--lr", "1", "--epochs", str(e)]),
+        ("minibatch:65536", ["--algo", "minibatch", "--batch", "65536", "--lr", "1",
+                             "--epochs", str(max(2, e // 10))]),
+        ("sgd", ["--algo", "sgd", "--lr", "0.01", "--epochs", str(max(2, e // 25))]),
+    ]
+    curves = {}
+    for name, args in runs:
+        log(f"classify convergence: {name}")
+        if args is None:
+            rep, h = opt, hist
+        else:
+            try:
+                rep, h = train(o, neuron, path, f"conv_{name.replace(':', '_')}",
+                               ["--activation", "sigmoid"] + args)
+            except RuntimeError as err:
+                log(f"classify convergence: {name} failed, not reported: {err}")
+                continue
+        # history entry e: the loss at the weights epoch e starts from, at
+        # the time through epoch e - 1 (minibatch: the mean during epoch e)
+        during = name.startswith("minibatch")
+        t, pts = max(0.0, rep["seconds"] - sum(s for _, _, s in history(h))), []
+        for ep, loss, secs in history(h):
+            if during:
+                t += secs
+            pts.append({"epoch": ep if during else ep - 1, "seconds": t, "loss": loss,
+                        "gap": loss - floor})
+            if not during:
+                t += secs
+        pts.append({"epoch": rep["epochs_run"], "seconds": t, "loss": rep["train_loss"],
+                    "gap": rep["train_loss"] - floor, "final": True})
+        target = floor * (1 + (1e-8 if name == "newton" else o.gap))
+        hit = next((p for p in pts if p["loss"] <= target), None)
+        curves[name] = {"points": pts, "final_loss": rep["train_loss"],
+                        "reach_epoch": hit["epoch"] if hit else None,
+                        "reach_seconds": hit["seconds"] if hit else None,
+                        "target": "1e-8" if name == "newton" else f"{o.gap:g}"}
+    return {"optimum": floor, "newton_seconds": opt["seconds"],
+            "newton_iterations": opt["epochs_run"], "gap_target": o.gap, "curves": curves}
+
+
+# ---------------------------------------------------------------- peers --
+
+PEERS = [  # label, module, script, extra arguments, rows option, neuron trainer compared
+    ("numpy batch", "numpy", "numpy_classify.py", ["--lr", "1"], None, "sigmoid batch"),
+    ("torch batch", "torch", "torch_classify.py", ["--lr", "1"], None, "sigmoid batch"),
+    ("sklearn sgd", "sklearn", "sklearn_classify.py", ["--model", "sgd", "--lr", "0.01"],
+     "sgd_rows", "sigmoid sgd"),
+    ("sklearn perceptron", "sklearn", "sklearn_classify.py",
+     ["--model", "perceptron", "--lr", "0.1"], "sgd_rows", "step sgd"),
+    ("sklearn lbfgs", "sklearn", "sklearn_classify.py", ["--model", "logistic"], None, "newton"),
+    ("liblinear -s 0", None, "liblinear_classify.py", ["--solver", "0", "--eps", "1e-4"],
+     "liblinear_rows", "newton"),
+    ("liblinear -s 2", None, "liblinear_classify.py", ["--solver", "2", "--eps", "1e-4"],
+     "liblinear_rows", "newton"),
+]
+
+
+def peers(o, neuron, files, tp, conv):
+    res, skipped = [], []
+    if o.no_peers:
+        return res, ["classify peers: skipped (--no-peers)"]
+    if not os.path.exists(PEER_PY):
+        return res, [f"classify peers: skipped, {PEER_PY} is not installed"]
+    allt = max((r["threads"] for r in tp if r["threads"]), default=0)
+    limits = {"sgd_rows": o.sgd_rows, "liblinear_rows": min(o.rows, o.sgd_rows)}
+    for label, mod, script, extra, rows_opt, mine in PEERS:
+        if mod and subprocess.run([PEER_PY, "-c", f"import {mod}"],
+                                  capture_output=True).returncode != 0:
+            skipped.append(f"classify peers: {label} skipped: python3 cannot import {mod} "
+                           f"(Debian package python3-{mod})")
+            continue
+        if script.startswith("liblinear") and not any(
+                os.access(os.path.join(p, "liblinear-train"), os.X_OK)
+                for p in os.environ.get("PATH", "").split(os.pathsep)):
+            skipped.append(f"classify peers: {label} skipped: liblinear-train is not installed "
+                           "(Debian package liblinear-tools)")
+            continue
+        for d, path in files.items():
+            log(f"classify peer: {label}, f32, {d} feature(s)")
+            cmd = [PEER_PY, os.path.join(HERE, "peers", script), "--data", path,
+                   "--epochs", str(o.epochs if "batch" in label else max(2, o.epochs // 5))]
+            cmd += extra
+            if rows_opt:
+                cmd += ["--rows", str(limits[rows_opt])]
+            if label.startswith("torch"):
+                cmd += ["--threads", str(allt or 0)]
+            try:
+                r = json.loads(run(cmd).strip().splitlines()[-1])
+            except (RuntimeError, ValueError, IndexError) as e:
+                skipped.append(f"classify peers: {label} on f32 x {d} failed, not reported: {e}")
+                continue
+            r["label"] = label
+            # per epoch (per iteration for the solvers) samples per second
+            per = r.get("seconds_per_iteration", r["epoch_seconds_median"])
+            r["peer_samples_per_second"] = r["rows"] / per
+            ours = None
+            if mine == "newton":
+                if conv and d == max(files):
+                    ours = o.rows * conv["newton_iterations"] / conv["newton_seconds"]
+            else:
+                ours = next((t["samples_per_second"] for t in tp
+                             if t["trainer"] == mine and t["features"] == d), None)
+            r["neuron_trainer"] = mine
+            r["neuron_samples_per_second"] = ours
+            r["speedup"] = ours / r["peer_samples_per_second"] if ours else None
+            res.append(r)
+    return res, skipped
+
+
+# -------------------------------------------------------------- outputs --
+
+def write_csv(path, rows, keys):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
+def bench(o, neuron):
+    """Everything above; returns the results for results.json (and writes
+    classify_*.csv under o.out)."""
+    files = {d: gen(o, neuron, d) for d in (1, 16)}
+    res = {"rows": o.rows, "throughput": [], "convergence": None, "peers": [], "skipped": []}
+    if has_activation(neuron):
+        res["throughput"] = throughput(o, neuron, files)
+        res["convergence"] = convergence(o, neuron, files[16])
+    else:
+        res["skipped"].append("classify: neuron train has no --activation in this build; "
+                              "neuron's classification rows are skipped")
+    res["peers"], skipped = peers(o, neuron, files, res["throughput"], res["convergence"])
+    res["skipped"] += skipped
+    for s in res["skipped"]:
+        log(s)
+    write_csv(os.path.join(o.out, "classify_throughput.csv"), res["throughput"],
+              ["trainer", "features", "dtype", "rows", "threads", "epochs",
+               "epoch_seconds_median", "samples_per_second", "gb_per_second",
+               "stream_gb_per_second", "stream_spread", "roofline", "final_loss"])
+    if res["convergence"]:
+        write_csv(os.path.join(o.out, "classify_convergence.csv"),
+                  [dict(trainer=k, **p) for k, c in res["convergence"]["curves"].items()
+                   for p in c["points"]],
+                  ["trainer", "epoch", "seconds", "loss", "gap"])
+    write_csv(os.path.join(o.out, "classify_peers.csv"), res["peers"],
+              ["label", "features", "rows", "dtype", "epochs", "epoch_seconds_median",
+               "peer_samples_per_second", "neuron_trainer", "neuron_samples_per_second",
+               "speedup", "final_loss", "loss_kind", "errors", "iterations", "seconds",
+               "version"])
+    return res
+
+
+def table(res):
+    if not res:
+        return
+    print(f"\nclassification ({res['rows']} rows, f32, labels from the logistic model)")
+    if res["throughput"]:
+        print(f"{'trainer':<24} {'d':>3} {'thr':>3} {'epoch ms':>10} {'samples/s':>11} "
+              f"{'GB/s':>7} {'stream':>7} {'roofline':>8}")
+        for r in res["throughput"]:
+            print(f"{r['trainer']:<24} {r['features']:>3} {r['threads'] or 0:>3} "
+                  f"{1e3 * r['epoch_seconds_median']:>10.3f} {r['samples_per_second']:>11.4g} "
+                  f"{r['gb_per_second']:>7.2f} {r['stream_gb_per_second']:>7.2f} "
+                  f"{100 * r['roofline']:>7.1f}%"
+                  + ("  (stream spread %.0f%%)" % (100 * r["stream_spread"])
+                     if r["stream_spread"] > 0.1 else ""))
+    c = res["convergence"]
+    if c:
+        print(f"\nconvergence (16 features): newton optimum {c['optimum']:.12g} in "
+              f"{c['newton_iterations']} iterations, {c['newton_seconds']:.3f} s; reach = first "
+              f"epoch within the target (relative) of it")
+        print(f"{'trainer':<16} {'target':>7} {'final loss':>16} {'reach epoch':>12} {'reach s':>9}")
+        for name, k in c["curves"].items():
+            re_ = "-" if k["reach_epoch"] is None else str(k["reach_epoch"])
+            rs = "-" if k["reach_seconds"] is None else f"{k['reach_seconds']:.3f}"
+            print(f"{name:<16} {k['target']:>7} {k['final_loss']:>16.12g} {re_:>12} {rs:>9}")
+    if res["peers"] or res["skipped"]:
+        print(f"\n{'peer':<20} {'d':>3} {'rows':>9} {'samples/s':>11} {'loss':>12} "
+              f"{'neuron':>11} {'neuron/peer':>11}")
+        for r in res["peers"]:
+            sp = "-" if r["speedup"] is None else f"{r['speedup']:.1f}x"
+            ns = "-" if r["neuron_samples_per_second"] is None else \
+                f"{r['neuron_samples_per_second']:.4g}"
+            print(f"{r['label']:<20} {r['features']:>3} {r['rows']:>9} "
+                  f"{r['peer_samples_per_second']:>11.4g} {r['final_loss']:>12.6g} {ns:>11} "
+                  f"{sp:>11}")
+        print("(samples/s per epoch; for lbfgs and LIBLINEAR per solver iteration, LIBLINEAR's "
+              "reading of its text input excluded)")
+        for s in res["skipped"]:
+            print(s)
