@@ -3,6 +3,7 @@
  * byte, and the library's per-sample SGD against the tutorial's numbers. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,13 @@ Test(format, matches_python_spelling) {
                  {1.23445, "1.2345"},
                  {2.5e-5, "0.0000"},
                  {1e20, "100000000000000000000.0000"},
+                 /* exact ties round half to even (CPython's output) */
+                 {0.03125, "0.0312"},
+                 {0.09375, "0.0938"},
+                 {-0.03125, "-0.0312"},
+                 {0.015625, "0.0156"},
+                 {562949953421311.5, "562949953421311.5000"},
+                 {5e-324, "0.0000"},
                  {NAN, "nan"},
                  {-NAN, "nan"},
                  {INFINITY, "inf"},
@@ -312,6 +320,49 @@ Test(format, matches_python_spelling) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nr_format_4f(buf, sizeof buf, cases[i].v);
         cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
+    }
+}
+
+Test(format, agrees_with_printf_on_random_ties_and_boundary_values) {
+    /* nr_format_4f has its own integer path below 2^49; glibc's printf rounds
+     * the exact binary value correctly (as CPython does), so every value must
+     * give the same bytes as "%.4f", and the same return value and truncation
+     * as snprintf into short buffers. */
+    nr_mt mt;
+    nr_mt_seed_u64(&mt, 17);
+    char got[400], want[400];
+    for (long i = 0; i < 2000000; i++) {
+        double v;
+        const int kind = (int)(i % 5);
+        if (kind == 0) { /* any finite bit pattern */
+            uint64_t u = ((uint64_t)nr_mt_next_u32(&mt) << 32) | nr_mt_next_u32(&mt);
+            memcpy(&v, &u, sizeof v);
+            if (!isfinite(v)) continue;
+        } else if (kind == 1) { /* exponents where the integer path works */
+            v = ldexp(nr_mt_random(&mt), (int)(nr_mt_next_u32(&mt) % 120) - 70);
+        } else if (kind == 2) { /* k / 2^j: exact ties at the 5th decimal */
+            v = ldexp((double)(nr_mt_next_u32(&mt) % 1000000), -(int)(nr_mt_next_u32(&mt) % 12));
+        } else if (kind == 3) { /* at the switch to printf, 2^49 */
+            v = nextafter(0x1p49, 0) - (double)(nr_mt_next_u32(&mt) % 4096) / 4;
+            if (nr_mt_next_u32(&mt) & 1)
+                v = nextafter(0x1p49, INFINITY) + (double)(nr_mt_next_u32(&mt) % 64);
+        } else { /* near x.xxxx5 in decimal */
+            v = ((double)(nr_mt_next_u32(&mt) % 100000000) + 0.5) / 10000;
+            for (int k = (int)(nr_mt_next_u32(&mt) % 3); k > 0; k--)
+                v = nextafter(v, k & 1 ? 0 : 1e9);
+        }
+        if (nr_mt_next_u32(&mt) & 1) v = -v;
+        const int n = nr_format_4f(got, sizeof got, v), m = snprintf(want, sizeof want, "%.4f", v);
+        cr_assert(n == m && !strcmp(got, want), "%a: '%s' (%d) vs printf '%s' (%d)", v, got, n,
+                  want, m);
+    }
+    const double v = -1234.56789;
+    for (size_t size = 0; size < 12; size++) {
+        char a[12], b[12];
+        memset(a, 'x', sizeof a), memset(b, 'x', sizeof b);
+        cr_assert_eq(nr_format_4f(size ? a : NULL, size, v),
+                     snprintf(size ? b : NULL, size, "%.4f", v));
+        cr_assert(!memcmp(a, b, sizeof a), "buffer of %zu bytes", size);
     }
 }
 
