@@ -5,7 +5,8 @@
  * The file is mapped and split into chunks at line boundaries; a first
  * parallel pass counts the lines and rows of each chunk, a second parses the
  * chunks in parallel straight into their rows of the output. Numbers go
- * through strtod, so they are rounded correctly. On bad input the error with
+ * through fast_float (strtod for other spellings), so they are rounded
+ * correctly. On bad input the error with
  * the smallest line number is reported, whatever the thread count. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "parse_float.h"
 
 enum { MAX_FIELD = 256 };
 /* As many features as a model can hold (2^24), and the target. */
@@ -63,10 +65,21 @@ static size_t split_fields(const char *p, const char *e, char delim, const char 
     return n;
 }
 
-/* Parse one field as a double; returns 0 on success, else a reason. */
+/* Parse one field as a double; returns 0 on success, else a reason. The
+ * common spelling goes through fast_float; whatever it does not take whole
+ * (a '+' sign, hexadecimal, leading blanks strtod skips, garbage) goes
+ * through strtod as before, so both the values and the accepted syntax are
+ * strtod's. */
 static const char *parse_number(const char *a, const char *b, double *out) {
     if (a == b) return "is empty";
     if (b - a >= MAX_FIELD) return "is too long for a number";
+    const char *stop;
+    double fast;
+    if (nr_parse_double(a, b, &fast, &stop) == 0 && stop == b) {
+        if (isnan(fast) || isinf(fast)) return "is not finite (NaN and Inf are not accepted)";
+        *out = fast;
+        return NULL;
+    }
     char buf[MAX_FIELD];
     memcpy(buf, a, (size_t)(b - a));
     buf[b - a] = '\0';
