@@ -65,21 +65,10 @@ static size_t split_fields(const char *p, const char *e, char delim, const char 
     return n;
 }
 
-/* Parse one field as a double; returns 0 on success, else a reason. The
- * common spelling goes through fast_float; whatever it does not take whole
- * (a '+' sign, hexadecimal, leading blanks strtod skips, garbage) goes
- * through strtod as before, so both the values and the accepted syntax are
- * strtod's. */
-static const char *parse_number(const char *a, const char *b, double *out) {
-    if (a == b) return "is empty";
-    if (b - a >= MAX_FIELD) return "is too long for a number";
-    const char *stop;
-    double fast;
-    if (nr_parse_double(a, b, &fast, &stop) == 0 && stop == b) {
-        if (isnan(fast) || isinf(fast)) return "is not finite (NaN and Inf are not accepted)";
-        *out = fast;
-        return NULL;
-    }
+/* The spellings fast_float does not take, through strtod; out of line so
+ * that the per-field call below needs no room for the copy. */
+static __attribute__((noinline)) const char *parse_number_strtod(const char *a, const char *b,
+                                                                 double *out) {
     char buf[MAX_FIELD];
     memcpy(buf, a, (size_t)(b - a));
     buf[b - a] = '\0';
@@ -89,6 +78,23 @@ static const char *parse_number(const char *a, const char *b, double *out) {
     if (end != buf + (b - a)) return "is not a number";
     if (isnan(v) || isinf(v)) return "is not finite (NaN and Inf are not accepted)";
     *out = v;
+    return NULL;
+}
+
+/* Parse one field as a double; returns 0 on success, else a reason. The
+ * common spelling goes through fast_float; whatever it does not take whole
+ * (a '+' sign, hexadecimal, leading blanks strtod skips, garbage) goes
+ * through strtod as before, so both the values and the accepted syntax are
+ * strtod's. */
+static inline const char *parse_number(const char *a, const char *b, double *out) {
+    if (a == b) return "is empty";
+    if (b - a >= MAX_FIELD) return "is too long for a number";
+    const char *stop;
+    double fast;
+    if (nr_parse_double(a, b, &fast, &stop) != 0 || stop != b)
+        return parse_number_strtod(a, b, out);
+    if (isnan(fast) || isinf(fast)) return "is not finite (NaN and Inf are not accepted)";
+    *out = fast;
     return NULL;
 }
 
