@@ -331,8 +331,16 @@ void nr_model_free(nr_model *m);
 
 /* One epoch of the tutorial's per-sample SGD, generalised to d features, in
  * double precision and data order, operation for operation:
- *   pred = ((w0*x0 + w1*x1) + ...) + b;  loss += (pred - y)**2;
+ *   pred = dot(w, x) + b;  loss += (pred - y)**2;
  *   g = (pred - y)*2;  w_j -= lr*(g*x_j);  b -= lr*g.
+ * dot(w, x) is summed in this fixed order (SPEC section 10; doc/sgd-order.md),
+ * for a dependency chain of about d/4 + 2 additions instead of d: partial
+ * sums p_c = w_c*x_c + w_{c+4}*x_{c+4} + ... over the features j = c (mod 4),
+ * each left to right, then dot = (p0 + p1) + (p2 + p3), a missing partial
+ * (d < 4) being -0.0, which adds nothing. So d = 1 is w0*x0 + b, the
+ * tutorial's bits; d = 2 and 3 are left to right; from d = 5 on the order
+ * differs from a left-to-right sum. Every kernel that runs this rule uses
+ * this order; there is no FMA anywhere in it.
  * `w` (d values) and `*b` are updated in place; `*loss` receives the loss
  * summed over the epoch. Rows of f32 data are widened to double first. The
  * square is libm's pow(|r|, 2), as CPython computes `r ** 2` (it differs from

@@ -5,7 +5,8 @@
  * The file is mapped and split into chunks at line boundaries; a first
  * parallel pass counts the lines and rows of each chunk, a second parses the
  * chunks in parallel straight into their rows of the output. Numbers go
- * through strtod, so they are rounded correctly. On bad input the error with
+ * through fast_float (strtod for other spellings), so they are rounded
+ * correctly. On bad input the error with
  * the smallest line number is reported, whatever the thread count. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "parse_float.h"
 
 enum { MAX_FIELD = 256 };
 /* As many features as a model can hold (2^24), and the target. */
@@ -63,12 +65,13 @@ static size_t split_fields(const char *p, const char *e, char delim, const char 
     return n;
 }
 
-/* Parse one field as a double; returns 0 on success, else a reason. */
-static const char *parse_number(const char *a, const char *b, double *out) {
-    if (a == b) return "is empty";
-    /* strtod would stop at a NUL and blame the digits before it */
+/* The spellings fast_float does not take, through strtod; out of line so
+ * that the per-field call below needs no room for the copy. */
+static __attribute__((noinline)) const char *parse_number_strtod(const char *a, const char *b,
+                                                                 double *out) {
+    /* strtod would stop at a NUL and blame the digits before it (fast_float
+     * stops there too, which is how such a field gets here) */
     if (memchr(a, '\0', (size_t)(b - a))) return "holds a NUL byte (binary data?)";
-    if (b - a >= MAX_FIELD) return "is too long for a number";
     char buf[MAX_FIELD];
     memcpy(buf, a, (size_t)(b - a));
     buf[b - a] = '\0';
@@ -78,6 +81,23 @@ static const char *parse_number(const char *a, const char *b, double *out) {
     if (end != buf + (b - a)) return "is not a number";
     if (isnan(v) || isinf(v)) return "is not finite (NaN and Inf are not accepted)";
     *out = v;
+    return NULL;
+}
+
+/* Parse one field as a double; returns 0 on success, else a reason. The
+ * common spelling goes through fast_float; whatever it does not take whole
+ * (a '+' sign, hexadecimal, leading blanks strtod skips, garbage) goes
+ * through strtod as before, so both the values and the accepted syntax are
+ * strtod's. */
+static inline const char *parse_number(const char *a, const char *b, double *out) {
+    if (a == b) return "is empty";
+    if (b - a >= MAX_FIELD) return "is too long for a number";
+    const char *stop;
+    double fast;
+    if (nr_parse_double(a, b, &fast, &stop) != 0 || stop != b)
+        return parse_number_strtod(a, b, out);
+    if (isnan(fast) || isinf(fast)) return "is not finite (NaN and Inf are not accepted)";
+    *out = fast;
     return NULL;
 }
 

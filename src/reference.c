@@ -45,54 +45,94 @@ static inline int add_square(double *total, double r) {
     return overflow;
 }
 
+/* The dot product w.x of d >= 2 features is summed in the order that
+ * include/neuron.h states for nr_sgd_epoch: four partial sums p_c over the
+ * features j = c (mod 4) in ascending j, then (p0 + p1) + (p2 + p3), then
+ * + b. A partial sum with no feature (d < 4) is -0.0, which adds nothing
+ * (x + -0.0 == x for every x), so d = 1 is the tutorial's w*x + b. Four
+ * independent chains of d/4 additions replace one chain of d: the weights'
+ * dependency chain row to row is this sum, the residual and the update. */
+#define DOT4(T, NAME)                                                                              \
+    static inline __attribute__((always_inline)) double NAME(const double *w, const T *x,          \
+                                                             size_t k) {                           \
+        double p0 = k > 0 ? w[0] * (double)x[0] : -0.0, p1 = k > 1 ? w[1] * (double)x[1] : -0.0;   \
+        double p2 = k > 2 ? w[2] * (double)x[2] : -0.0, p3 = k > 3 ? w[3] * (double)x[3] : -0.0;   \
+        size_t j = 4;                                                                              \
+        for (; j + 4 <= k; j += 4) {                                                               \
+            p0 = p0 + w[j] * (double)x[j];                                                         \
+            p1 = p1 + w[j + 1] * (double)x[j + 1];                                                 \
+            p2 = p2 + w[j + 2] * (double)x[j + 2];                                                 \
+            p3 = p3 + w[j + 3] * (double)x[j + 3];                                                 \
+        }                                                                                          \
+        if (j < k) p0 = p0 + w[j] * (double)x[j];                                                  \
+        if (j + 1 < k) p1 = p1 + w[j + 1] * (double)x[j + 1];                                      \
+        if (j + 2 < k) p2 = p2 + w[j + 2] * (double)x[j + 2];                                      \
+        return (p0 + p1) + (p2 + p3);                                                              \
+    }
+DOT4(float, dot4_f32)
+DOT4(double, dot4_f64)
+
 /* The per-sample rule over rows of type T with k features, widened to double
- * as they are read. Inlined with a constant k <= 16, the weights live in a
- * local array that the compiler turns into registers (the loss accumulator
- * could alias w, so w itself would be reloaded after every store): the
- * dependency chain through the weights is the whole cost of this loop. */
-#define SGD_ROWS(T, NAME)                                                                          \
+ * as they are read. Inlined with a constant k <= 16 and every loop over
+ * the features unrolled, the weights are scalars in registers: the
+ * dependency chain through them, row to row, is the whole cost of the loop.
+ * Nothing on that chain may call a function (every xmm register is
+ * caller-saved, so the weights would live in memory), hence two loops: the
+ * fast one (no loss wanted) stops at a residual whose square might overflow
+ * (|r| >= 2^511, or NaN) and the careful step below decides that row. */
+#define SGD_ROWS(T, NAME, DOT)                                                                     \
+    static inline __attribute__((always_inline)) size_t NAME##_fast(                               \
+        const T *v, size_t i, size_t n, size_t k, double lr, double *wv, double *b) {              \
+        double bb = *b;                                                                            \
+        for (; i < n; i++) {                                                                       \
+            const T *row = v + i * (k + 1);                                                        \
+            const double r = (DOT(wv, row, k) + bb) - (double)row[k];                              \
+            uint64_t u; /* |r| >= 2^511 or NaN, tested off the xmm registers */                    \
+            memcpy(&u, &r, sizeof u);                                                              \
+            if (__builtin_expect(u << 1 >= (uint64_t)(1023 + 511) << 53, 0)) break;                \
+            const double g = r * 2;                                                                \
+            _Pragma("GCC unroll 16") for (size_t j = 0; j < k; j++) wv[j] -=                       \
+                lr * (g * (double)row[j]);                                                         \
+            bb -= lr * g;                                                                          \
+        }                                                                                          \
+        *b = bb;                                                                                   \
+        return i;                                                                                  \
+    }                                                                                              \
+    /* One row in full: returns non-zero, leaving w and b, where Python would                      \
+     * raise OverflowError on the square. */                                                       \
+    static inline __attribute__((always_inline)) int NAME##_careful(                               \
+        const T *row, size_t k, double lr, double *wv, double *b, double *acc) {                   \
+        const double r = (DOT(wv, row, k) + *b) - (double)row[k];                                  \
+        if (add_square(acc, r)) return 1;                                                          \
+        const double g = r * 2;                                                                    \
+        _Pragma("GCC unroll 16") for (size_t j = 0; j < k; j++) wv[j] -=                           \
+            lr * (g * (double)row[j]);                                                             \
+        *b -= lr * g;                                                                              \
+        return 0;                                                                                  \
+    }                                                                                              \
     static inline __attribute__((always_inline)) int NAME(                                         \
         const T *v, size_t n, const size_t k, double lr, double *w, double *b, double *acc) {      \
         double local[16], *wv = k <= 16 ? local : w, bb = *b;                                      \
-        for (size_t j = 0; k <= 16 && j < k; j++) local[j] = w[j];                                 \
+        _Pragma("GCC unroll 16") for (size_t j = 0; k <= 16 && j < k; j++) local[j] = w[j];        \
         int overflow = 0;                                                                          \
         for (size_t i = 0; i < n; i++) {                                                           \
-            const T *row = v + i * (k + 1);                                                        \
-            double pred = k ? wv[0] * (double)row[0] : 0.0;                                        \
-            for (size_t j = 1; j < k; j++) pred = pred + wv[j] * (double)row[j];                   \
-            pred = pred + bb;                                                                      \
-            const double y = (double)row[k];                                                       \
-            if ((overflow = add_square(acc, pred - y))) break;                                     \
-            const double g = (pred - y) * 2;                                                       \
-            for (size_t j = 0; j < k; j++) wv[j] -= lr * (g * (double)row[j]);                     \
-            bb -= lr * g;                                                                          \
+            if (!acc && (i = NAME##_fast(v, i, n, k, lr, wv, &bb)) == n) break;                    \
+            if ((overflow = NAME##_careful(v + i * (k + 1), k, lr, wv, &bb, acc))) break;          \
         }                                                                                          \
-        for (size_t j = 0; k <= 16 && j < k; j++) w[j] = local[j];                                 \
+        _Pragma("GCC unroll 16") for (size_t j = 0; k <= 16 && j < k; j++) w[j] = local[j];        \
         *b = bb;                                                                                   \
         return overflow;                                                                           \
     }
 
-/* One feature (the tutorial's shape) is kept free of inner loops; 2 to 16
- * features get a loop each with k fixed at compile time. */
-#define SGD_EPOCH(T, NAME, ROWS)                                                                   \
-    SGD_ROWS(T, ROWS)                                                                              \
+/* Each width from 1 (the tutorial's shape) to 16 gets its loop with k fixed
+ * at compile time; wider rows share one. */
+#define SGD_EPOCH(T, NAME, ROWS, DOT)                                                              \
+    SGD_ROWS(T, ROWS, DOT)                                                                         \
     static int NAME(const T *v, size_t n, size_t k, double lr, double *w, double *b,               \
                     double *acc) {                                                                 \
-        if (k == 1) {                                                                              \
-            double ww = w[0], bb = *b;                                                             \
-            int overflow = 0;                                                                      \
-            for (size_t i = 0; i < n; i++) {                                                       \
-                const double x = (double)v[2 * i], y = (double)v[2 * i + 1];                       \
-                const double pred = ww * x + bb;                                                   \
-                if ((overflow = add_square(acc, pred - y))) break;                                 \
-                const double g = (pred - y) * 2;                                                   \
-                ww -= lr * (g * x);                                                                \
-                bb -= lr * g;                                                                      \
-            }                                                                                      \
-            w[0] = ww, *b = bb;                                                                    \
-            return overflow;                                                                       \
-        }                                                                                          \
         switch (k) {                                                                               \
+        case 1:                                                                                    \
+            return ROWS(v, n, 1, lr, w, b, acc);                                                   \
         case 2:                                                                                    \
             return ROWS(v, n, 2, lr, w, b, acc);                                                   \
         case 3:                                                                                    \
@@ -127,8 +167,8 @@ static inline int add_square(double *total, double r) {
             return ROWS(v, n, k, lr, w, b, acc);                                                   \
         }                                                                                          \
     }
-SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32)
-SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64)
+SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32, dot4_f32)
+SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, dot4_f64)
 
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
     double total = 0.0, *acc = loss ? &total : NULL;
@@ -315,5 +355,38 @@ int nr_format_4f(char *buf, size_t size, double v) {
      * no "-nan". */
     if (isnan(v)) return snprintf(buf, size, "nan");
     if (isinf(v)) return snprintf(buf, size, v < 0 ? "-inf" : "inf");
-    return snprintf(buf, size, "%.4f", v);
+    /* printf spends ~2000 instructions a number in multi-precision code, most
+     * of `tutorial --fast`. Below 2^49 the same correctly rounded digits come
+     * from integers: |v| = m * 2^-s exactly, so |v| * 10^4 = (m * 10^4) / 2^s
+     * with m * 10^4 < 2^67, rounded half to even as printf and Python do (a
+     * tie is exact here, e.g. 1/32 = 0.03125 -> "0.0312"). */
+    const double a = fabs(v);
+    if (!(a < 0x1p49)) return snprintf(buf, size, "%.4f", v);
+    uint64_t u;
+    memcpy(&u, &a, sizeof u);
+    const int biased = (int)(u >> 52);
+    const uint64_t m = (u & ((UINT64_C(1) << 52) - 1)) | (biased ? UINT64_C(1) << 52 : 0);
+    const int s = biased ? 1075 - biased : 1074; /* >= 4: a < 2^49 */
+    uint64_t q = 0;
+    if (s < 128) { /* else |v| * 10^4 < 2^67 / 2^128: rounds to 0, no tie */
+        const unsigned __int128 n = (unsigned __int128)m * 10000;
+        const unsigned __int128 half = (unsigned __int128)1 << (s - 1);
+        const unsigned __int128 rem = n & ((half << 1) - 1);
+        q = (uint64_t)(n >> s);
+        q += rem > half || (rem == half && (q & 1));
+    }
+    char tmp[32], *e = tmp + sizeof tmp, *p = e;
+    uint64_t ip = q / 10000, fp = q % 10000;
+    for (int i = 0; i < 4; i++, fp /= 10) *--p = (char)('0' + fp % 10);
+    *--p = '.';
+    do *--p = (char)('0' + ip % 10);
+    while (ip /= 10);
+    if (signbit(v)) *--p = '-';
+    const size_t len = (size_t)(e - p);
+    if (size) {
+        const size_t c = len < size ? len : size - 1;
+        memcpy(buf, p, c);
+        buf[c] = '\0';
+    }
+    return (int)len;
 }

@@ -3,6 +3,8 @@
  * byte, and the library's per-sample SGD against the tutorial's numbers. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,14 +212,31 @@ Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_
 /* libm's pow, not the compiler's folding of pow(r, 2) into r * r */
 static double (*volatile const libm_pow_t)(double, double) = pow;
 
+/* The order of nr_sgd_epoch's dot product (include/neuron.h), spelled out
+ * here independently of src/reference.c: partial sums over j = c (mod 4)
+ * that exist only once a feature falls into them, combined as
+ * (p0 + p1) + (p2 + p3), or (p0 + p1) + p2, p0 + p1, p0 when fewer exist. */
+static double dot_in_documented_order(const double *w, const double *x, size_t k) {
+    double part[4];
+    bool used[4] = {false, false, false, false};
+    for (size_t j = 0; j < k; j++) {
+        const size_t c = j % 4;
+        part[c] = used[c] ? part[c] + w[j] * x[j] : w[j] * x[j];
+        used[c] = true;
+    }
+    const double s01 = used[1] ? part[0] + part[1] : part[0];
+    if (used[3]) return s01 + (part[2] + part[3]);
+    return used[2] ? s01 + part[2] : s01;
+}
+
 Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
-    /* The rule as SPEC section 2 writes it, spelled out here independently:
-     * pred = w0 x0 + w1 x1 + ... + b (left to right), loss += r^2,
-     * w_j -= lr*((r*2)*x_j), b -= lr*(r*2). Widths 2-17 and 40 cover each
-     * compiled-in width and the generic loop; f32 and f64 rows. */
-    const size_t widths[] = {2, 3, 5, 8, 9, 13, 16, 17, 40};
-    for (size_t c = 0; c < sizeof widths / sizeof widths[0]; c++) {
-        const size_t k = widths[c], n = 300;
+    /* The rule as SPEC section 2 writes it, with the dot product in the
+     * documented order: pred = w.x + b, loss += r^2, w_j -= lr*((r*2)*x_j),
+     * b -= lr*(r*2). Widths 1-40 cover every compiled-in width (1-16), the
+     * generic loop and each tail of the groups of 4; f32 and f64 rows. The
+     * weights start at 0, so the first row's products are signed zeros. */
+    for (size_t k = 1; k <= 40; k++) {
+        const size_t n = 300;
         double *v = malloc(n * (k + 1) * sizeof *v);
         float *f = malloc(n * (k + 1) * sizeof *f);
         for (size_t i = 0; i < n * (k + 1); i++) {
@@ -232,9 +251,7 @@ Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
                 double lref = 0.0;
                 for (size_t i = 0; i < n; i++) {
                     const double *row = v + i * (k + 1);
-                    double pred = wr[0] * row[0];
-                    for (size_t j = 1; j < k; j++) pred = pred + wr[j] * row[j];
-                    pred = pred + br;
+                    const double pred = dot_in_documented_order(wr, row, k) + br;
                     const double r = pred - row[k];
                     lref += libm_pow_t(r, 2.0); /* CPython's r ** 2 */
                     const double g = r * 2;
@@ -250,6 +267,57 @@ Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
         }
         free(v);
         free(f);
+    }
+}
+
+Test(sgd_reference, the_order_is_not_left_to_right_from_five_features) {
+    /* w = 1 and x = (1, e, e, e, e), e = 2^-53: in the documented order
+     * p0 = 1 + e rounds to 1 (a tie, to even), (p0 + p1) = 1 likewise, but
+     * p2 + p3 = 2e survives: w.x = 1 + 2^-52. Left to right, every e is lost
+     * against 1 and w.x = 1. */
+    double x[6] = {1, 0x1p-53, 0x1p-53, 0x1p-53, 0x1p-53, 0};
+    const double expect = dot_in_documented_order((const double[5]){1, 1, 1, 1, 1}, x, 5);
+    double left = 1;
+    for (int j = 1; j < 5; j++) left += x[j];
+    cr_assert(expect != left, "the rows below would not tell the orders apart");
+    /* One row, lr = 0 (weights unchanged), loss = (w.x + b - y)^2 with y = 1:
+     * the loss reveals which order nr_sgd_epoch summed in. */
+    x[5] = 1;
+    double w[5] = {1, 1, 1, 1, 1}, b = 0, loss;
+    nr_data d = {1, 5, NR_F64, x};
+    cr_assert_eq(nr_sgd_epoch(&d, 0.0, w, &b, &loss), NR_OK);
+    cr_assert(loss == libm_pow_t(expect - 1, 2.0), "loss %a, documented order gives %a", loss,
+              libm_pow_t(expect - 1, 2.0));
+}
+
+Test(sgd_reference, without_the_loss_it_stops_where_the_loss_overflows) {
+    /* nr_sgd_epoch without a loss runs a loop that hands residuals of 2^511
+     * and more to a careful step; it must stop on the same row, with the
+     * same w and b, as the loop that squares every residual. Targets of
+     * 1.5 * 2^511 (square fine, careful step taken, the fast loop goes on),
+     * then 2^600 (square overflows: NR_ERR_DIVERGED). */
+    const size_t widths[] = {1, 3, 8, 20};
+    for (size_t c = 0; c < sizeof widths / sizeof widths[0]; c++) {
+        const size_t k = widths[c], n = 40;
+        double *v = calloc(n * (k + 1), sizeof *v);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < k; j++) v[i * (k + 1) + j] = 1e-300 * (double)(i + j + 1);
+            v[i * (k + 1) + k] = i == 10 ? 1.5 * 0x1p511 : i == 25 ? 0x1p600 : 0.5;
+        }
+        nr_data d = {n, k, NR_F64, v};
+        double w1[20] = {0}, w2[20] = {0}, b1 = 0.25, b2 = 0.25, loss;
+        const nr_status s1 = nr_sgd_epoch(&d, 1e-3, w1, &b1, NULL);
+        const nr_status s2 = nr_sgd_epoch(&d, 1e-3, w2, &b2, &loss);
+        cr_assert(s1 == NR_ERR_DIVERGED && s2 == NR_ERR_DIVERGED, "k=%zu: %d %d", k, s1, s2);
+        cr_assert(b1 == b2 && b1 != 0.25, "k=%zu: b %a vs %a", k, b1, b2);
+        for (size_t j = 0; j < k; j++) cr_assert(w1[j] == w2[j], "k=%zu w[%zu]", k, j);
+        /* the rows before the overflowing one were applied: without row 25
+         * the run would end elsewhere */
+        d.rows = 25;
+        double w3[20] = {0}, b3 = 0.25;
+        cr_assert_eq(nr_sgd_epoch(&d, 1e-3, w3, &b3, NULL), NR_OK, "k=%zu", k);
+        cr_assert(b3 == b1, "k=%zu: stopped before row 25: %a vs %a", k, b3, b1);
+        free(v);
     }
 }
 
@@ -305,6 +373,13 @@ Test(format, matches_python_spelling) {
                  {1.23445, "1.2345"},
                  {2.5e-5, "0.0000"},
                  {1e20, "100000000000000000000.0000"},
+                 /* exact ties round half to even (CPython's output) */
+                 {0.03125, "0.0312"},
+                 {0.09375, "0.0938"},
+                 {-0.03125, "-0.0312"},
+                 {0.015625, "0.0156"},
+                 {562949953421311.5, "562949953421311.5000"},
+                 {5e-324, "0.0000"},
                  {NAN, "nan"},
                  {-NAN, "nan"},
                  {INFINITY, "inf"},
@@ -312,6 +387,49 @@ Test(format, matches_python_spelling) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nr_format_4f(buf, sizeof buf, cases[i].v);
         cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
+    }
+}
+
+Test(format, agrees_with_printf_on_random_ties_and_boundary_values) {
+    /* nr_format_4f has its own integer path below 2^49; glibc's printf rounds
+     * the exact binary value correctly (as CPython does), so every value must
+     * give the same bytes as "%.4f", and the same return value and truncation
+     * as snprintf into short buffers. */
+    nr_mt mt;
+    nr_mt_seed_u64(&mt, 17);
+    char got[400], want[400];
+    for (long i = 0; i < 2000000; i++) {
+        double v;
+        const int kind = (int)(i % 5);
+        if (kind == 0) { /* any finite bit pattern */
+            uint64_t u = ((uint64_t)nr_mt_next_u32(&mt) << 32) | nr_mt_next_u32(&mt);
+            memcpy(&v, &u, sizeof v);
+            if (!isfinite(v)) continue;
+        } else if (kind == 1) { /* exponents where the integer path works */
+            v = ldexp(nr_mt_random(&mt), (int)(nr_mt_next_u32(&mt) % 120) - 70);
+        } else if (kind == 2) { /* k / 2^j: exact ties at the 5th decimal */
+            v = ldexp((double)(nr_mt_next_u32(&mt) % 1000000), -(int)(nr_mt_next_u32(&mt) % 12));
+        } else if (kind == 3) { /* at the switch to printf, 2^49 */
+            v = nextafter(0x1p49, 0) - (double)(nr_mt_next_u32(&mt) % 4096) / 4;
+            if (nr_mt_next_u32(&mt) & 1)
+                v = nextafter(0x1p49, INFINITY) + (double)(nr_mt_next_u32(&mt) % 64);
+        } else { /* near x.xxxx5 in decimal */
+            v = ((double)(nr_mt_next_u32(&mt) % 100000000) + 0.5) / 10000;
+            for (int k = (int)(nr_mt_next_u32(&mt) % 3); k > 0; k--)
+                v = nextafter(v, k & 1 ? 0 : 1e9);
+        }
+        if (nr_mt_next_u32(&mt) & 1) v = -v;
+        const int n = nr_format_4f(got, sizeof got, v), m = snprintf(want, sizeof want, "%.4f", v);
+        cr_assert(n == m && !strcmp(got, want), "%a: '%s' (%d) vs printf '%s' (%d)", v, got, n,
+                  want, m);
+    }
+    const double v = -1234.56789;
+    for (size_t size = 0; size < 12; size++) {
+        char a[12], b[12];
+        memset(a, 'x', sizeof a), memset(b, 'x', sizeof b);
+        cr_assert_eq(nr_format_4f(size ? a : NULL, size, v),
+                     snprintf(size ? b : NULL, size, "%.4f", v));
+        cr_assert(!memcmp(a, b, sizeof a), "buffer of %zu bytes", size);
     }
 }
 
