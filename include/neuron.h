@@ -383,13 +383,16 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
 nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
                        double *loss_sum, double *grad, nr_error *err);
 
-/* The streaming-read baseline of the benchmarks: read every value of `d`
- * once with the chosen kernels, in the trainer's 4096-row blocks spread over
- * `threads` threads (0: all) in one parallel region, and return a checksum
- * in *sum so the reads cannot be optimised away. The checksum is not an
- * accurate sum (f32 blocks are summed in float lanes) and its last bits
- * depend on the thread count. An epoch cannot read the data faster than
- * this; the bench reports each trainer as a fraction of it. */
+/* The streaming-read roof of the benchmarks (src/roof.c): the fastest plain
+ * read of every value of `d` the compiler and the machine allow, and its sum
+ * in *sum so that the reads cannot be optimised away. Each of `threads`
+ * threads (0: all) sums one contiguous share of the values in one OpenMP
+ * region, in the data's own type with no widening (float lanes for f32,
+ * several vector accumulators); `k` picks the plain C build or the AVX2 one.
+ * The checksum is exact only for values whose partial sums are exactly
+ * representable (small integers); otherwise it carries the float rounding
+ * of the order above, which depends on the thread count. An epoch, which
+ * must read the same bytes, cannot be faster than this. */
 nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
                       nr_error *err);
 
@@ -421,6 +424,23 @@ typedef struct {
 /* Metrics of `m` on `d` (features must match; the last column is the
  * target). R^2 = 1 - SSE/SST (NaN when the target is constant). */
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The machine's caches (src/roof.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The last-level cache: its size in bytes and where it was found
+ * ("sysconf", "sysfs"), or NR_LLC_DEFAULT bytes with source "unknown:
+ * default" when the machine does not say. A benchmark on data smaller than
+ * 4 times this size measures the cache, not the memory bus. */
+#define NR_LLC_DEFAULT ((size_t)256 << 20)
+typedef struct {
+    size_t bytes;
+    int level;          /* 2, 3, ...; 0 when unknown */
+    const char *source; /* static text */
+} nr_cache_info;
+
+void nr_llc(nr_cache_info *c);
 
 #ifdef __cplusplus
 }
