@@ -426,6 +426,68 @@ typedef struct {
 nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Benchmark statistics (src/stats.c)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A set of timings (or ratios) summarised as a benchmark reports it. The
+ * quartiles interpolate linearly between order statistics (Hyndman and
+ * Fan's type 7: numpy's default percentile, Python's
+ * statistics.quantiles(method="inclusive")). spread = (q3 - q1) / median,
+ * the relative interquartile range: one outlier (an interrupt, a page fault)
+ * does not move it, a machine that keeps changing speed does. */
+typedef struct {
+    size_t n;
+    double min, q1, median, q3, max;
+    double spread;
+    bool noisy; /* spread > the threshold it was summarised with */
+} nr_summary;
+
+/* The relative interquartile range above which a figure is noisy (10%). */
+#define NR_NOISY_SPREAD 0.10
+
+/* Summarise `n` >= 1 finite values (not modified) into `s`; `noisy_above`
+ * is the spread threshold (NR_NOISY_SPREAD by default). NR_ERR_ARG for n = 0
+ * or a non-finite value, NR_ERR_NOMEM when a copy cannot be made. A median
+ * of 0 gives a spread of 0 when all values are 0, else infinity. */
+nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s,
+                       nr_error *err);
+
+/* One timed run of something: store its seconds in *seconds. */
+typedef nr_status (*nr_measure_fn)(void *ctx, double *seconds, nr_error *err);
+
+/* How nr_measure_pair repeats: `warmup` pairs run first and are discarded;
+ * then rounds of `reps` pairs (a, b, a, b, ...); after each round, while
+ * the ratio b/a of the pairs so far is noisy and fewer than `max_rounds`
+ * rounds ran, another round is added to the same sample. */
+typedef struct {
+    int warmup;         /* >= 0 (1) */
+    int reps;           /* >= 1 (10) */
+    int max_rounds;     /* >= 1 (3) */
+    double noisy_above; /* NR_NOISY_SPREAD */
+} nr_measure_plan;
+
+void nr_measure_defaults(nr_measure_plan *p);
+
+/* The outcome of nr_measure_pair: the kept timings of a and b (n each, in
+ * the order they ran; owned, freed by nr_pair_free), their summaries, and
+ * the summary of the per-pair ratios b[i] / a[i], which cancels the machine's
+ * slow drifts: the figure to compare. `rounds` is the number run. */
+typedef struct {
+    size_t n;
+    double *a, *b;
+    nr_summary sa, sb, ratio;
+    int rounds;
+} nr_pair;
+
+/* Measure a and b interleaved by `plan`: a, b, a, b, ... so that both see
+ * the same machine. A failing measurement stops it with its status. The
+ * result is flagged noisy (ratio.noisy) when the ratio is still noisy after
+ * max_rounds rounds. NR_ERR_ARG for a plan out of range. */
+nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx,
+                          nr_measure_fn b, void *bctx, nr_pair *out, nr_error *err);
+void nr_pair_free(nr_pair *p);
+
+/* ------------------------------------------------------------------------ */
 /* The machine's caches (src/roof.c)                                        */
 /* ------------------------------------------------------------------------ */
 
