@@ -504,6 +504,46 @@ typedef struct {
 
 void nr_llc(nr_cache_info *c);
 
+/* ------------------------------------------------------------------------ */
+/* Comparing results (src/compare.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Distance in units in the last place between two doubles: the number of
+ * representable doubles from a to b, counted on the ordered line of doubles
+ * where -0 and +0 are the same point (0 ulps apart), the largest finite
+ * double is 1 ulp from infinity, and -inf and +inf are the two ends. Two
+ * NaNs (any payloads) are 0 apart, NaN and a number UINT64_MAX: a missing
+ * value matches only a missing value. */
+uint64_t nr_ulp_distance(double a, double b);
+
+/* Tolerances: a pair (a, b) agrees when both are NaN, or equal (-0 == +0,
+ * inf == inf), or |a - b| <= atol + rtol * |b|, or nr_ulp_distance(a, b) <=
+ * ulps. All zero: bit equality up to the sign of zero. */
+typedef struct {
+    double rtol, atol;
+    uint64_t ulps;
+} nr_tolerance;
+
+bool nr_agree(double a, double b, const nr_tolerance *t);
+
+/* The largest differences seen over the values of one field (a column, a
+ * weight vector), each with the index where it occurs (the first one when
+ * tied), and how many pairs disagree. Start from nr_diff_init. */
+typedef struct {
+    size_t n, beyond;
+    size_t first_beyond;
+    double max_abs, max_rel;
+    size_t at_abs, at_rel, at_ulps;
+    uint64_t max_ulps;
+} nr_diff;
+
+void nr_diff_init(nr_diff *d);
+
+/* Add the pair (a, b) at `index`. abs = |a - b| (0 for equal values and two
+ * NaNs, inf when exactly one is NaN or the infinities differ); rel = abs /
+ * |b| (abs / |a| when b is 0 and a is not; 0 when both are 0). */
+void nr_diff_add(nr_diff *d, double a, double b, size_t index, const nr_tolerance *t);
+
 #ifdef __cplusplus
 }
 #endif

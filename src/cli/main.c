@@ -20,6 +20,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "predict with a saved model"},
     {"eval", cmd_eval, "MSE, RMSE, MAE and R^2 of a saved model on a data set"},
     {"bench", cmd_bench, "training throughput next to a streaming read of the same bytes"},
+    {"compare", cmd_compare, "compare two reports, models, histories or predictions by content"},
 };
 
 static void usage(FILE *f) {
