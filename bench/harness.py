@@ -160,6 +160,7 @@ def throughput(o, neuron, files):
             r.update(epoch_n=t["n"], epoch_min=t["min"], epoch_q1=t["q1"], epoch_q3=t["q3"],
                      epoch_max=t["max"], ratio_q1=q["q1"], ratio_q3=q["q3"], ratio_min=q["min"],
                      ratio_max=q["max"], ratio_spread=q["spread"], noisy="noisy" in r["flags"],
+                     epoch_spread=t["spread"], epoch_noisy=t["noisy"],
                      faster_than_read="epoch faster than read" in r["flags"])
             rows.append(r)
     return rows
@@ -530,6 +531,8 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
           f"{'[min-max]':>17} {'n':>3} {'samples/s':>10} {'of read (q1-q3)':>18}  regime / flags")
     for r in tp:
         flags = [r["regime"]] + (["NOISY"] if r["noisy"] else [])
+        if r["epoch_noisy"] and not r["noisy"]:  # the ratio held, the speed moved
+            flags.append(f"epoch times noisy (spread {100 * r['epoch_spread']:.0f}%)")
         if r["algo"] == "exact":  # epochs read nothing: passes, not bandwidth
             print(f"{label(r):<16} {r['features']:>3} {r['dtype']:>4} {r['threads']:>3} "
                   f"{1e3 * r['seconds']:>9.2f} [{1e3 * r['epoch_min']:>7.2f}-"
@@ -643,7 +646,7 @@ def main():
                "epoch_q3", "epoch_max", "epoch_seconds_mean", "seconds", "samples_per_second",
                "gb_per_second", "stream_seconds_median", "stream_gb_per_second", "roofline",
                "ratio_min", "ratio_q1", "ratio_q3", "ratio_max", "ratio_spread", "passes",
-               "noisy", "faster_than_read", "final_loss"])
+               "noisy", "epoch_spread", "epoch_noisy", "faster_than_read", "final_loss"])
     write_csv(os.path.join(o.out, "convergence.csv"),
               [dict(algo=k, **p) for k, c in conv["curves"].items() for p in c["points"]],
               ["algo", "epoch", "seconds", "loss", "gap"])
