@@ -173,6 +173,48 @@ Test(compare, csv_columns_by_name_and_rows) {
     free(dir);
 }
 
+Test(compare, bad_files_are_named_with_their_line_and_exit_3) {
+    char *dir = scratch_dir();
+    char *a = write_tmp(dir, "a.csv", "epoch,loss\n1,0.5\n");
+    char *word = write_tmp(dir, "w.csv", "epoch,loss\n1,half\n");
+    char *twice = write_tmp(dir, "t.csv", "loss,loss\n1,0.5\n");
+    char *other = write_tmp(dir, "o.txt", "1\n");
+    char *cut = write_tmp(dir, "cut.npy", "\x93NUMPY\x01"); /* cut in the header */
+    char *empty = write_tmp(dir, "e.json", "");
+    run_result r;
+    cr_assert_eq(compare(a, word, NULL, NULL, &r), 3);
+    cr_assert(strstr(r.err, "w.csv:2") && strstr(r.err, "loss"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(compare(a, twice, NULL, NULL, &r), 3);
+    cr_assert(strstr(r.err, "twice"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(compare(a, other, NULL, NULL, &r), 3);
+    cr_assert(strstr(r.err, "o.txt") && strstr(r.err, "kind"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(compare(cut, cut, NULL, NULL, &r), 3);
+    cr_assert(strstr(r.err, "cut.npy"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(compare(empty, empty, NULL, NULL, &r), 3);
+    cr_assert(strstr(r.err, "e.json") && strstr(r.err, "empty"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+    free(a), free(word), free(twice), free(other), free(cut), free(empty);
+    free(dir);
+}
+
+Test(compare, a_different_text_field_is_beyond_any_tolerance) {
+    char *dir = scratch_dir();
+    char *a = write_tmp(dir, "a.json", "{\"stop_reason\": \"epochs\", \"bias\": 1}");
+    char *b = write_tmp(dir, "b.json", "{\"stop_reason\": \"tolerance\", \"bias\": 1}");
+    run_result r;
+    cr_assert_eq(compare(a, b, "--rtol", "1e300", &r), 1);
+    cr_assert(strstr(r.out, "DIFFERS") && strstr(r.out, "'epochs' vs 'tolerance'"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(compare(a, b, "--ignore", "stop_reason", NULL), 0);
+    free(a), free(b);
+    free(dir);
+}
+
 /* The regression test the README recommends: train on the committed data,
  * compare with the committed golden results. The avx2 kernels fuse
  * multiply-adds and the scalar ones do not, so a machine with other kernels
