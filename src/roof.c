@@ -6,9 +6,10 @@
  * compiler's baseline vectors, always available) with the dispatcher, and
  * once with -mavx2 and NR_ROOF_AVX2 defined, which builds only the AVX2
  * sums (meson.build: neuron_roof_avx2). The sums are the same C either way:
- * an OpenMP simd loop into an array of accumulators, no widening, so the
- * compiler emits as many independent vector additions as the loads allow
- * and the loop is bound by the loads, not by one chain of additions. */
+ * a loop into an array of accumulators, each its own lane, so vectorising
+ * it reorders no addition (no -ffast-math or simd reduction needed): the
+ * compiler emits independent vector additions, no widening, and the loop is
+ * bound by the loads, not by one chain of additions. */
 #include <stddef.h>
 
 /* Independent accumulators per sum: four 256-bit vectors of either type. */
@@ -19,7 +20,7 @@ enum { ACC_F32 = 32, ACC_F64 = 16 };
         T acc[ACC] = {0};                                                                          \
         size_t i = 0;                                                                              \
         for (; i + ACC <= n; i += ACC) {                                                           \
-            _Pragma("omp simd") for (size_t j = 0; j < ACC; j++) acc[j] += x[i + j];               \
+            for (size_t j = 0; j < ACC; j++) acc[j] += x[i + j];                                   \
         }                                                                                          \
         T s = 0;                                                                                   \
         for (size_t j = 0; j < ACC; j++) s += acc[j];                                              \
