@@ -208,3 +208,42 @@ Test(stats, the_harness_computes_the_same_summary) {
     }
     free(script);
 }
+
+Test(stats, the_harness_interleaves_and_remeasures_as_the_library_does) {
+    /* the scripted run of a_noisy_ratio_is_remeasured_up_to_the_bound_then_flagged
+     * and pairs_are_interleaved_and_warmup_is_discarded, through bench/stats.py */
+    run_result probe;
+    const char *const which[] = {"python3", "-c", "import statistics", NULL};
+    run_program(&probe, which);
+    int have = probe.status == 0;
+    run_free(&probe);
+    if (!have) cr_skip_test("python3 is not installed");
+    char *bench = source_path("bench");
+    char code[2048];
+    snprintf(code, sizeof code,
+             "import sys; sys.path.insert(0, '%s'); import stats\n"
+             "log = []\n"
+             "def fake(name, script):\n"
+             "    it = iter(script * 100)\n"
+             "    def f():\n"
+             "        log.append(name)\n"
+             "        return next(it)\n"
+             "    return f\n"
+             "m = stats.measure_pair(fake('a', [0.5, 1, 1, 1, 1]), fake('b', [9, 2, 2, 2, 2]),\n"
+             "                       warmup=1, reps=4, max_rounds=3)\n"
+             "print(''.join(log), m['rounds'], len(m['a']), m['ratio']['median'],\n"
+             "      m['ratio']['noisy'])\n"
+             "log.clear()\n"
+             "m = stats.measure_pair(fake('a', [1]), fake('b', [1, 3, 0.5, 2]), warmup=0,\n"
+             "                       reps=4, max_rounds=3)\n"
+             "print(len(log), m['rounds'], len(m['a']), m['ratio']['noisy'], m['ratio']['min'],\n"
+             "      m['ratio']['max'])\n",
+             bench);
+    const char *argv[] = {"python3", "-c", code, NULL};
+    run_result r;
+    run_program(&r, argv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "ababababab 1 4 2.0 False\n24 3 12 True 0.5 3.0\n");
+    run_free(&r);
+    free(bench);
+}
