@@ -449,8 +449,7 @@ typedef struct {
  * is the spread threshold (NR_NOISY_SPREAD by default). NR_ERR_ARG for n = 0
  * or a non-finite value, NR_ERR_NOMEM when a copy cannot be made. A median
  * of 0 gives a spread of 0 when all values are 0, else infinity. */
-nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s,
-                       nr_error *err);
+nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s, nr_error *err);
 
 /* One timed run of something: store its seconds in *seconds. */
 typedef nr_status (*nr_measure_fn)(void *ctx, double *seconds, nr_error *err);
@@ -483,8 +482,8 @@ typedef struct {
  * the same machine. A failing measurement stops it with its status. The
  * result is flagged noisy (ratio.noisy) when the ratio is still noisy after
  * max_rounds rounds. NR_ERR_ARG for a plan out of range. */
-nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx,
-                          nr_measure_fn b, void *bctx, nr_pair *out, nr_error *err);
+nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx, nr_measure_fn b,
+                          void *bctx, nr_pair *out, nr_error *err);
 void nr_pair_free(nr_pair *p);
 
 /* ------------------------------------------------------------------------ */
