@@ -562,10 +562,12 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
         rs = "-" if c["reach_seconds"] is None else f"{c['reach_seconds']:.3f}"
         print(f"{name:<16} {c['lr']:>6g} {c['final_loss']:>14.9g} {re:>12} {rs:>9}")
     if peer_rows or skipped:
-        print("\npeers: neuron and the peer alternated, one process each, 1 warm-up pair "
-              "discarded; neuron/peer is the median of the per-pair ratios [min-max]")
-        print(f"{'peer':<8} {'algo':<6} {'d':>3} {'rows':>9} {'samples/s':>10} "
-              f"{'neuron':>10} {'neuron/peer [min-max]':>24} {'n':>3}  flags")
+        print()
+        if peer_rows:
+            print("peers: neuron and the peer alternated, one process each, 1 warm-up pair "
+                  "discarded; neuron/peer is the median of the per-pair ratios [min-max]")
+            print(f"{'peer':<8} {'algo':<6} {'d':>3} {'rows':>9} {'samples/s':>10} "
+                  f"{'neuron':>10} {'neuron/peer [min-max]':>24} {'n':>3}  flags")
         for r in peer_rows:
             sp = f"{r['speedup']:.1f}x [{r['speedup_min']:.1f}-{r['speedup_max']:.1f}]"
             print(f"{r['peer']:<8} {r['algo']:<6} {r['features']:>3} {r['rows']:>9} "
@@ -583,6 +585,13 @@ def table(info, tp, conv, peer_rows, skipped, tut, mem):
     if mem:
         print(f"memory: train on {mem['file']} ({mem['file_bytes'] / 2**20:.0f} MiB): peak RSS "
               f"{mem['peak_rss'] / 2**20:.0f} MiB")
+    noisy = sum(r["noisy"] for r in tp) + sum(r["noisy"] for r in peer_rows) + \
+        bool(tut and tut["noisy"])
+    wrong = sum(r["faster_than_read"] for r in tp)
+    if noisy or wrong:
+        print(f"\nflagged: {noisy} noisy figure(s), {wrong} epoch(s) faster than their read; "
+              "the machine was busy or changed speed: run again on a quiet machine before "
+              "quoting them")
 
 
 def main():
