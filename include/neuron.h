@@ -442,13 +442,16 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
 nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
                        double *loss_sum, double *grad, nr_error *err);
 
-/* The streaming-read baseline of the benchmarks: read every value of `d`
- * once with the chosen kernels, in the trainer's 4096-row blocks spread over
- * `threads` threads (0: all) in one parallel region, and return a checksum
- * in *sum so the reads cannot be optimised away. The checksum is not an
- * accurate sum (f32 blocks are summed in float lanes) and its last bits
- * depend on the thread count. An epoch cannot read the data faster than
- * this; the bench reports each trainer as a fraction of it. */
+/* The streaming-read roof of the benchmarks (src/roof.c): the fastest plain
+ * read of every value of `d` the compiler and the machine allow, and its sum
+ * in *sum so that the reads cannot be optimised away. Each of `threads`
+ * threads (0: all) sums one contiguous share of the values in one OpenMP
+ * region, in the data's own type with no widening (float lanes for f32,
+ * several vector accumulators); `k` picks the plain C build or the AVX2 one.
+ * The checksum is exact only for values whose partial sums are exactly
+ * representable (small integers); otherwise it carries the float rounding
+ * of the order above, which depends on the thread count. An epoch, which
+ * must read the same bytes, cannot be faster than this. */
 nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
                       nr_error *err);
 
@@ -549,6 +552,124 @@ nr_status nr_class_metrics_compute(const double *labels, const double *scores, s
  * label that is not a class label. Needs about 40 bytes of memory per row. */
 nr_status nr_eval_classify(const nr_model *m, const nr_data *d, double threshold,
                            nr_class_metrics *out, nr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Benchmark statistics (src/stats.c)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A set of timings (or ratios) summarised as a benchmark reports it. The
+ * quartiles interpolate linearly between order statistics (Hyndman and
+ * Fan's type 7: numpy's default percentile, Python's
+ * statistics.quantiles(method="inclusive")). spread = (q3 - q1) / median,
+ * the relative interquartile range: one outlier (an interrupt, a page fault)
+ * does not move it, a machine that keeps changing speed does. */
+typedef struct {
+    size_t n;
+    double min, q1, median, q3, max;
+    double spread;
+    bool noisy; /* spread > the threshold it was summarised with */
+} nr_summary;
+
+/* The relative interquartile range above which a figure is noisy (10%). */
+#define NR_NOISY_SPREAD 0.10
+
+/* Summarise `n` >= 1 finite values (not modified) into `s`; `noisy_above`
+ * is the spread threshold (NR_NOISY_SPREAD by default). NR_ERR_ARG for n = 0
+ * or a non-finite value, NR_ERR_NOMEM when a copy cannot be made. A median
+ * of 0 gives a spread of 0 when all values are 0, else infinity. */
+nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s, nr_error *err);
+
+/* One timed run of something: store its seconds in *seconds. */
+typedef nr_status (*nr_measure_fn)(void *ctx, double *seconds, nr_error *err);
+
+/* How nr_measure_pair repeats: `warmup` pairs run first and are discarded;
+ * then rounds of `reps` pairs (a, b, a, b, ...); after each round, while
+ * the ratio b/a of the pairs so far is noisy and fewer than `max_rounds`
+ * rounds ran, another round is added to the same sample. */
+typedef struct {
+    int warmup;         /* >= 0 (1) */
+    int reps;           /* >= 1 (10) */
+    int max_rounds;     /* >= 1 (3) */
+    double noisy_above; /* NR_NOISY_SPREAD */
+} nr_measure_plan;
+
+void nr_measure_defaults(nr_measure_plan *p);
+
+/* The outcome of nr_measure_pair: the kept timings of a and b (n each, in
+ * the order they ran; owned, freed by nr_pair_free), their summaries, and
+ * the summary of the per-pair ratios b[i] / a[i], which cancels the machine's
+ * slow drifts: the figure to compare. `rounds` is the number run. */
+typedef struct {
+    size_t n;
+    double *a, *b;
+    nr_summary sa, sb, ratio;
+    int rounds;
+} nr_pair;
+
+/* Measure a and b interleaved by `plan`: a, b, a, b, ... so that both see
+ * the same machine. A failing measurement stops it with its status. The
+ * result is flagged noisy (ratio.noisy) when the ratio is still noisy after
+ * max_rounds rounds. NR_ERR_ARG for a plan out of range. */
+nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx, nr_measure_fn b,
+                          void *bctx, nr_pair *out, nr_error *err);
+void nr_pair_free(nr_pair *p);
+
+/* ------------------------------------------------------------------------ */
+/* The machine's caches (src/roof.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The last-level cache: its size in bytes and where it was found
+ * ("sysconf", "sysfs"), or NR_LLC_DEFAULT bytes with source "unknown:
+ * default" when the machine does not say. A benchmark on data smaller than
+ * 4 times this size measures the cache, not the memory bus. */
+#define NR_LLC_DEFAULT ((size_t)256 << 20)
+typedef struct {
+    size_t bytes;
+    int level;          /* 2, 3, ...; 0 when unknown */
+    const char *source; /* static text */
+} nr_cache_info;
+
+void nr_llc(nr_cache_info *c);
+
+/* ------------------------------------------------------------------------ */
+/* Comparing results (src/compare.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Distance in units in the last place between two doubles: the number of
+ * representable doubles from a to b, counted on the ordered line of doubles
+ * where -0 and +0 are the same point (0 ulps apart), the largest finite
+ * double is 1 ulp from infinity, and -inf and +inf are the two ends. Two
+ * NaNs (any payloads) are 0 apart, NaN and a number UINT64_MAX: a missing
+ * value matches only a missing value. */
+uint64_t nr_ulp_distance(double a, double b);
+
+/* Tolerances: a pair (a, b) agrees when both are NaN, or equal (-0 == +0,
+ * inf == inf), or |a - b| <= atol + rtol * |b|, or nr_ulp_distance(a, b) <=
+ * ulps. All zero: bit equality up to the sign of zero. */
+typedef struct {
+    double rtol, atol;
+    uint64_t ulps;
+} nr_tolerance;
+
+bool nr_agree(double a, double b, const nr_tolerance *t);
+
+/* The largest differences seen over the values of one field (a column, a
+ * weight vector), each with the index where it occurs (the first one when
+ * tied), and how many pairs disagree. Start from nr_diff_init. */
+typedef struct {
+    size_t n, beyond;
+    size_t first_beyond;
+    double max_abs, max_rel;
+    size_t at_abs, at_rel, at_ulps;
+    uint64_t max_ulps;
+} nr_diff;
+
+void nr_diff_init(nr_diff *d);
+
+/* Add the pair (a, b) at `index`. abs = |a - b| (0 for equal values and two
+ * NaNs, inf when exactly one is NaN or the infinities differ); rel = abs /
+ * |b| (abs / |a| when b is 0 and a is not; 0 when both are 0). */
+void nr_diff_add(nr_diff *d, double a, double b, size_t index, const nr_tolerance *t);
 
 #ifdef __cplusplus
 }

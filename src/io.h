@@ -73,6 +73,11 @@ typedef struct {
  * of the data. Reads nothing outside [b, b + size). */
 nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, npy_info *info,
                        size_t *data_off, nr_error *err);
+/* .npy: the same for any array of numbers that is not a data set, such as
+ * predictions: a vector of n values is read as (n, 1), and one column is
+ * enough. */
+nr_status nr_npy_parse_array(const char *path, const unsigned char *b, size_t size, npy_info *info,
+                             size_t *data_off, nr_error *err);
 
 /* CSV: parse the `size` bytes at `text` (not NUL-terminated) as nr_csv_load
  * does for a file; `path` only names the input in messages. */

@@ -39,8 +39,8 @@ static bool starts_with(const char *p, const char *end, const char *lit) {
     return (size_t)(end - p) >= n && !memcmp(p, lit, n);
 }
 
-static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_info *info,
-                              nr_error *err) {
+static nr_status parse_header(const char *path, const char *h, size_t hlen, bool any_columns,
+                              npy_info *info, nr_error *err) {
     const char *end = h + hlen;
     const char *d = dict_value(h, end, "descr");
     const char *f = dict_value(h, end, "fortran_order");
@@ -109,12 +109,13 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, npy_
         while (p < end && isspace((unsigned char)*p)) p++;
         if (p < end && *p == ',') p++;
     }
+    if (any_columns && nd == 1) dims[1] = 1, nd = 2; /* a vector is one column */
     if (nd != 2)
         return nr_fail(err, NR_ERR_INPUT,
                        "%s: array has %d dimension%s (expected 2: rows x (features + target))",
                        path, nd, nd == 1 ? "" : "s");
     info->rows = dims[0], info->cols = dims[1];
-    if (info->cols < 2)
+    if (info->cols < (any_columns ? 1u : 2u))
         return nr_fail(
             err, NR_ERR_INPUT,
             "%s: shape (%zu, %zu) has %zu column (expected at least 2: features and a target)",
@@ -160,8 +161,8 @@ static double read_value(const unsigned char *p, nr_dtype t, bool big) {
     return d;
 }
 
-nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, npy_info *info,
-                       size_t *data_off, nr_error *err) {
+static nr_status npy_parse(const char *path, const unsigned char *b, size_t size, bool any_columns,
+                           npy_info *info, size_t *data_off, nr_error *err) {
     nr_status s = NR_OK;
     size_t off = 0, hlen = 0;
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
@@ -183,7 +184,7 @@ nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, np
         s = nr_fail(err, NR_ERR_INPUT,
                     "%s: truncated .npy header (%zu bytes announced, %zu present)", path, hlen,
                     size - off);
-    if (s == NR_OK) s = parse_header(path, (const char *)b + off, hlen, info, err);
+    if (s == NR_OK) s = parse_header(path, (const char *)b + off, hlen, any_columns, info, err);
     size_t total = 0, payload = 0;
     if (s == NR_OK) {
         const size_t item = nr_dtype_size(info->dtype);
@@ -202,6 +203,16 @@ nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, np
     }
     *data_off = off;
     return s;
+}
+
+nr_status nr_npy_parse(const char *path, const unsigned char *b, size_t size, npy_info *info,
+                       size_t *data_off, nr_error *err) {
+    return npy_parse(path, b, size, false, info, data_off, err);
+}
+
+nr_status nr_npy_parse_array(const char *path, const unsigned char *b, size_t size, npy_info *info,
+                             size_t *data_off, nr_error *err) {
+    return npy_parse(path, b, size, true, info, data_off, err);
 }
 
 nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err) {

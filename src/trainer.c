@@ -105,26 +105,6 @@ nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_ch
     return NR_OK;
 }
 
-nr_status nr_data_sum(const nr_data *d, nr_kernel_choice kc, int threads, double *sum,
-                      nr_error *err) {
-    const nr_kernels *k = nr_kernels_select(kc, err);
-    if (!k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
-    if (threads <= 0) threads = omp_get_max_threads();
-    const size_t stride = d->features + 1, nblocks = (d->rows + BLOCK - 1) / BLOCK;
-    double total = 0.0;
-    /* the blocks of pass() in one region (pass() adds a region per group of
-     * 256 blocks and a serial sum of partials: those costs belong to the
-     * trainer, not to the baseline) */
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : total)
-    for (size_t b = 0; b < nblocks; b++) {
-        const size_t lo = b * BLOCK, hi = lo + BLOCK < d->rows ? lo + BLOCK : d->rows;
-        const size_t n = (hi - lo) * stride;
-        total += d->dtype == NR_F32 ? k->sum_f32(row_ptr(d, lo), n) : k->sum_f64(row_ptr(d, lo), n);
-    }
-    *sum = total;
-    return NR_OK;
-}
-
 void nr_train_defaults(nr_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->algo = NR_ALGO_BATCH;

@@ -683,56 +683,6 @@ Test(train_cli, train_predict_eval_end_to_end) {
     free(dir);
 }
 
-Test(train_cli, bench_measures_every_algo_next_to_the_streaming_read) {
-    char *dir = scratch_dir();
-    char data[4096], out[4096];
-    snprintf(data, sizeof data, "%s/d.npy", dir);
-    snprintf(out, sizeof out, "%s/b.json", dir);
-    run_result r;
-    const char *g[] = {"gen", "--rows", "50000", "--features", "3", "--out", data, NULL};
-    run_neuron(&r, g);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    const char *b[] = {
-        "bench",     "--data", data,       "--algos", "batch,minibatch:1000,sgd,exact",
-        "--threads", "1,2",    "--epochs", "3",       "--exact-epochs",
-        "50",        "--out",  out,        NULL};
-    run_neuron(&r, b);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert_eq(count_lines(r.out), 9, "a header and 8 rows: %s", r.out);
-    run_free(&r);
-    char *text = read_file(out, NULL);
-    cJSON *j = cJSON_Parse(text);
-    cr_assert(j, "bench output is JSON");
-    cJSON *res = cJSON_GetObjectItem(j, "results");
-    cr_assert_eq(cJSON_GetArraySize(res), 8);
-    cJSON *e;
-    cJSON_ArrayForEach(e, res) {
-        const char *algo = cJSON_GetObjectItem(e, "algo")->valuestring;
-        const double st = cJSON_GetObjectItem(e, "stream_seconds_median")->valuedouble;
-        if (!strcmp(algo, "exact")) { /* epochs read nothing: passes, no bandwidth */
-            cr_assert(cJSON_IsNull(cJSON_GetObjectItem(e, "roofline")));
-            const double secs = cJSON_GetObjectItem(e, "seconds")->valuedouble;
-            const double passes = cJSON_GetObjectItem(e, "passes")->valuedouble;
-            cr_assert(secs > 0 && st > 0 && fabs(passes - secs / st) <= 1e-12 * passes);
-        } else {
-            const double ep = cJSON_GetObjectItem(e, "epoch_seconds_median")->valuedouble;
-            const double roof = cJSON_GetObjectItem(e, "roofline")->valuedouble;
-            cr_assert(ep > 0 && st > 0, "%s: measured times", algo);
-            cr_assert(fabs(roof - st / ep) <= 1e-12 * roof, "%s: roofline is stream / epoch", algo);
-        }
-        /* gen's defaults: x ~ U(-1, 1), weights 1, 2, 3, noise U(-0.1, 0.1):
-         * the loss at w = 0 is ~4.7, the floor 0.01/3; all but 3 batch epochs
-         * get within 3x of the floor, and nothing goes below it */
-        const double loss = cJSON_GetObjectItem(e, "final_loss")->valuedouble;
-        cr_assert(isfinite(loss) && loss > 0.003, "%s: %g", algo, loss);
-        if (strcmp(algo, "batch")) cr_assert_lt(loss, 0.01, "%s: %g", algo, loss);
-    }
-    cJSON_Delete(j);
-    free(text);
-    free(dir);
-}
-
 Test(train_cli, errors_and_exit_codes) {
     char *dir = scratch_dir();
     char data[4096], model[4096];

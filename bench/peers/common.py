@@ -39,7 +39,11 @@ def timed(step, epochs):
 
 
 def report(peer, algo, X, times, loss, **extra):
-    med = statistics.median(times)
+    """The first epoch is a warm-up (first touches of the arrays, lazy
+    initialisation of the library) and is left out of the median when there
+    are others; every time is kept in "epoch_seconds"."""
+    kept = times[1:] if len(times) > 1 else times
+    med = statistics.median(kept)
     out = {
         "peer": peer,
         "algo": algo,
@@ -48,6 +52,8 @@ def report(peer, algo, X, times, loss, **extra):
         "dtype": str(X.dtype),
         "epochs": len(times),
         "epoch_seconds_median": med,
+        "epoch_seconds": times,
+        "warmup_epochs": len(times) - len(kept),
         "samples_per_second": X.shape[0] / med,
         "final_loss": float(loss),
     }

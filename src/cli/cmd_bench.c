@@ -12,27 +12,40 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "internal.h"
+#include "io.h"
 
 static void usage(FILE *f) {
     fputs("usage: neuron bench --data FILE [options]\n"
           "\n"
-          "Measure training throughput on FILE (.npy or .csv), each trainer next to a\n"
-          "plain streaming read of the same bytes with the same threads. Prints a table;\n"
-          "--out writes the measurements as JSON.\n"
+          "Measure training throughput on FILE (.npy or .csv). Each figure is a set of\n"
+          "interleaved repetitions: one epoch of the trainer, one streaming read of the\n"
+          "same bytes with the same threads (the roof: the fastest plain read, a\n"
+          "vectorised sum with no widening), epoch, read, ... after a warm-up pair that\n"
+          "is discarded. Reported: median with quartiles, min, max and count, and the\n"
+          "median of the per-pair ratios read / epoch. A figure whose ratio spread\n"
+          "(interquartile range / median) stays above --noisy after --max-rounds rounds\n"
+          "is flagged noisy; an epoch faster than the read is flagged as a measurement\n"
+          "problem. Data smaller than 4x the last-level cache is labelled\n"
+          "cache-resident: its ratio is to a cached read, not to the memory bandwidth.\n"
           "\n"
           "options:\n"
           "  --algos LIST     comma-separated: batch, minibatch:B, sgd, exact\n"
           "                   (batch,minibatch:65536,minibatch:4096,sgd)\n"
           "  --threads LIST   comma-separated thread counts; 'all' = every core (1,all)\n"
-          "  --epochs K       epochs per measurement, the median is reported, in\n"
-          "                   [1, 10^6] (10); sgd runs max(1, K/5) epochs\n"
-          "  --exact-epochs E epochs of --algo batch --exact, timed with its pass (1000)\n"
+          "  --reps K         pairs per round, in [1, 10^5] (10); sgd and exact\n"
+          "                   max(3, K/4). --epochs K is the same option\n"
+          "  --warmup W       pairs run first and discarded, in [0, 100] (1)\n"
+          "  --max-rounds M   rounds at most while the ratio is noisy, in [1, 100] (3)\n"
+          "  --noisy F        spread above which a figure is noisy, in [0, 10] (0.1)\n"
+          "  --exact-epochs E epochs of one --algo batch --exact run, timed with its\n"
+          "                   pass of statistics (1000)\n"
           "  --lr LR          learning rate (batch/minibatch 0.1, sgd 0.001)\n"
           "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
           "  --dtype f32|f64  convert the data to this type first (the file's)\n"
-          "  --out FILE.json  write every measurement and the machine's summary\n"
-          "  --quiet          no table on stdout\n",
+          "  --out FILE.json  write every timing, summary and flag as JSON\n"
+          "  --quiet          no table on stdout\n"
+          "\n"
+          "For steadier figures pin the threads: OMP_PROC_BIND=close OMP_PLACES=cores.\n",
           f);
 }
 
@@ -113,24 +126,143 @@ static bool parse_threads(cli_args *a, int *out, int *n) {
     return ok;
 }
 
-/* Median seconds of `reps` streaming reads of the whole data set. */
-static nr_status stream_median(const nr_data *d, nr_kernel_choice k, int threads, int reps,
-                               double *out, nr_error *err) {
-    double *t = malloc((size_t)reps * sizeof *t);
-    if (!t) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    for (int r = 0; r < reps; r++) {
-        double s, t0 = cli_seconds();
-        nr_status st = nr_data_sum(d, k, threads, &s, err);
-        t[r] = cli_seconds() - t0;
-        if (st != NR_OK) {
-            free(t);
-            return st;
-        }
-        (void)s; /* a call into the library: the reads cannot be dropped */
-    }
-    *out = cli_median(t, (size_t)reps);
-    free(t);
+/* ------------------------------------------------------- measurements -- */
+
+/* One trainer epoch (or, for exact, one whole run), continuing from the
+ * weights the previous one left: the time the trainer itself measured, so
+ * the set-up of each call (allocations, the final loss) is off the clock. */
+typedef struct {
+    const nr_data *d;
+    nr_train_opts o;
+    nr_model m;
+    bool exact;
+    double final_loss;
+    int threads;
+    const char *kernel;
+} epoch_ctx;
+
+static nr_status measure_epoch(void *ctx, double *seconds, nr_error *err) {
+    epoch_ctx *c = ctx;
+    nr_train_result r;
+    nr_status s = nr_train(c->d, &c->o, &c->m, &r, err);
+    if (s != NR_OK) return s;
+    *seconds = c->exact ? r.seconds : r.epoch_seconds[0];
+    c->final_loss = r.train_loss;
+    c->threads = r.threads;
+    c->kernel = r.kernel;
+    nr_train_result_free(&r);
     return NR_OK;
+}
+
+typedef struct {
+    const nr_data *d;
+    nr_kernel_choice k;
+    int threads;
+} read_ctx;
+
+static nr_status measure_read(void *ctx, double *seconds, nr_error *err) {
+    read_ctx *c = ctx;
+    double sum, t0 = cli_seconds();
+    nr_status s = nr_data_sum(c->d, c->k, c->threads, &sum, err);
+    *seconds = cli_seconds() - t0;
+    (void)sum; /* a call into the library: the reads cannot be dropped */
+    return s;
+}
+
+/* Numbers that read back to the same bits (cJSON's own printing may lose
+ * the last one), so that a reader can recompute every figure. */
+static cJSON *summary_json(const nr_summary *s) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "n", (double)s->n);
+    const char *keys[] = {"min", "q1", "median", "q3", "max", "spread"};
+    const double v[] = {s->min, s->q1, s->median, s->q3, s->max, s->spread};
+    for (int i = 0; i < 6; i++) cJSON_AddItemToObject(j, keys[i], nr_json_number(v[i]));
+    cJSON_AddBoolToObject(j, "noisy", s->noisy);
+    return j;
+}
+
+static cJSON *times_json(const double *t, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, nr_json_number(t[i]));
+    return a;
+}
+
+static const char *algo_name(const bench_algo *b) {
+    return b->exact                   ? "exact"
+           : b->algo == NR_ALGO_BATCH ? "batch"
+           : b->algo == NR_ALGO_SGD   ? "sgd"
+                                      : "minibatch";
+}
+
+/* The row of the table and of the JSON for one measured pair. */
+static void report(cJSON *list, bool quiet, const bench_algo *b, const epoch_ctx *e,
+                   const nr_pair *p, const nr_data *d, double bytes, bool cached) {
+    const char *dtype = d->dtype == NR_F32 ? "f32" : "f64";
+    const double ep = p->sa.median, rd = p->sb.median, ratio = p->ratio.median;
+    /* read / epoch above 1: the epoch read the bytes faster than the plain
+     * read did, so one of the two timings is wrong; never a fraction > 100% */
+    const bool faster = !b->exact && ratio > 1.0;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "algo", algo_name(b));
+    if (b->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)b->batch);
+    cJSON_AddNumberToObject(j, "threads", e->threads);
+    cJSON_AddStringToObject(j, "kernel", e->kernel ? e->kernel : "?");
+    cJSON_AddNumberToObject(j, "epochs", (double)e->o.epochs);
+    cJSON_AddNumberToObject(j, "reps", (double)p->n);
+    cJSON_AddNumberToObject(j, "rounds", p->rounds);
+    cJSON_AddItemToObject(j, b->exact ? "run_seconds" : "epoch_seconds", summary_json(&p->sa));
+    cJSON_AddItemToObject(j, "read_seconds", summary_json(&p->sb));
+    cJSON_AddItemToObject(j, "read_over_epoch", summary_json(&p->ratio));
+    cJSON_AddItemToObject(j, "epoch_times", times_json(p->a, p->n));
+    cJSON_AddItemToObject(j, "read_times", times_json(p->b, p->n));
+    /* the flat figures of earlier versions, for plots and tables */
+    cJSON_AddNumberToObject(j, b->exact ? "epoch_seconds_mean" : "epoch_seconds_median",
+                            b->exact ? ep / (double)e->o.epochs : ep);
+    if (b->exact) cJSON_AddNumberToObject(j, "seconds", ep);
+    cJSON_AddNumberToObject(j, "samples_per_second",
+                            (double)d->rows / (b->exact ? ep / (double)e->o.epochs : ep));
+    cJSON_AddNumberToObject(j, "stream_seconds_median", rd);
+    cJSON_AddNumberToObject(j, "stream_gb_per_second", bytes / rd / 1e9);
+    if (b->exact) {
+        cJSON_AddNullToObject(j, "gb_per_second");
+        cJSON_AddNullToObject(j, "roofline");
+        cJSON_AddItemToObject(j, "passes", nr_json_number(1.0 / ratio));
+    } else {
+        cJSON_AddNumberToObject(j, "gb_per_second", bytes / ep / 1e9);
+        if (faster)
+            cJSON_AddNullToObject(j, "roofline");
+        else
+            cJSON_AddItemToObject(j, "roofline", nr_json_number(ratio));
+    }
+    cJSON *flags = cJSON_AddArrayToObject(j, "flags");
+    if (p->ratio.noisy) cJSON_AddItemToArray(flags, cJSON_CreateString("noisy"));
+    if (faster) cJSON_AddItemToArray(flags, cJSON_CreateString("epoch faster than read"));
+    cJSON_AddStringToObject(j, "regime", cached ? "cache-resident" : "memory");
+    cJSON_AddNumberToObject(j, "final_loss", e->final_loss);
+    cJSON_AddItemToArray(list, j);
+    if (quiet) return;
+    char name[40], roof[48], flag[96] = "";
+    snprintf(name, sizeof name, "%s", b->name);
+    if (b->exact)
+        snprintf(roof, sizeof roof, "%.2f reads", 1.0 / ratio);
+    else if (faster)
+        snprintf(roof, sizeof roof, "-");
+    else
+        snprintf(roof, sizeof roof, "%.1f%% (%.0f-%.0f)", 100 * ratio, 100 * p->ratio.q1,
+                 100 * p->ratio.q3);
+    if (p->ratio.noisy)
+        snprintf(flag + strlen(flag), sizeof flag - strlen(flag), " NOISY (spread %.0f%%)",
+                 100 * p->ratio.spread);
+    if (faster)
+        snprintf(flag + strlen(flag), sizeof flag - strlen(flag),
+                 " EPOCH FASTER THAN READ (x%.2f): measurement problem", ratio);
+    char sps[24] = "-"; /* exact epochs read nothing: no rate of samples */
+    if (!b->exact) snprintf(sps, sizeof sps, "%.4g", (double)d->rows / ep);
+    if (b->exact) snprintf(name, sizeof name, "exact (run)");
+    printf("%-16s %3zu %4s %3d %9.3f %9.3f %9.3f %4zu %11s %8.3f %-20s%s\n", name, d->features,
+           dtype, e->threads, 1e3 * ep, 1e3 * p->sa.min, 1e3 * p->sa.max, p->n, sps, 1e3 * rd, roof,
+           flag);
+    fflush(stdout);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -139,8 +271,8 @@ int cmd_bench(int argc, char **argv) {
     const char *data = NULL, *out = NULL;
     bench_algo algos[MAX_LIST];
     int nalgos = 0, threads[MAX_LIST], nthreads = 0, c;
-    int64_t epochs = 10, exact_epochs = 1000;
-    double lr = 0;
+    int64_t reps = 10, exact_epochs = 1000, warmup = 1, rounds = 3;
+    double lr = 0, noisy = NR_NOISY_SPREAD;
     bool quiet = false;
     nr_kernel_choice kernel = NR_KERNEL_AUTO;
     cli_args a;
@@ -157,8 +289,14 @@ int cmd_bench(int argc, char **argv) {
             ok = parse_algos(&a, algos, &nalgos);
         } else if (cli_is(&a, "--threads")) {
             ok = parse_threads(&a, threads, &nthreads);
-        } else if (cli_is(&a, "--epochs")) {
-            ok = cli_int(&a, 1, 1000000, &epochs);
+        } else if (cli_is(&a, "--reps") || cli_is(&a, "--epochs")) {
+            ok = cli_int(&a, 1, 100000, &reps);
+        } else if (cli_is(&a, "--warmup")) {
+            ok = cli_int(&a, 0, 100, &warmup);
+        } else if (cli_is(&a, "--max-rounds")) {
+            ok = cli_int(&a, 1, 100, &rounds);
+        } else if (cli_is(&a, "--noisy")) {
+            ok = cli_double(&a, 0, 10, false, &noisy);
         } else if (cli_is(&a, "--exact-epochs")) {
             ok = cli_int(&a, 1, 1000000000, &exact_epochs);
         } else if (cli_is(&a, "--lr")) {
@@ -202,104 +340,83 @@ int cmd_bench(int argc, char **argv) {
     const nr_data *d = nr_dataset_view(ds);
     const double bytes =
         (double)d->rows * (double)(d->features + 1) * (double)nr_dtype_size(d->dtype);
-    const char *dtype = d->dtype == NR_F32 ? "f32" : "f64";
+    nr_cache_info llc;
+    nr_llc(&llc);
+    const bool cached = bytes < 4.0 * (double)llc.bytes;
 
     cJSON *root = cJSON_CreateObject(), *list = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "data", data);
     cJSON_AddNumberToObject(root, "rows", (double)d->rows);
     cJSON_AddNumberToObject(root, "features", (double)d->features);
-    cJSON_AddStringToObject(root, "dtype", dtype);
+    cJSON_AddStringToObject(root, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
     cJSON_AddStringToObject(root, "kernel", kname);
     cJSON_AddNumberToObject(root, "bytes_per_epoch", bytes);
     cJSON_AddNumberToObject(root, "max_threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(root, "llc_bytes", (double)llc.bytes);
+    cJSON_AddNumberToObject(root, "llc_level", llc.level);
+    cJSON_AddStringToObject(root, "llc_source", llc.source);
+    cJSON_AddStringToObject(root, "regime", cached ? "cache-resident" : "memory");
+    cJSON_AddNumberToObject(root, "warmup_pairs", (double)warmup);
+    cJSON_AddNumberToObject(root, "max_rounds", (double)rounds);
+    cJSON_AddNumberToObject(root, "noisy_above", noisy);
+    const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
+    cJSON_AddStringToObject(root, "omp_proc_bind", bind ? bind : "");
+    cJSON_AddStringToObject(root, "omp_places", places ? places : "");
     cJSON_AddItemToObject(root, "results", list);
-    if (!quiet)
-        printf("%-16s %3s %4s %7s %10s %12s %8s %9s %8s\n", "algo", "d", "type", "threads",
-               "epoch ms", "samples/s", "GB/s", "stream GB/s", "roofline");
+    if (!quiet) {
+        printf("# %s: %zu x %zu %s, %.1f MB; last-level cache %.1f MiB (%s%s)\n", data, d->rows,
+               d->features, d->dtype == NR_F32 ? "f32" : "f64", bytes / 1e6,
+               (double)llc.bytes / 1048576.0, llc.source,
+               llc.level ? "" : ", the machine did not say");
+        if (cached)
+            printf("# cache-resident: the data is under 4x the last-level cache, so 'of read' is a "
+                   "fraction of a cached read, not of the memory bandwidth\n");
+        else
+            printf("# memory-bound: the data is %.1fx the last-level cache; 'of read' is the "
+                   "fraction of the memory bandwidth a plain read reaches\n",
+                   bytes / (double)llc.bytes);
+        printf("# each figure: %lld warm-up pair(s) discarded, then %lld interleaved (epoch, read) "
+               "pairs per round, up to %lld rounds while the spread of read/epoch > %.0f%%; exact: "
+               "one run of %lld epochs with its pass of statistics per repetition\n",
+               (long long)warmup, (long long)reps, (long long)rounds, 100 * noisy,
+               (long long)exact_epochs);
+        printf("%-16s %3s %4s %3s %9s %9s %9s %4s %11s %8s %-20s\n", "algo", "d", "type", "thr",
+               "median ms", "min ms", "max ms", "n", "samples/s", "read ms", "of read (q1-q3 %)");
+    }
     int rc = EXIT_OK;
     for (int ti = 0; ti < nthreads && rc == EXIT_OK; ti++) {
         for (int ai = 0; ai < nalgos && rc == EXIT_OK; ai++) {
             const bench_algo *b = &algos[ai];
-            nr_train_opts o;
-            nr_train_defaults(&o);
-            o.algo = b->algo;
-            o.exact = b->exact;
-            if (b->batch) o.batch = b->batch;
-            o.threads = threads[ti];
-            o.kernel = kernel;
-            o.lr = lr > 0 ? lr : b->algo == NR_ALGO_SGD ? 0.001 : 0.1;
-            o.epochs = b->exact                 ? exact_epochs
-                       : b->algo == NR_ALGO_SGD ? (epochs / 5 > 1 ? epochs / 5 : 1)
-                                                : epochs;
-            /* the baseline first, then the trainer: moments apart, same threads */
-            double stream = NAN;
-            if ((s = stream_median(d, kernel, threads[ti], (int)epochs, &stream, &err)) != NR_OK) {
+            epoch_ctx e = {.d = d, .exact = b->exact};
+            nr_train_defaults(&e.o);
+            e.o.algo = b->algo;
+            e.o.exact = b->exact;
+            if (b->batch) e.o.batch = b->batch;
+            e.o.threads = threads[ti];
+            e.o.kernel = kernel;
+            e.o.lr = lr > 0 ? lr : b->algo == NR_ALGO_SGD ? 0.001 : 0.1;
+            e.o.epochs = b->exact ? exact_epochs : 1;
+            read_ctx rd = {d, kernel, threads[ti]};
+            nr_measure_plan plan;
+            nr_measure_defaults(&plan);
+            plan.warmup = (int)warmup;
+            plan.max_rounds = (int)rounds;
+            plan.noisy_above = noisy;
+            /* sgd epochs and exact runs are long and their ratio is not a
+             * bandwidth: fewer repetitions */
+            plan.reps =
+                b->exact || b->algo == NR_ALGO_SGD ? (int)(reps / 4 > 3 ? reps / 4 : 3) : (int)reps;
+            nr_pair p;
+            if ((s = nr_model_init(&e.m, d->features, &err)) != NR_OK ||
+                (s = nr_measure_pair(&plan, measure_epoch, &e, measure_read, &rd, &p, &err)) !=
+                    NR_OK) {
+                nr_model_free(&e.m);
                 rc = cli_fail(s, &err);
                 break;
             }
-            nr_model m;
-            nr_train_result r;
-            if ((s = nr_model_init(&m, d->features, &err)) != NR_OK ||
-                (s = nr_train(d, &o, &m, &r, &err)) != NR_OK) {
-                nr_model_free(&m);
-                rc = cli_fail(s, &err);
-                break;
-            }
-            double ep, ep_min = INFINITY;
-            if (b->exact) { /* one pass of statistics, then O(d^2) epochs: all of it */
-                ep = r.seconds / (double)r.epochs_run;
-            } else {
-                for (int64_t e = 0; e < r.epochs_run; e++)
-                    ep_min = fmin(ep_min, r.epoch_seconds[e]);
-                ep = cli_median(r.epoch_seconds, (size_t)r.epochs_run);
-            }
-            const double sps = (double)d->rows / ep, gbs = bytes / ep / 1e9;
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "algo",
-                                    b->exact                   ? "exact"
-                                    : b->algo == NR_ALGO_BATCH ? "batch"
-                                    : b->algo == NR_ALGO_SGD   ? "sgd"
-                                                               : "minibatch");
-            if (b->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)b->batch);
-            cJSON_AddNumberToObject(j, "threads", r.threads);
-            cJSON_AddStringToObject(j, "kernel", r.kernel ? r.kernel : kname);
-            cJSON_AddNumberToObject(j, "epochs", (double)r.epochs_run);
-            /* exact rows: the whole run's time per epoch (a mean, with the
-             * pass of statistics); no bandwidth, since epochs read nothing */
-            cJSON_AddNumberToObject(j, b->exact ? "epoch_seconds_mean" : "epoch_seconds_median",
-                                    ep);
-            if (!b->exact) cJSON_AddNumberToObject(j, "epoch_seconds_min", ep_min);
-            cJSON_AddNumberToObject(j, "seconds", r.seconds);
-            cJSON_AddNumberToObject(j, "samples_per_second", sps);
-            if (b->exact) {
-                cJSON_AddNullToObject(j, "gb_per_second");
-                cJSON_AddNullToObject(j, "roofline");
-                cJSON_AddNumberToObject(j, "passes", r.seconds / stream);
-            } else {
-                cJSON_AddNumberToObject(j, "gb_per_second", gbs);
-                cJSON_AddNumberToObject(j, "roofline", stream / ep);
-            }
-            cJSON_AddNumberToObject(j, "stream_seconds_median", stream);
-            cJSON_AddNumberToObject(j, "stream_gb_per_second", bytes / stream / 1e9);
-            cJSON_AddNumberToObject(j, "final_loss", r.train_loss);
-            cJSON_AddItemToArray(list, j);
-            if (!quiet) {
-                if (b->exact)
-                    printf(
-                        "%-16s %3zu %4s %7d %10.3f %12.4g %8s %9.2f %8s  (%lld epochs in %.1f ms "
-                        "= %.2f streaming passes)",
-                        b->name, d->features, dtype, r.threads, ep * 1e3, sps, "-",
-                        bytes / stream / 1e9, "-", (long long)r.epochs_run, r.seconds * 1e3,
-                        r.seconds / stream);
-                else
-                    printf("%-16s %3zu %4s %7d %10.3f %12.4g %8.2f %9.2f %7.1f%%", b->name,
-                           d->features, dtype, r.threads, ep * 1e3, sps, gbs, bytes / stream / 1e9,
-                           100 * stream / ep);
-                putchar('\n');
-                fflush(stdout);
-            }
-            nr_train_result_free(&r);
-            nr_model_free(&m);
+            report(list, quiet, b, &e, &p, d, bytes, cached);
+            nr_pair_free(&p);
+            nr_model_free(&e.m);
         }
     }
     if (rc == EXIT_OK && out) {

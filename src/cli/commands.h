@@ -9,6 +9,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #include "cli/args.h"
 /* If the current option is a data-loading one (--target, --delimiter,

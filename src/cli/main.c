@@ -21,6 +21,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "predict with a saved model"},
     {"eval", cmd_eval, "a saved model's metrics on a data set (regression or classification)"},
     {"bench", cmd_bench, "training throughput next to a streaming read of the same bytes"},
+    {"compare", cmd_compare, "compare two reports, models, histories or predictions by content"},
 };
 
 static void usage(FILE *f) {

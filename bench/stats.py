@@ -1,0 +1,53 @@
+"""Benchmark statistics for the Python harness: the same definitions as
+src/stats.c (nr_summarize, nr_measure_pair), so that a peer's figure means
+what neuron's does. tests/test_stats.c runs this file and checks that both
+give the same numbers on the same timings.
+
+    python3 bench/stats.py 1.0 2.5 3 ...   # prints the summary as JSON
+"""
+import json
+import math
+import statistics
+import sys
+
+NOISY_SPREAD = 0.10  # NR_NOISY_SPREAD: relative interquartile range
+
+
+def summarize(values, noisy_above=NOISY_SPREAD):
+    """n, min, quartiles (type 7: statistics.quantiles' 'inclusive'), max,
+    spread = (q3 - q1) / median, and whether spread > noisy_above."""
+    v = [float(x) for x in values]
+    if not v or not all(math.isfinite(x) for x in v):
+        raise ValueError("summarize: needs at least one value, all finite")
+    if len(v) == 1:
+        q1 = med = q3 = v[0]
+    else:
+        q1, med, q3 = statistics.quantiles(v, n=4, method="inclusive")
+    iqr = q3 - q1
+    spread = iqr / abs(med) if med != 0 else (0.0 if iqr == 0 else math.inf)
+    return {"n": len(v), "min": min(v), "q1": q1, "median": med, "q3": q3, "max": max(v),
+            "spread": spread, "noisy": spread > noisy_above}
+
+
+def measure_pair(a, b, warmup=1, reps=10, max_rounds=3, noisy_above=NOISY_SPREAD):
+    """Run a() and b() (each returns seconds) interleaved: `warmup` pairs
+    discarded, then rounds of `reps` pairs while the per-pair ratio b/a stays
+    noisy, at most max_rounds rounds; as nr_measure_pair."""
+    for _ in range(warmup):
+        a()
+        b()
+    ta, tb = [], []
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        for _ in range(reps):
+            ta.append(a())
+            tb.append(b())
+        ratio = summarize([y / x for x, y in zip(ta, tb)], noisy_above)
+        if not ratio["noisy"]:
+            break
+    return {"a": ta, "b": tb, "sa": summarize(ta, noisy_above), "sb": summarize(tb, noisy_above),
+            "ratio": ratio, "rounds": rounds, "warmup": warmup}
+
+
+if __name__ == "__main__":
+    print(json.dumps(summarize([float(x) for x in sys.argv[1:]])))

@@ -1,0 +1,187 @@
+/* neuron bench: every figure is a set of interleaved repetitions with its
+ * summary, spread and flags, the read is the roof, small data is labelled
+ * cache-resident, and bad options are usage errors. Timings themselves are
+ * never asserted (the machine is shared): only their structure. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "neuron.h"
+#include "util.h"
+
+static double num(const cJSON *j, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(j, key);
+    cr_assert(cJSON_IsNumber(v), "%s is not a number", key);
+    return v->valuedouble;
+}
+
+/* A summary object: ordered, counted, its spread and flag as defined. */
+static void check_summary(const cJSON *s, double noisy_above, size_t n, const char *what) {
+    cr_assert(cJSON_IsObject(s), "%s: no summary", what);
+    const double mn = num(s, "min"), q1 = num(s, "q1"), md = num(s, "median"), q3 = num(s, "q3"),
+                 mx = num(s, "max"), sp = num(s, "spread");
+    cr_assert(mn <= q1 && q1 <= md && md <= q3 && q3 <= mx, "%s: %g %g %g %g %g", what, mn, q1, md,
+              q3, mx);
+    cr_assert_eq((size_t)num(s, "n"), n, "%s", what);
+    cr_assert_leq(fabs(sp - (q3 - q1) / md), 1e-12 * sp, "%s", what);
+    cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(s, "noisy")), sp > noisy_above, "%s", what);
+}
+
+static bool has_flag(const cJSON *e, const char *flag) {
+    const cJSON *f;
+    cJSON_ArrayForEach(
+        f, cJSON_GetObjectItem(e, "flags")) if (!strcmp(f->valuestring, flag)) return true;
+    return false;
+}
+
+static cJSON *bench(const char *dir, const char *const *extra, run_result *r) {
+    char data[4096], out[4096];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    snprintf(out, sizeof out, "%s/b.json", dir);
+    const char *g[] = {"gen", "--rows", "50000", "--features", "3", "--out", data, NULL};
+    run_neuron(r, g);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    run_free(r);
+    const char *args[32] = {"bench", "--data", data, "--out", out};
+    int n = 5;
+    for (int i = 0; extra[i]; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    run_neuron(r, args);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    char *text = read_file(out, NULL);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    cr_assert(j, "bench output is JSON");
+    return j;
+}
+
+Test(bench, every_figure_is_interleaved_repetitions_with_spread_and_flags) {
+    char *dir = scratch_dir();
+    const char *extra[] = {"--algos",
+                           "batch,minibatch:1000,sgd,exact",
+                           "--threads",
+                           "1,2",
+                           "--reps",
+                           "8",
+                           "--max-rounds",
+                           "2",
+                           "--exact-epochs",
+                           "50",
+                           NULL};
+    run_result r;
+    cJSON *j = bench(dir, extra, &r);
+    /* three lines saying what was measured, a header, eight rows */
+    cr_assert_eq(count_lines(r.out), 12, "%s", r.out);
+    cr_assert(strstr(r.out, "1 warm-up pair(s) discarded"), "%s", r.out);
+    run_free(&r);
+    /* 50000 x 4 f32 = 800 kB: under 4x any last-level cache (or the default) */
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "regime")->valuestring, "cache-resident");
+    cr_assert_gt(num(j, "llc_bytes"), 0);
+    cr_assert_eq(num(j, "warmup_pairs"), 1);
+    cJSON *res = cJSON_GetObjectItem(j, "results"), *e;
+    cr_assert_eq(cJSON_GetArraySize(res), 8);
+    cJSON_ArrayForEach(e, res) {
+        const char *algo = cJSON_GetObjectItem(e, "algo")->valuestring;
+        const bool exact = !strcmp(algo, "exact");
+        const bool few = exact || !strcmp(algo, "sgd"); /* max(3, 8 / 4) pairs a round */
+        const size_t rounds = (size_t)num(e, "rounds"), n = (size_t)num(e, "reps");
+        cr_assert(rounds >= 1 && rounds <= 2 && n == rounds * (few ? 3 : 8), "%s: %zu in %zu", algo,
+                  n, rounds);
+        const cJSON *ratio = cJSON_GetObjectItem(e, "read_over_epoch");
+        check_summary(cJSON_GetObjectItem(e, exact ? "run_seconds" : "epoch_seconds"), 0.1, n,
+                      algo);
+        check_summary(cJSON_GetObjectItem(e, "read_seconds"), 0.1, n, algo);
+        check_summary(ratio, 0.1, n, algo);
+        /* a ratio still noisy after a first round was measured again */
+        if (rounds == 1) cr_assert(!cJSON_IsTrue(cJSON_GetObjectItem(ratio, "noisy")), "%s", algo);
+        cr_assert_eq(has_flag(e, "noisy"), cJSON_IsTrue(cJSON_GetObjectItem(ratio, "noisy")));
+        /* the raw timings are kept, in order, and each ratio is read / epoch */
+        const cJSON *et = cJSON_GetObjectItem(e, "epoch_times"),
+                    *rt = cJSON_GetObjectItem(e, "read_times");
+        cr_assert_eq((size_t)cJSON_GetArraySize(et), n);
+        cr_assert_eq((size_t)cJSON_GetArraySize(rt), n);
+        double lo = INFINITY, hi = 0;
+        for (size_t i = 0; i < n; i++) {
+            const double q = cJSON_GetArrayItem(rt, (int)i)->valuedouble /
+                             cJSON_GetArrayItem(et, (int)i)->valuedouble;
+            lo = fmin(lo, q), hi = fmax(hi, q);
+        }
+        cr_assert(lo == num(ratio, "min") && hi == num(ratio, "max"),
+                  "%s: %.17g %.17g vs %.17g %.17g", algo, lo, hi, num(ratio, "min"),
+                  num(ratio, "max"));
+        const cJSON *roof = cJSON_GetObjectItem(e, "roofline");
+        if (exact) {
+            cr_assert(cJSON_IsNull(roof));
+            cr_assert_leq(fabs(num(e, "passes") - 1 / num(ratio, "median")),
+                          1e-12 * num(e, "passes"));
+        } else if (num(ratio, "median") > 1) {
+            /* never a fraction above 100%: a flag instead */
+            cr_assert(cJSON_IsNull(roof) && has_flag(e, "epoch faster than read"), "%s", algo);
+        } else {
+            cr_assert_eq(num(e, "roofline"), num(ratio, "median"));
+            cr_assert(!has_flag(e, "epoch faster than read"));
+        }
+        cr_assert_str_eq(cJSON_GetObjectItem(e, "regime")->valuestring, "cache-resident");
+        /* the epochs continue training: gen's data (weights 1, 2, 3, noise
+         * U(-0.1, 0.1)) has its floor at 0.01/3; the loss at w = 0 is ~4.7 */
+        const double loss = num(e, "final_loss");
+        cr_assert(isfinite(loss) && loss > 0.003 && loss < 4, "%s: %g", algo, loss);
+    }
+    cJSON_Delete(j);
+    free(dir);
+}
+
+Test(bench, a_zero_threshold_flags_every_spread_after_the_last_round) {
+    char *dir = scratch_dir();
+    const char *extra[] = {"--algos",      "batch", "--threads", "1", "--reps", "4",
+                           "--max-rounds", "3",     "--noisy",   "0", NULL};
+    run_result r;
+    cJSON *j = bench(dir, extra, &r);
+    cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "results"), 0);
+    const cJSON *ratio = cJSON_GetObjectItem(e, "read_over_epoch");
+    if (num(ratio, "spread") > 0) {
+        cr_assert_eq(num(e, "rounds"), 3);
+        cr_assert(has_flag(e, "noisy"));
+        cr_assert(strstr(r.out, "NOISY"), "printed, not only stored: %s", r.out);
+    }
+    run_free(&r);
+    cJSON_Delete(j);
+    free(dir);
+}
+
+Test(bench, bad_options_are_usage_errors) {
+    char *dir = scratch_dir();
+    char data[4096];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    run_result r;
+    const char *g[] = {"gen", "--rows", "1000", "--out", data, NULL};
+    run_neuron(&r, g);
+    run_free(&r);
+    struct {
+        const char *args[8];
+        int code;
+        const char *msg;
+    } cases[] = {
+        {{"bench", NULL}, 2, "--data is required"},
+        {{"bench", "--data", data, "--algos", "adam", NULL}, 2, "minibatch:B"},
+        {{"bench", "--data", data, "--algos", "minibatch:0", NULL}, 2, "minibatch:B"},
+        {{"bench", "--data", data, "--threads", "0", NULL}, 2, "'all'"},
+        {{"bench", "--data", data, "--reps", "0", NULL}, 2, "--reps"},
+        {{"bench", "--data", data, "--noisy", "-0.1", NULL}, 2, "--noisy"},
+        {{"bench", "--data", data, "--max-rounds", "0", NULL}, 2, "--max-rounds"},
+        {{"bench", "--data", data, "--warmup", "x", NULL}, 2, "--warmup"},
+        {{"bench", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_neuron(&r, cases[i].args);
+        cr_assert_eq(r.status, cases[i].code, "case %zu: %s", i, r.err);
+        cr_assert(strstr(r.err, "neuron: error: ") && strstr(r.err, cases[i].msg), "case %zu: %s",
+                  i, r.err);
+        cr_assert_eq(count_lines(r.err), 1, "case %zu: %s", i, r.err);
+        run_free(&r);
+    }
+    free(dir);
+}
