@@ -373,7 +373,7 @@ nr_status nr_tutorial_fast_path(const nr_tutorial_opts *o, nr_tutorial_fn fn, vo
                          (long long)epoch);
             break;
         }
-        if (fn && fn(ctx, epoch, loss, w, b)) st = NR_ERR_INTERRUPTED;
+        if (fn && fn(ctx, epoch, loss, w, b)) break; /* the caller's stop: a success */
     }
     nr_affine_free(&E);
     nr_affine_free(&C);

@@ -124,7 +124,7 @@ static nr_status read_array(const char *path, const cJSON *a, const char *name, 
     return NR_OK;
 }
 
-nr_status nr_model_load(nr_model *m, const char *path, nr_error *err) {
+nr_status nr_model_load(const char *path, nr_model *m, nr_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return nr_fail(err, NR_ERR_INPUT, "%s: cannot open model", path);
     char *buf = NULL;

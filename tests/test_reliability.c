@@ -334,7 +334,7 @@ static void first_signal_finishes_the_epoch(int sig) {
     cJSON_Delete(rep);
     nr_model m;
     nr_error e;
-    cr_assert_eq(nr_model_load(&m, f.model, &e), NR_OK, "%s", e.msg);
+    cr_assert_eq(nr_model_load(f.model, &m, &e), NR_OK, "%s", e.msg);
     cr_assert_eq(m.features, 1);
     nr_model_free(&m);
     char *h = read_file(f.hist, NULL);
@@ -381,7 +381,7 @@ Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
         if (file_exists(f.model)) {
             nr_model m;
             nr_error e;
-            cr_assert_eq(nr_model_load(&m, f.model, &e), NR_OK, "partial model: %s", e.msg);
+            cr_assert_eq(nr_model_load(f.model, &m, &e), NR_OK, "partial model: %s", e.msg);
             nr_model_free(&m);
         }
         if (file_exists(f.hist)) {

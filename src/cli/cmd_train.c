@@ -341,7 +341,7 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
     }
     names[0] = model, names[1] = data;
     nr_error err;
-    nr_status s = nr_model_load(m, model, &err);
+    nr_status s = nr_model_load(model, m, &err);
     if (s != NR_OK) return cli_fail(s, &err);
     if ((s = nr_dataset_load(data, &lo, ds, &err)) != NR_OK) {
         nr_model_free(m);

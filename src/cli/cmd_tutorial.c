@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "neuron_tutorial.h"
 
 static void usage(FILE *f) {
     fputs("usage: neuron tutorial [options]\n"
@@ -42,9 +43,9 @@ typedef struct {
 static int print_line(void *ctx, int64_t epoch, double loss, double w, double b) {
     printer *p = ctx;
     char l[400], ws[400], bs[400]; /* %.4f of 1e308 has 314 characters */
-    nr_format_4f(l, sizeof l, loss);
-    nr_format_4f(ws, sizeof ws, w);
-    nr_format_4f(bs, sizeof bs, b);
+    nr_format_4f(loss, l, sizeof l);
+    nr_format_4f(w, ws, sizeof ws);
+    nr_format_4f(b, bs, sizeof bs);
     fprintf(p->out, "Epoch: %" PRId64 ", Loss: %s, Weight: %s, Bias: %s\n", epoch, l, ws, bs);
     return 0;
 }
@@ -99,6 +100,10 @@ int cmd_tutorial(int argc, char **argv) {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("tutorial: writing to stdout failed");
         return EXIT_OTHER;
+    }
+    if (s == NR_ERR_DIVERGED) { /* the library names no flags: the CLI does */
+        cli_error("%s (--lr %g)", err.msg, o.lr);
+        return cli_exit_code(s);
     }
     return s == NR_OK ? EXIT_OK : cli_fail(s, &err);
 }
