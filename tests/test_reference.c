@@ -1,4 +1,4 @@
-/* The faithful reference: `neuron tutorial` against the Python oracle's
+/* The faithful reference: `neuron tutorial` against the Python transcription's
  * golden outputs (tests/golden/tutorial, made by make_tutorial.sh), byte for
  * byte, and the library's per-sample SGD against the tutorial's numbers. */
 #include <criterion/criterion.h>
@@ -211,7 +211,7 @@ Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_
 static double (*volatile const libm_pow_t)(double, double) = pow;
 
 Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
-    /* The rule as SPEC section 2 writes it, spelled out here independently:
+    /* The rule as doc/reference.md writes it, spelled out here independently:
      * pred = w0 x0 + w1 x1 + ... + b (left to right), loss += r^2,
      * w_j -= lr*((r*2)*x_j), b -= lr*(r*2). Widths 2-17 and 40 cover each
      * compiled-in width and the generic loop; f32 and f64 rows. */
