@@ -21,13 +21,18 @@ static char *path_in(const char *dir, const char *name) {
     return p;
 }
 
+/* Run neuron with `args`, which must succeed; the caller frees r. */
+static void run_ok(run_result *r, const char *const *args) {
+    run_neuron(r, args);
+    cr_assert_eq(r->status, 0, "neuron %s: exit %d: %s", args[0], r->status, r->err);
+}
+
 /* gen into dir/name; returns the path. */
 static char *gen(const char *dir, const char *name, const char *rows, const char *features) {
     char *p = path_in(dir, name);
     const char *g[] = {"gen", "--rows", rows, "--features", features, "--out", p, NULL};
     run_result r;
-    run_neuron(&r, g);
-    cr_assert_eq(r.status, 0, "gen %s: %s", name, r.err);
+    run_ok(&r, g);
     run_free(&r);
     return p;
 }
@@ -220,17 +225,14 @@ Test(cli_files, predictions_to_npy_are_a_vector) {
     char *data = gen(dir, "d.npy", "1000", "3");
     char *model = path_in(dir, "m.json"), *pred = path_in(dir, "p.npy");
     const char *t[] = {"train", "--data", data, "--algo", "ols", "--model", model, NULL};
-    run_result r;
-    run_neuron(&r, t);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
     const char *p[] = {"predict", "--model", model, "--data", data, "--out", pred, NULL};
-    run_neuron(&r, p);
-    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_result r;
+    run_ok(&r, t);
+    run_free(&r);
+    run_ok(&r, p);
     run_free(&r);
     const char *s[] = {"predict", "--model", model, "--data", data, NULL};
-    run_neuron(&r, s);
-    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_ok(&r, s);
     size_t len;
     char *npy = read_file(pred, &len);
     cr_assert(npy && len > 10 && !memcmp(npy, "\x93NUMPY\x01\x00", 8));
