@@ -368,8 +368,8 @@ nr_status nr_tutorial_fast_path(const nr_tutorial_opts *o, nr_tutorial_fn fn, vo
         const double w = fix[0] + dlt[0], b = fix[1] + dlt[1];
         if (!isfinite(loss) || !isfinite(w) || !isfinite(b)) {
             st = nr_fail(err, NR_ERR_DIVERGED,
-                         "epoch %lld: the epoch map left the range of doubles; run without "
-                         "--fast for the sequential numbers",
+                         "epoch %lld: the epoch map left the range of doubles; the "
+                         "sequential run (without the maps) gives its numbers",
                          (long long)epoch);
             break;
         }
