@@ -86,10 +86,11 @@ NR_API void nr_tutorial_defaults(nr_tutorial_opts *o);
  * caller asked for is not a failure, as in nr_train). */
 typedef int (*nr_tutorial_fn)(void *ctx, int64_t epoch, double loss, double w, double b);
 
-/* Run the tutorial experiment operation for operation as the Python original
- * does: data x = 0..samples-1, y = slope*x + uniform(-noise, noise) from the
- * seeded Mersenne Twister, then w = random(), b = random(), then per-sample
- * SGD in data order (see nr_sgd_epoch_f64). Calls `fn` every `every` epochs.
+/* Run the tutorial experiment operation for operation as CPython runs it
+ * (doc/reference.md): data x = 0..samples-1, y = slope*x + uniform(-noise,
+ * noise) from the seeded Mersenne Twister, then w = random(), b = random(),
+ * then per-sample SGD in data order (see nr_sgd_epoch). Calls `fn` every
+ * `every` epochs.
  * Returns NR_ERR_ARG for invalid options (message names the option). */
 NR_API nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
                                  nr_error *err);

@@ -145,7 +145,7 @@ nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double
 }
 
 /* One epoch of the tutorial itself, x = 0, 1, ..., n-1: the same results
- * as nr_sgd_epoch bit for bit (tested against the oracle's output), with the
+ * as nr_sgd_epoch bit for bit (tested against the golden outputs), with the
  * dependency chain w -> pred -> residual -> w, which is the whole cost of the
  * tutorial, made as short as exactness allows:
  *  - lr*((r*2)*x) == (2*lr)*(r*x) and lr*(r*2) == (2*lr)*r: doubling is
