@@ -90,8 +90,9 @@ typedef int (*nr_tutorial_fn)(void *ctx, int64_t epoch, double loss, double w, d
  * (doc/reference.md): data x = 0..samples-1, y = slope*x + uniform(-noise,
  * noise) from the seeded Mersenne Twister, then w = random(), b = random(),
  * then per-sample SGD in data order (see nr_sgd_epoch). Calls `fn` every
- * `every` epochs.
- * Returns NR_ERR_ARG for invalid options (message names the option). */
+ * `every` epochs. Returns NR_ERR_ARG for invalid options (the message names
+ * the field), NR_ERR_DIVERGED where Python raises OverflowError (after the
+ * lines before it were reported), NR_ERR_NOMEM. */
 NR_API nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
                                  nr_error *err);
 
