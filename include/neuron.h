@@ -131,8 +131,9 @@ typedef struct {
 NR_API void nr_load_defaults(nr_load_opts *o);
 
 /* Read `path` into a data set, choosing the reader by extension (.npy, or
- * text: .csv, .tsv, .txt; anything else is refused; doc/formats.md). A .npy file in C order,
- * little-endian <f4 or <f8, whose target is the last column and whose dtype is kept, is
+ * text: .csv, .tsv, .txt; anything else is refused; doc/formats.md). A .npy
+ * file in C order, little-endian <f4 or <f8, whose target is the last column
+ * and whose dtype is kept, is
  * memory-mapped read-only and used in place: no copy, so loading costs no
  * memory beyond the page cache. Other layouts (Fortran order, big-endian,
  * another target column, a dtype conversion) and CSV files are converted
@@ -147,9 +148,10 @@ NR_API nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dat
                                  nr_error *err);
 
 /* Allocate an owned, zero-filled data set of the given shape into *out (the
- * caller frees it with nr_dataset_free). NR_ERR_ARG when rows * (features
- * + 1) values overflow, NR_ERR_NOMEM when memory is short; *out is set on
- * success only. */
+ * caller frees it with nr_dataset_free). NR_ERR_ARG for an unknown dtype,
+ * NR_ERR_INPUT when rows * (features + 1) values overflow the address space
+ * (as for a file announcing them), NR_ERR_NOMEM when memory is short; *out
+ * is set on success only. */
 NR_API nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
                                   nr_error *err);
 
