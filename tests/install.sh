@@ -3,7 +3,8 @@
 # (meson install --destdir), then build examples/fit_line.c the way a user
 # would, through pkg-config, against the shared library and again against
 # the static one, and run both. Also checks that the shared library exports
-# exactly the functions the installed headers declare.
+# exactly the functions the installed headers declare, and runs the
+# README's first session as written.
 # Usage: tests/install.sh [BUILD_DIR]   (scripts/test runs it on build/)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,5 +72,16 @@ if ! cmp -s "$tmp/exported" "$tmp/declared"; then
     sed -n 's/^</  declared, not exported:/p; s/^>/  exported, not declared:/p' >&2
   fail "libneuron.so exports other symbols than the headers declare"
 fi
-echo "install test: ok: $(wc -l <"$tmp/exported") exported functions, shared and static builds of examples/fit_line.c agree:"
+# The README's first session, as written (build/neuron from this build).
+sed -n '/^## From a fresh clone/,/^## /p' "$src/README.md" | sed -n 's/^    \(build\/neuron .*\)/\1/p' |
+  sed 's/ *#.*$//' >"$tmp/readme.sh"
+[ "$(wc -l <"$tmp/readme.sh")" -ge 3 ] || fail "no build/neuron commands found in the README's first session"
+mkdir "$tmp/readme"
+while read -r line; do
+  # shellcheck disable=SC2086
+  (cd "$tmp/readme" && "$build/neuron" ${line#build/neuron } >/dev/null 2>"$tmp/readme.err") ||
+    { cat "$tmp/readme.err" >&2; fail "README command failed: $line"; }
+done <"$tmp/readme.sh"
+
+echo "install test: ok: $(wc -l <"$tmp/exported") exported functions, the README's $(wc -l <"$tmp/readme.sh") first commands run, shared and static builds of examples/fit_line.c agree:"
 sed 's/^/  /' "$tmp/out_shared"
