@@ -170,8 +170,11 @@ def throughput(o, neuron, files):
 # ---------------------------------------------------------- convergence --
 
 def history(path):
+    """(epoch, loss, seconds of that epoch) per line of a --history file; the
+    loss column is loss_before (batch, sgd) or batch_loss_mean (minibatch)."""
     with open(path) as f:
-        return [(int(r["epoch"]), float(r["loss"]), float(r["seconds"]))
+        return [(int(r["epoch"]), float(r.get("loss_before") or r["batch_loss_mean"]),
+                 float(r["epoch_seconds"]))
                 for r in csv.DictReader(f)]
 
 

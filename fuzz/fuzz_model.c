@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         }
         nr_model back;
-        if (nr_model_load(&back, path, &err) != NR_OK) {
+        if (nr_model_load(path, &back, &err) != NR_OK) {
             fprintf(stderr, "reload failed: %s\n", err.msg);
             abort();
         }

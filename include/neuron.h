@@ -2,10 +2,36 @@
  * neuron.h: train a single artificial neuron, y = phi(w.x + b), on millions
  * of points, and prove the numbers against a faithful reference.
  *
- * This header is the whole public API and its documentation. Every symbol
- * carries the nr_ prefix. Functions that can fail return an nr_status and,
- * when `err` is not NULL, write one line of human-readable text into it
- * (no trailing newline). The library never prints and never exits.
+ * This header is the whole public API of libneuron and its documentation
+ * (the tutorial experiment, which training does not need, is in
+ * <neuron_tutorial.h>). Build against it with
+ *     cc prog.c $(pkg-config --cflags --libs neuron)
+ * or, for the static library, pkg-config --static --libs.
+ *
+ * Conventions, for every call unless its comment says otherwise:
+ * - Status: a call that can fail returns an nr_status and, when `err` is not
+ *   NULL, writes one line of text into it (no newline, no option names of
+ *   any program). The library never prints and never exits. A stop that the
+ *   caller's own callback asks for is not a failure: the call returns NR_OK
+ *   and says so in its result (nr_train's stop_reason "interrupted").
+ * - Arguments: a call that sets up, advances or frees an object the caller
+ *   owns takes that object first (nr_model_init, nr_model_free,
+ *   nr_*_defaults); every other call takes its inputs, then its outputs,
+ *   then `nr_error *err` last.
+ * - Failure outputs: when a call fails, its outputs are left as they were,
+ *   except where its comment says what it leaves (nr_train). Pointers out
+ *   (nr_dataset **out) are set on success only.
+ * - Ownership: the library never keeps a pointer it was given beyond the
+ *   call (except nr_data views, which point into the data set or buffer
+ *   they view). What a call allocates for the caller is freed by the
+ *   matching nr_*_free: nr_dataset_free, nr_model_free, nr_train_result_free.
+ * - Threads: calls keep no hidden state and may run in several threads at
+ *   once on different objects; const inputs may be shared between threads.
+ *   The exception is writing files (nr_data_save, nr_gen_write,
+ *   nr_model_save): they share a process-wide table of temporary files
+ *   (see nr_abandon_temp_files) and read the umask by setting it, so call
+ *   them from one thread at a time. The trainers use OpenMP threads inside
+ *   a call (`threads` options); a callback runs on the calling thread.
  *
  * Data layout (see nr_data): rows are stored row-major with the target in
  * the last column, exactly the layout of the .npy files `neuron gen` writes,
@@ -27,6 +53,15 @@ extern "C" {
 #define NR_VERSION_PATCH 0
 #define NR_VERSION_STRING "0.1.0"
 
+/* Marks the functions libneuron exports. The library is built with hidden
+ * visibility, so anything not marked is internal and not in the shared
+ * library's symbol table. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define NR_API __attribute__((visibility("default")))
+#else
+#define NR_API
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Status and errors                                                        */
 /* ------------------------------------------------------------------------ */
@@ -39,7 +74,9 @@ typedef enum {
     NR_ERR_IO,          /* writing an output failed (disk full, permissions) */
     NR_ERR_NOMEM,       /* an allocation failed */
     NR_ERR_UNSUPPORTED, /* the CPU lacks a requested kernel, or a feature is absent */
-    NR_ERR_INTERRUPTED, /* the caller's callback asked to stop (signal) */
+    NR_ERR_INTERRUPTED, /* not returned by libneuron (a stop asked by a callback
+                           is a success); for a caller's own code, e.g. the CLI
+                           maps it to exit code 130 */
     NR_ERR_INTERNAL     /* a bug: an invariant did not hold */
 } nr_status;
 
@@ -49,94 +86,7 @@ typedef struct {
 } nr_error;
 
 /* A short constant name for a status ("ok", "invalid argument", ...). */
-const char *nr_status_str(nr_status s);
-
-/* ------------------------------------------------------------------------ */
-/* CPython-compatible Mersenne Twister (src/rng.c)                          */
-/* ------------------------------------------------------------------------ */
-
-/* MT19937 state, bit-compatible with CPython's `random` module. */
-typedef struct {
-    uint32_t mt[624];
-    int index;
-} nr_mt;
-
-/* Seed exactly as CPython's random.seed(n) does for an int n: the absolute
- * value of n is split into little-endian 32-bit words (one word, 0, for n = 0)
- * and fed to MT19937's init_by_array. `decimal` is an optionally signed
- * decimal integer of any length (leading/trailing blanks allowed, as Python's
- * int() accepts, and underscores between digits). Returns NR_ERR_ARG and
- * leaves `mt` untouched when the text is not such an integer. */
-nr_status nr_mt_seed_decimal(nr_mt *mt, const char *decimal, nr_error *err);
-
-/* Seed from an unsigned 64-bit integer: same as nr_mt_seed_decimal with its
- * decimal text. */
-void nr_mt_seed_u64(nr_mt *mt, uint64_t seed);
-
-/* Seed with MT19937's init_by_array over `n` 32-bit words (n >= 1). */
-void nr_mt_seed_words(nr_mt *mt, const uint32_t *key, size_t n);
-
-/* The next 32-bit output of MT19937 (CPython's getrandbits(32)). */
-uint32_t nr_mt_next_u32(nr_mt *mt);
-
-/* CPython's random.random(): 53 random bits as a double in [0, 1),
- * (a >> 5) * 67108864 + (b >> 6), divided by 2^53. */
-double nr_mt_random(nr_mt *mt);
-
-/* CPython's random.uniform(lo, hi): lo + (hi - lo) * random(). */
-double nr_mt_uniform(nr_mt *mt, double lo, double hi);
-
-/* ------------------------------------------------------------------------ */
-/* The tutorial experiment (src/reference.c)                                */
-/* ------------------------------------------------------------------------ */
-
-/* Options of the tutorial; see SPEC section 2. `seed` is decimal text so that
- * seeds of any size behave as in Python. */
-typedef struct {
-    const char *seed;   /* default "42" */
-    int64_t samples;    /* default 100, >= 0 */
-    int64_t epochs;     /* default 100000, >= 0 */
-    double lr;          /* default 1e-5 */
-    int64_t every;      /* default 100, >= 1 */
-    double slope;       /* default 5 */
-    double noise;       /* default 100 */
-    bool no_cycle_skip; /* run every epoch even after the state has repeated */
-} nr_tutorial_opts;
-
-/* Fill `o` with the tutorial's defaults. */
-void nr_tutorial_defaults(nr_tutorial_opts *o);
-
-/* Called every `every` epochs with the epoch number (1-based), the loss
- * summed over that epoch, and the weight and bias after it. A non-zero return
- * stops the run early (nr_tutorial_run then returns NR_ERR_INTERRUPTED). */
-typedef int (*nr_tutorial_fn)(void *ctx, int64_t epoch, double loss, double w, double b);
-
-/* Run the tutorial experiment operation for operation as the Python original
- * does: data x = 0..samples-1, y = slope*x + uniform(-noise, noise) from the
- * seeded Mersenne Twister, then w = random(), b = random(), then per-sample
- * SGD in data order (see nr_sgd_epoch_f64). Calls `fn` every `every` epochs.
- * Returns NR_ERR_ARG for invalid options (message names the option). */
-nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err);
-
-/* The same experiment in closed form (src/affine.c, doc/exact.md): the data
- * and start state are made exactly as nr_tutorial_run makes them; one epoch
- * of per-sample SGD in data order is an affine map of the state (w, b) and
- * its summed loss a quadratic form in the epoch's start state, so the map of
- * `every` epochs comes from repeated squaring and each printed line costs
- * O(1): microseconds for the defaults instead of 100000 epochs. Same
- * callback, same epochs. The numbers are the same real-number recurrence
- * rounded differently: they agree with nr_tutorial_run to about 1e-9
- * relative (tested), not bit for bit (the sequential run may stop on a
- * rounded fixed point that the maps approach only as the exact one).
- * Where the epoch map does not contract (a learning rate that diverges, or
- * samples <= 1 which leave a direction untouched) or overflows, it runs
- * nr_tutorial_run itself, so divergence is reported exactly as there (lines
- * with inf/nan, NR_ERR_DIVERGED on the overflow Python raises). */
-nr_status nr_tutorial_fast(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx, nr_error *err);
-
-/* Format a double as Python's f"{v:.4f}" does ("nan", "inf", "-inf" for the
- * non-finite values), into `buf` of `size` bytes. Returns the length. */
-int nr_format_4f(char *buf, size_t size, double v);
+NR_API const char *nr_status_str(nr_status s);
 
 /* ------------------------------------------------------------------------ */
 /* Data                                                                     */
@@ -156,7 +106,7 @@ typedef struct {
 } nr_data;
 
 /* Size in bytes of one value of the given dtype (4 or 8). */
-size_t nr_dtype_size(nr_dtype t);
+NR_API size_t nr_dtype_size(nr_dtype t);
 
 /* An owned data set: memory-mapped from a file or held in memory. */
 typedef struct nr_dataset nr_dataset;
@@ -167,7 +117,8 @@ typedef enum { NR_HEADER_AUTO = 0, NR_HEADER_YES, NR_HEADER_NO } nr_header_mode;
 typedef struct {
     nr_header_mode header; /* CSV: is the first line a header? AUTO: yes if any
                               of its fields is not a number */
-    char delimiter;        /* CSV field separator (',') */
+    char delimiter;        /* CSV field separator; 0: by extension, a tab for
+                              .tsv and ',' otherwise */
     const char *target;    /* target column: a header name or a 0-based index;
                               NULL: the last column */
     bool convert;          /* convert the values to `dtype` (else keep the
@@ -175,50 +126,63 @@ typedef struct {
     nr_dtype dtype;
 } nr_load_opts;
 
-/* Fill `o` with the defaults: header auto-detected, ',' as delimiter, the
- * last column as target, dtype kept. */
-void nr_load_defaults(nr_load_opts *o);
+/* Fill `o` with the defaults: header auto-detected, the delimiter from the
+ * extension (tab for .tsv, else ','), the last column as target, dtype kept. */
+NR_API void nr_load_defaults(nr_load_opts *o);
 
-/* Read `path` into a data set, choosing the reader by extension (.npy or
- * .csv; anything else is refused). A .npy file in C order, little-endian
- * <f4 or <f8, whose target is the last column and whose dtype is kept, is
+/* Read `path` into a data set, choosing the reader by extension (.npy, or
+ * text: .csv, .tsv, .txt; anything else is refused; doc/formats.md). A .npy
+ * file in C order, little-endian <f4 or <f8, whose target is the last column
+ * and whose dtype is kept, is
  * memory-mapped read-only and used in place: no copy, so loading costs no
  * memory beyond the page cache. Other layouts (Fortran order, big-endian,
  * another target column, a dtype conversion) and CSV files are converted
  * into an owned buffer. Every value is checked: NaN or Inf is refused.
  * Failures return NR_ERR_INPUT, also for a target column the file does
- * not have (the file does not fit the request: SPEC section 3), with one
- * line naming the file and, where it can, the line or row and the column: "data.csv:17: expected 3
- * fields, found 2". */
-nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out, nr_error *err);
+ * not have (the file does not fit the request), with one line naming the
+ * file and, where it can, the line or row and the column: "data.csv:17:
+ * expected 3 fields, found 2"; NR_ERR_NOMEM when memory is short. On
+ * success *out is a data set the caller frees with nr_dataset_free; on
+ * failure *out is untouched. */
+NR_API nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
+                                 nr_error *err);
 
-/* Allocate an owned, zero-filled data set of the given shape. */
-nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
-                           nr_error *err);
+/* Allocate an owned, zero-filled data set of the given shape into *out (the
+ * caller frees it with nr_dataset_free). NR_ERR_ARG for an unknown dtype,
+ * NR_ERR_INPUT when rows * (features + 1) values overflow the address space
+ * (as for a file announcing them), NR_ERR_NOMEM when memory is short; *out
+ * is set on success only. */
+NR_API nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
+                                  nr_error *err);
 
-/* The view of a data set (valid until nr_dataset_free). */
-const nr_data *nr_dataset_view(const nr_dataset *ds);
+/* The view of a data set, owned by it (valid until nr_dataset_free). */
+NR_API const nr_data *nr_dataset_view(const nr_dataset *ds);
 
 /* Whether the values are the file's own pages, memory-mapped (no copy). */
-bool nr_dataset_is_mapped(const nr_dataset *ds);
+NR_API bool nr_dataset_is_mapped(const nr_dataset *ds);
 
 /* Writable values of a data set made by nr_dataset_alloc (NULL for a mapped
  * file). */
-void *nr_dataset_mutable(nr_dataset *ds);
+NR_API void *nr_dataset_mutable(nr_dataset *ds);
 
 /* Release a data set (NULL is fine). */
-void nr_dataset_free(nr_dataset *ds);
+NR_API void nr_dataset_free(nr_dataset *ds);
 
 /* Write a data view to `path` (.npy v1.0 or .csv by extension), atomically:
  * to a temporary file in the same folder, then renamed over `path`; nothing
- * is left behind on failure (NR_ERR_IO, e.g. a full disk). CSV gets the
- * header x1,...,xD,y and numbers that read back to the same bits. */
-nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
+ * is left behind on failure (NR_ERR_IO, e.g. a full disk; NR_ERR_ARG for
+ * another extension). CSV gets the header x1,...,xD,y and numbers that read
+ * back to the same bits; a view of 0 features and no target (rows values,
+ * as predictions are) is written as a 1-D .npy of shape (rows,) or a CSV of
+ * one column. Not thread-safe (see the top of this header). */
+NR_API nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
 
 /* Remove the temporary files of writes still in progress. Safe to call from
  * a signal handler (it only calls unlink), so that an interrupted program
- * leaves no partial file behind: the one process-wide state of the library. */
-void nr_abandon_temp_files(void);
+ * leaves no partial file behind: the one process-wide state of the library.
+ * The writes whose files it removed then fail; it is meant for a program
+ * about to exit. */
+NR_API void nr_abandon_temp_files(void);
 
 /* Reliability (issue 13): which mapped input file holds `addr`, for a
  * SIGBUS handler. nr_dataset_load maps .npy files (for the life of the data
@@ -230,7 +194,7 @@ void nr_abandon_temp_files(void);
  * Async-signal-safe (it reads a fixed table, no locks); the string stays
  * valid while the mapping lives. The `neuron` CLI reports "FILE: the file
  * shrank while it was being read" and exits 3. */
-const char *nr_mapped_file_at(const void *addr);
+NR_API const char *nr_mapped_file_at(const void *addr);
 
 /* Reliability rules of the calls above and below (issue 13), in one place:
  *  - Writers (nr_data_save, nr_gen_write, nr_model_save) replace only a
@@ -273,14 +237,16 @@ typedef struct {
     double flip;           /* classify: probability in [0, 1] of flipping a label */
 } nr_gen_opts;
 
-void nr_gen_defaults(nr_gen_opts *o);
+/* Fill `o` with the defaults noted on each field (rows 0: set it). */
+NR_API void nr_gen_defaults(nr_gen_opts *o);
 
 /* Fill `out` (rows x (features+1), dtype as o->dtype) with synthetic data:
  * x_j ~ U(-1, 1) or N(0, 1), y = sum_j w_j x_j + bias + U(-noise, noise),
  * where y is computed in double from the stored (rounded) x values. Each
  * value is a function of (seed, row, column) only (SplitMix64 of a counter),
  * so rows are generated in parallel and the result is the same, bit for bit,
- * for any thread count. NR_ERR_ARG for invalid options.
+ * for any thread count. `out` holds rows * (features + 1) values and is the
+ * caller's. NR_ERR_ARG for invalid options (`out` untouched).
  *
  * NR_TASK_CLASSIFY: the same x, z = w.x + b (noise unused), and the label
  * y = 1 with probability sigmoid(z): y = [u < sigmoid(z)] with u a uniform
@@ -291,18 +257,20 @@ void nr_gen_defaults(nr_gen_opts *o);
  * margin (NR_ERR_ARG naming the first such row if the margin is too wide to
  * be reached). Then each label is flipped with probability `flip`, decided
  * by a second uniform of the target's cell. Same bits for any thread count. */
-nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
+NR_API nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
 
 /* Generate straight into `path` (.npy or .csv), atomically as nr_data_save
  * does; a .npy file is filled in place through a memory map, without a
- * second copy in memory. */
-nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err);
+ * second copy in memory. NR_ERR_ARG for invalid options or another
+ * extension, NR_ERR_IO when writing fails (nothing left behind). Not
+ * thread-safe (see the top of this header). */
+NR_API nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Models                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* The neuron's activation phi (SPEC section 7): identity (regression,
+/* The neuron's activation phi : identity (regression,
  * y = z), sigmoid (logistic regression, y = 1 / (1 + exp(-z)), a probability)
  * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b. */
 typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
@@ -310,7 +278,10 @@ typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
 /* A neuron y = phi(w.x + b) on raw features. When `standardized`, training
  * happened on (x - mean) / std and the weights here have already been mapped
  * back to raw features; mean and std are kept for the record. nr_model_init
- * gives the identity activation. */
+ * gives the identity activation. The arrays are owned by the model:
+ * nr_model_init and nr_model_load allocate them, nr_train may replace mean
+ * and std, and nr_model_free releases them all; a caller may change the
+ * values in place but must not free or replace the pointers. */
 typedef struct {
     size_t features;
     double *weights; /* features */
@@ -321,9 +292,13 @@ typedef struct {
     nr_activation activation;
 } nr_model;
 
-/* Allocate a model of `features` zero weights. */
-nr_status nr_model_init(nr_model *m, size_t features, nr_error *err);
-void nr_model_free(nr_model *m);
+/* Set `m` up as a model of `features` (1 to 2^24) zero weights and bias 0,
+ * not standardized. `m` is always initialised, also on failure (NR_ERR_ARG,
+ * NR_ERR_NOMEM: then with no weights), so nr_model_free(m) is always safe. */
+NR_API nr_status nr_model_init(nr_model *m, size_t features, nr_error *err);
+
+/* Release what `m` owns and zero it (NULL is fine; freeing twice is fine). */
+NR_API void nr_model_free(nr_model *m);
 
 /* ------------------------------------------------------------------------ */
 /* Per-sample SGD reference (src/reference.c)                               */
@@ -333,7 +308,7 @@ void nr_model_free(nr_model *m);
  * double precision and data order, operation for operation:
  *   pred = dot(w, x) + b;  loss += (pred - y)**2;
  *   g = (pred - y)*2;  w_j -= lr*(g*x_j);  b -= lr*g.
- * dot(w, x) is summed in this fixed order (SPEC section 10; doc/sgd-order.md),
+ * dot(w, x) is summed in this fixed order (doc/sgd-order.md),
  * for a dependency chain of about d/4 + 2 additions instead of d: partial
  * sums p_c = w_c*x_c + w_{c+4}*x_{c+4} + ... over the features j = c (mod 4),
  * each left to right, then dot = (p0 + p1) + (p2 + p3), a missing partial
@@ -347,9 +322,11 @@ void nr_model_free(nr_model *m);
  * r*r in the last bit for about one residual in a thousand). Returns
  * NR_ERR_DIVERGED, with the sample's w and b not yet updated, where squaring
  * a finite residual overflows (CPython raises OverflowError there); NR_OK
- * otherwise, including when w and b have become Inf or NaN. This is the
+ * otherwise, including when w and b have become Inf or NaN. `loss` may be
+ * NULL; `err` (may be NULL) gets the message on NR_ERR_DIVERGED. This is the
  * ground truth the fast paths are tested against. */
-nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss);
+NR_API nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,
+                              nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Training (src/trainer.c, src/kernels_*.c, src/dispatch.c)                */
@@ -368,11 +345,13 @@ typedef enum { NR_KERNEL_AUTO = 0, NR_KERNEL_SCALAR, NR_KERNEL_AVX2 } nr_kernel_
 
 /* Name of the kernels a choice resolves to on this CPU ("scalar", "avx2"),
  * or NULL (with a message) when the CPU lacks them. */
-const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
+NR_API const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
 
-/* Called after every epoch with its number (1-based), its loss and the
- * throughput so far; a non-zero return stops training after this epoch
- * with stop_reason "interrupted" (how a SIGINT handler finishes an epoch). */
+/* Called after every epoch, on the thread that called nr_train, with its
+ * number (1-based), its loss and the throughput so far; a non-zero return
+ * stops training after this epoch: nr_train then returns NR_OK with the
+ * model of that epoch and stop_reason "interrupted" (how a SIGINT handler
+ * finishes an epoch). */
 typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples_per_second);
 
 typedef struct {
@@ -402,14 +381,15 @@ typedef struct {
     void *on_epoch_ctx;
 } nr_train_opts;
 
-void nr_train_defaults(nr_train_opts *o);
+/* Fill `o` with the defaults noted on each field (algo batch). */
+NR_API void nr_train_defaults(nr_train_opts *o);
 
 /* What a training run did. History arrays have epochs_run entries and are
- * owned by the result (nr_train_result_free). */
+ * owned by the result (nr_train_result_free); the strings are constants. */
 typedef struct {
     int64_t epochs_run;
     double train_loss; /* MSE of the final model on the training rows */
-    double val_loss;   /* MSE on the held-out rows (NaN without --val-split) */
+    double val_loss;   /* MSE on the held-out rows (NaN when val_split is 0) */
     double seconds;    /* wall time of the epochs */
     double samples_per_second;
     const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form" */
@@ -423,7 +403,8 @@ typedef struct {
     double *epoch_seconds;
 } nr_train_result;
 
-void nr_train_result_free(nr_train_result *r);
+/* Release the history arrays and zero `r` (freeing twice is fine). */
+NR_API void nr_train_result_free(nr_train_result *r);
 
 /* Train `m` (features must match the data; its weights and bias are the
  * starting point: nr_model_init gives zeros) on `d` with the options. On
@@ -432,15 +413,20 @@ void nr_train_result_free(nr_train_result *r);
  * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
  * (the message names the epoch and suggests a smaller learning rate),
  * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for
- * any thread count: rows are reduced in fixed blocks, in a fixed order. */
-nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
-                   nr_error *err);
+ * any thread count: rows are reduced in fixed blocks, in a fixed order.
+ * `res` is always written: on success it owns the history (free it with
+ * nr_train_result_free); on failure it holds no arrays and `m` keeps the
+ * weights it came with. A stop asked by on_epoch is a success. */
+NR_API nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m,
+                          nr_train_result *res, nr_error *err);
 
 /* One pass of the chosen kernels over all rows of `d`: *loss_sum = sum r^2
  * and grad[j] = sum r x_j (j < d), grad[d] = sum r, with r = w.x + b - y.
- * The building block of the trainer, public for tests and benchmarks. */
-nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
-                       double *loss_sum, double *grad, nr_error *err);
+ * The building block of the trainer, public for tests and benchmarks.
+ * `grad` has features + 1 entries. NR_ERR_UNSUPPORTED for kernels the CPU
+ * lacks, NR_ERR_NOMEM; the outputs are written on success only. */
+NR_API nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k,
+                              int threads, double *loss_sum, double *grad, nr_error *err);
 
 /* The streaming-read roof of the benchmarks (src/roof.c): the fastest plain
  * read of every value of `d` the compiler and the machine allow, and its sum
@@ -452,8 +438,8 @@ nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_ch
  * representable (small integers); otherwise it carries the float rounding
  * of the order above, which depends on the thread count. An epoch, which
  * must read the same bytes, cannot be faster than this. */
-nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
-                      nr_error *err);
+NR_API nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
+                             nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Models on disk, prediction and evaluation (src/model.c, src/metrics.c)   */
@@ -461,21 +447,25 @@ nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double 
 
 /* Write `m` as JSON ({"format": "neuron-model", "version": 1, ...}) with
  * doubles that read back to the same bits, atomically (temp + rename).
- * `opts` (may be NULL) is recorded under "training". */
-nr_status nr_model_save(const nr_model *m, const nr_train_opts *opts, const char *path,
-                        nr_error *err);
+ * `opts` (may be NULL) is recorded under "training". NR_ERR_IO when
+ * writing fails (nothing is left behind). Not thread-safe (see the top of
+ * this header). */
+NR_API nr_status nr_model_save(const nr_model *m, const nr_train_opts *opts, const char *path,
+                               nr_error *err);
 
-/* Read a model written by nr_model_save. A newer format version, missing
- * fields, wrong types or non-finite numbers give NR_ERR_INPUT naming the
- * file and the field. `m` is initialised on success only. */
-nr_status nr_model_load(nr_model *m, const char *path, nr_error *err);
+/* Read a model written by nr_model_save into `m` (its previous contents are
+ * not freed: pass an unset or freed model). An unreadable file, a newer
+ * format version, missing fields, wrong types or non-finite numbers give
+ * NR_ERR_INPUT naming the file and the field. `m` is set on success only;
+ * the caller then frees it with nr_model_free. */
+NR_API nr_status nr_model_load(const char *path, nr_model *m, nr_error *err);
 
 /* Predictions phi(w.x + b) for every row of `d` into `out` (d->rows
  * values): w.x + b for identity models, probabilities in [0, 1] for sigmoid
  * models (computed without overflow for any z), 0 or 1 for step models.
  * `d` may hold a target column (features == m->features) or not (features
- * + 1 == m->features: every column is a feature). */
-nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error *err);
+ * + 1 == m->features: every column is a feature); otherwise NR_ERR_INPUT with `out` untouched. */
+NR_API nr_status nr_predict(const nr_model *m, const nr_data *d, double *out, nr_error *err);
 
 typedef struct {
     size_t n;
@@ -484,8 +474,9 @@ typedef struct {
 
 /* Metrics of an identity model `m` on `d` (features must match; the last
  * column is the target). R^2 = 1 - SSE/SST (NaN when the target is
- * constant). Classifiers get NR_ERR_ARG: see nr_eval_classify. */
-nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
+ * constant). Classifiers get NR_ERR_ARG: see nr_eval_classify. NR_ERR_INPUT
+ * when the features differ or there are no rows, `out` untouched. */
+NR_API nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Classification: labels and metrics (src/metrics_class.c)                 */
@@ -498,8 +489,8 @@ nr_status nr_eval(const nr_model *m, const nr_data *d, nr_metrics *out, nr_error
  * probability rounds to 0.5); for step models the step itself. Shapes
  * as for nr_predict. NR_ERR_ARG for an identity model, which has no labels,
  * or a threshold outside [0, 1]. */
-nr_status nr_predict_labels(const nr_model *m, const nr_data *d, double threshold, double *out,
-                            nr_error *err);
+NR_API nr_status nr_predict_labels(const nr_model *m, const nr_data *d, double threshold,
+                                   double *out, nr_error *err);
 
 /* Why a metric was undefined and set to 0 (or left out), as bits of
  * nr_class_metrics.warnings; nr_class_warning_str names them. */
@@ -533,7 +524,7 @@ typedef struct {
 
 /* Name and meaning of one NR_WARN_* bit ("precision is undefined (no
  * predicted positives) and set to 0"), or NULL for another value. */
-const char *nr_class_warning_str(unsigned bit);
+NR_API const char *nr_class_warning_str(unsigned bit);
 
 /* Metrics of `n` predictions against `labels` (0/1, or -1/+1 mapped to 0/1;
  * any other value, or a mix of 0 and -1, is NR_ERR_INPUT naming the 1-based
@@ -541,17 +532,17 @@ const char *nr_class_warning_str(unsigned bit);
  * 1 above `threshold`, as nr_predict_labels does), else predicted labels
  * 0/1; anything else is NR_ERR_ARG naming the row. n >= 1. Deterministic:
  * sums are taken in fixed blocks and a fixed order for any thread count. */
-nr_status nr_class_metrics_compute(const double *labels, const double *scores, size_t n,
-                                   bool probabilities, double threshold, nr_class_metrics *out,
-                                   nr_error *err);
+NR_API nr_status nr_class_metrics_compute(const double *labels, const double *scores, size_t n,
+                                          bool probabilities, double threshold,
+                                          nr_class_metrics *out, nr_error *err);
 
 /* The metrics of a sigmoid or step model `m` on `d` (features must match; the
  * last column holds the labels), as nr_class_metrics_compute computes them on
  * nr_predict's output: probabilities for sigmoid models, labels for step
  * models. NR_ERR_ARG for an identity model (use nr_eval), NR_ERR_INPUT for a
  * label that is not a class label. Needs about 40 bytes of memory per row. */
-nr_status nr_eval_classify(const nr_model *m, const nr_data *d, double threshold,
-                           nr_class_metrics *out, nr_error *err);
+NR_API nr_status nr_eval_classify(const nr_model *m, const nr_data *d, double threshold,
+                                  nr_class_metrics *out, nr_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Benchmark statistics (src/stats.c)                                       */
@@ -577,7 +568,8 @@ typedef struct {
  * is the spread threshold (NR_NOISY_SPREAD by default). NR_ERR_ARG for n = 0
  * or a non-finite value, NR_ERR_NOMEM when a copy cannot be made. A median
  * of 0 gives a spread of 0 when all values are 0, else infinity. */
-nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s, nr_error *err);
+NR_API nr_status nr_summarize(const double *v, size_t n, double noisy_above, nr_summary *s,
+                              nr_error *err);
 
 /* One timed run of something: store its seconds in *seconds. */
 typedef nr_status (*nr_measure_fn)(void *ctx, double *seconds, nr_error *err);
@@ -593,7 +585,7 @@ typedef struct {
     double noisy_above; /* NR_NOISY_SPREAD */
 } nr_measure_plan;
 
-void nr_measure_defaults(nr_measure_plan *p);
+NR_API void nr_measure_defaults(nr_measure_plan *p);
 
 /* The outcome of nr_measure_pair: the kept timings of a and b (n each, in
  * the order they ran; owned, freed by nr_pair_free), their summaries, and
@@ -610,9 +602,9 @@ typedef struct {
  * the same machine. A failing measurement stops it with its status. The
  * result is flagged noisy (ratio.noisy) when the ratio is still noisy after
  * max_rounds rounds. NR_ERR_ARG for a plan out of range. */
-nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx, nr_measure_fn b,
-                          void *bctx, nr_pair *out, nr_error *err);
-void nr_pair_free(nr_pair *p);
+NR_API nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx,
+                                 nr_measure_fn b, void *bctx, nr_pair *out, nr_error *err);
+NR_API void nr_pair_free(nr_pair *p);
 
 /* ------------------------------------------------------------------------ */
 /* The machine's caches (src/roof.c)                                        */
@@ -629,7 +621,7 @@ typedef struct {
     const char *source; /* static text */
 } nr_cache_info;
 
-void nr_llc(nr_cache_info *c);
+NR_API void nr_llc(nr_cache_info *c);
 
 /* ------------------------------------------------------------------------ */
 /* Comparing results (src/compare.c)                                        */
@@ -641,7 +633,7 @@ void nr_llc(nr_cache_info *c);
  * double is 1 ulp from infinity, and -inf and +inf are the two ends. Two
  * NaNs (any payloads) are 0 apart, NaN and a number UINT64_MAX: a missing
  * value matches only a missing value. */
-uint64_t nr_ulp_distance(double a, double b);
+NR_API uint64_t nr_ulp_distance(double a, double b);
 
 /* Tolerances: a pair (a, b) agrees when both are NaN, or equal (-0 == +0,
  * inf == inf), or |a - b| <= atol + rtol * |b|, or nr_ulp_distance(a, b) <=
@@ -651,7 +643,7 @@ typedef struct {
     uint64_t ulps;
 } nr_tolerance;
 
-bool nr_agree(double a, double b, const nr_tolerance *t);
+NR_API bool nr_agree(double a, double b, const nr_tolerance *t);
 
 /* The largest differences seen over the values of one field (a column, a
  * weight vector), each with the index where it occurs (the first one when
@@ -664,12 +656,12 @@ typedef struct {
     uint64_t max_ulps;
 } nr_diff;
 
-void nr_diff_init(nr_diff *d);
+NR_API void nr_diff_init(nr_diff *d);
 
 /* Add the pair (a, b) at `index`. abs = |a - b| (0 for equal values and two
  * NaNs, inf when exactly one is NaN or the infinities differ); rel = abs /
  * |b| (abs / |a| when b is 0 and a is not; 0 when both are 0). */
-void nr_diff_add(nr_diff *d, double a, double b, size_t index, const nr_tolerance *t);
+NR_API void nr_diff_add(nr_diff *d, double a, double b, size_t index, const nr_tolerance *t);
 
 #ifdef __cplusplus
 }

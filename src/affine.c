@@ -368,12 +368,12 @@ nr_status nr_tutorial_fast_path(const nr_tutorial_opts *o, nr_tutorial_fn fn, vo
         const double w = fix[0] + dlt[0], b = fix[1] + dlt[1];
         if (!isfinite(loss) || !isfinite(w) || !isfinite(b)) {
             st = nr_fail(err, NR_ERR_DIVERGED,
-                         "epoch %lld: the epoch map left the range of doubles; run without "
-                         "--fast for the sequential numbers",
+                         "epoch %lld: the epoch map left the range of doubles; the "
+                         "sequential run (without the maps) gives its numbers",
                          (long long)epoch);
             break;
         }
-        if (fn && fn(ctx, epoch, loss, w, b)) st = NR_ERR_INTERRUPTED;
+        if (fn && fn(ctx, epoch, loss, w, b)) break; /* the caller's stop: a success */
     }
     nr_affine_free(&E);
     nr_affine_free(&C);

@@ -82,7 +82,7 @@ size_t nr_dtype_size(nr_dtype t) {
 void nr_load_defaults(nr_load_opts *o) {
     memset(o, 0, sizeof *o);
     o->header = NR_HEADER_AUTO;
-    o->delimiter = ',';
+    o->delimiter = 0; /* by extension: a tab for .tsv, else ',' */
     o->target = NULL;
     o->convert = false;
     o->dtype = NR_F64;
@@ -192,9 +192,15 @@ nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **
     char ext[16];
     nr_path_ext(path, ext, sizeof ext);
     if (!strcmp(ext, "npy")) return nr_npy_load(path, o, out, err);
+    if (!strcmp(ext, "tsv") && !o->delimiter) {
+        nr_load_opts tab = *o;
+        tab.delimiter = '\t';
+        return nr_csv_load(path, &tab, out, err);
+    }
     if (!strcmp(ext, "csv") || !strcmp(ext, "txt") || !strcmp(ext, "tsv"))
         return nr_csv_load(path, o, out, err);
-    return nr_fail(err, NR_ERR_INPUT, "%s: unknown file type (expected .npy or .csv)", path);
+    return nr_fail(err, NR_ERR_INPUT, "%s: unknown file type (expected .npy, .csv, .tsv or .txt)",
+                   path);
 }
 
 nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err) {

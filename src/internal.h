@@ -2,7 +2,7 @@
 #ifndef NR_INTERNAL_H
 #define NR_INTERNAL_H
 
-#include "neuron.h"
+#include "neuron_tutorial.h"
 
 #if defined(__GNUC__)
 #define NR_PRINTF(a, b) __attribute__((format(printf, a, b)))

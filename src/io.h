@@ -56,8 +56,8 @@ nr_status nr_write_file_atomic(const char *path, const void *buf, size_t n, nr_e
 const char *nr_path_ext(const char *path, char *buf, size_t size);
 
 /* .npy: header text for a C-order 2-D array (format 1.0, padded so the data
- * start at a multiple of 64 bytes); returns its length, or 0 if `cap` is
- * too small. */
+ * start at a multiple of 64 bytes), or a 1-D one of `rows` values when
+ * `cols` is 0; returns its length, or 0 if `cap` is too small. */
 size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols);
 
 /* .npy: what a header says. */

@@ -287,9 +287,13 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
 
 size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols) {
     char dict[160];
-    int n = snprintf(dict, sizeof dict,
-                     "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                     t == NR_F32 ? "<f4" : "<f8", rows, cols);
+    const char *descr = t == NR_F32 ? "<f4" : "<f8";
+    int n =
+        cols ? snprintf(dict, sizeof dict,
+                        "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr,
+                        rows, cols)
+             : snprintf(dict, sizeof dict,
+                        "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, rows);
     /* magic (6) + version (2) + length (2) + dict + padding + '\n' = k * 64 */
     size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
     if (total > cap || total - 10 > 65535) return 0;
@@ -306,7 +310,9 @@ size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols
 nr_status nr_npy_write(const nr_data *d, nr_atomic *a, nr_error *err) {
     char head[256];
     const size_t cols = d->features + 1;
-    size_t h = nr_npy_header(head, sizeof head, d->dtype, d->rows, cols), bytes;
+    /* no features: one value a row and no target, as predictions are; NumPy
+     * users expect those as a vector, shape (n,), not a column (n, 1) */
+    size_t h = nr_npy_header(head, sizeof head, d->dtype, d->rows, d->features ? cols : 0), bytes;
     if (!h || !nr_mul_ok(d->rows * cols, nr_dtype_size(d->dtype), &bytes))
         return nr_fail(err, NR_ERR_ARG, "%s: array too large for a .npy header", a->path);
     nr_status s = nr_atomic_write(a, head, h, err);

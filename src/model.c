@@ -161,7 +161,7 @@ static nr_status read_array(const char *path, const cJSON *a, const char *name, 
     return NR_OK;
 }
 
-nr_status nr_model_load(nr_model *m, const char *path, nr_error *err) {
+nr_status nr_model_load(const char *path, nr_model *m, nr_error *err) {
     int fd;
     size_t size;
     nr_status s = nr_open_input(path, "a model (JSON)", &fd, &size, err);

@@ -170,18 +170,22 @@ DOT4(double, dot4_f64)
 SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32, dot4_f32)
 SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, dot4_f64)
 
-nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss) {
+nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,
+                       nr_error *err) {
     double total = 0.0, *acc = loss ? &total : NULL;
     const int overflow =
         d->dtype == NR_F64
             ? sgd_epoch_f64((const double *)d->values, d->rows, d->features, lr, w, b, acc)
             : sgd_epoch_f32((const float *)d->values, d->rows, d->features, lr, w, b, acc);
     if (loss) *loss = total;
-    return overflow ? NR_ERR_DIVERGED : NR_OK;
+    if (overflow)
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "the squared error of a row overflowed a double (learning rate %g)", lr);
+    return NR_OK;
 }
 
 /* One epoch of the tutorial itself, x = 0, 1, ..., n-1: the same results
- * as nr_sgd_epoch bit for bit (tested against the oracle's output), with the
+ * as nr_sgd_epoch bit for bit (tested against the golden outputs), with the
  * dependency chain w -> pred -> residual -> w, which is the whole cost of the
  * tutorial, made as short as exactness allows:
  *  - lr*((r*2)*x) == (2*lr)*(r*x) and lr*(r*2) == (2*lr)*r: doubling is
@@ -307,14 +311,11 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
         if (tutorial_epoch(xs, y, rs, n, o->lr, &w, &b, print || record ? &loss : NULL)) {
             s = nr_fail(err, NR_ERR_DIVERGED,
                         "epoch %" PRId64 ": the squared error overflowed a double (Python "
-                        "raises OverflowError here); try a smaller --lr",
+                        "raises OverflowError here); try a smaller learning rate",
                         epoch);
             break;
         }
-        if (print && fn && fn(ctx, epoch, loss, w, b)) {
-            s = NR_ERR_INTERRUPTED;
-            break;
-        }
+        if (print && fn && fn(ctx, epoch, loss, w, b)) break; /* the caller's stop */
         if (o->no_cycle_skip) continue;
         if (record) {
             const int64_t j = epoch - cycle_start - 1;
@@ -324,10 +325,7 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
              * later epoch E repeats epoch cycle_start + 1 + (E - cycle_start - 1) % period. */
             for (int64_t e = (epoch / o->every + 1) * o->every; e <= o->epochs; e += o->every) {
                 const double *c = cyc[(e - cycle_start - 1) % period];
-                if (fn && fn(ctx, e, c[0], c[1], c[2])) {
-                    s = NR_ERR_INTERRUPTED;
-                    break;
-                }
+                if (fn && fn(ctx, e, c[0], c[1], c[2])) break;
                 if (e > INT64_MAX - o->every) break;
             }
             break;
@@ -349,7 +347,7 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
     return s;
 }
 
-int nr_format_4f(char *buf, size_t size, double v) {
+int nr_format_4f(double v, char *buf, size_t size) {
     /* glibc's printf, like CPython's float formatting, rounds the exact binary
      * value correctly, so only the non-finite spellings need care: Python has
      * no "-nan". */

@@ -328,7 +328,7 @@ static nr_status run_epoch(trainer *t, int64_t epoch, nr_error *err) {
         view.rows = n;
         if (t->scratch) view.values = t->scratch, view.dtype = NR_F64;
         double *wv = t->v, *bc = &t->c;
-        if (nr_sgd_epoch(&view, o->lr, wv, bc, NULL) != NR_OK)
+        if (nr_sgd_epoch(&view, o->lr, wv, bc, NULL, NULL) != NR_OK)
             return nr_fail(err, NR_ERR_DIVERGED,
                            "epoch %lld: a squared residual overflowed a double; training "
                            "diverged: try a smaller --lr (now %g)",

@@ -1,4 +1,4 @@
-/* The faithful reference: `neuron tutorial` against the Python oracle's
+/* The faithful reference: `neuron tutorial` against the Python transcription's
  * golden outputs (tests/golden/tutorial, made by make_tutorial.sh), byte for
  * byte, and the library's per-sample SGD against the tutorial's numbers. */
 #include <criterion/criterion.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "neuron.h"
+#include "neuron_tutorial.h"
 #include "util.h"
 
 /* Split `line` into words (in place), at most `max`; returns the count. */
@@ -122,9 +122,9 @@ static int check_line(void *ctx, int64_t epoch, double loss, double w, double b)
     cr_assert_lt(c->at, c->n);
     golden_line *g = &c->g[c->at++];
     char l[64], ws[64], bs[64];
-    nr_format_4f(l, sizeof l, loss);
-    nr_format_4f(ws, sizeof ws, w);
-    nr_format_4f(bs, sizeof bs, b);
+    nr_format_4f(loss, l, sizeof l);
+    nr_format_4f(w, ws, sizeof ws);
+    nr_format_4f(b, bs, sizeof bs);
     cr_assert_eq(epoch, g->epoch);
     cr_assert_str_eq(l, g->loss, "epoch %ld loss", g->epoch);
     cr_assert_str_eq(ws, g->w, "epoch %ld weight", g->epoch);
@@ -167,12 +167,12 @@ Test(sgd_reference, one_feature_on_tutorial_data_gives_tutorial_numbers) {
     size_t at = 0;
     for (long e = 1; e <= 100000 && at < n; e++) {
         double loss;
-        cr_assert_eq(nr_sgd_epoch(&d, 0.00001, &w, &b, &loss), NR_OK);
+        cr_assert_eq(nr_sgd_epoch(&d, 0.00001, &w, &b, &loss, NULL), NR_OK);
         if (e % 100 == 0) {
             char l[64], ws[64], bs[64];
-            nr_format_4f(l, sizeof l, loss);
-            nr_format_4f(ws, sizeof ws, w);
-            nr_format_4f(bs, sizeof bs, b);
+            nr_format_4f(loss, l, sizeof l);
+            nr_format_4f(w, ws, sizeof ws);
+            nr_format_4f(b, bs, sizeof bs);
             cr_assert_str_eq(l, g[at].loss, "epoch %ld", e);
             cr_assert_str_eq(ws, g[at].w, "epoch %ld", e);
             cr_assert_str_eq(bs, g[at].b, "epoch %ld", e);
@@ -199,8 +199,8 @@ Test(sgd_reference, general_path_with_a_zero_feature_equals_one_feature_bit_for_
     double w2[2] = {w1, 0.25}, b2 = b1;
     for (int e = 0; e < 2000; e++) {
         double l1, l2;
-        nr_sgd_epoch(&d1, 1e-5, &w1, &b1, &l1);
-        nr_sgd_epoch(&d2, 1e-5, w2, &b2, &l2);
+        nr_sgd_epoch(&d1, 1e-5, &w1, &b1, &l1, NULL);
+        nr_sgd_epoch(&d2, 1e-5, w2, &b2, &l2, NULL);
         cr_assert(l1 == l2 && w1 == w2[0] && b1 == b2, "epoch %d: %a %a vs %a %a", e, w1, b1, w2[0],
                   b2);
     }
@@ -230,7 +230,7 @@ static double dot_in_documented_order(const double *w, const double *x, size_t k
 }
 
 Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
-    /* The rule as SPEC section 2 writes it, with the dot product in the
+    /* The rule as doc/reference.md writes it, with the dot product in the
      * documented order: pred = w.x + b, loss += r^2, w_j -= lr*((r*2)*x_j),
      * b -= lr*(r*2). Widths 1-40 cover every compiled-in width (1-16), the
      * generic loop and each tail of the groups of 4; f32 and f64 rows. The
@@ -247,7 +247,7 @@ Test(sgd_reference, every_width_follows_the_written_rule_bit_for_bit) {
             double w[40] = {0}, b = 0.125, wr[40] = {0}, br = 0.125, loss, lr = 0.01;
             nr_data d = {n, k, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
             for (int e = 0; e < 3; e++) {
-                cr_assert_eq(nr_sgd_epoch(&d, lr, w, &b, &loss), NR_OK);
+                cr_assert_eq(nr_sgd_epoch(&d, lr, w, &b, &loss, NULL), NR_OK);
                 double lref = 0.0;
                 for (size_t i = 0; i < n; i++) {
                     const double *row = v + i * (k + 1);
@@ -333,8 +333,8 @@ Test(sgd_reference, f32_rows_are_widened_exactly) {
     nr_data a = {N, D, NR_F64, vd}, b = {N, D, NR_F32, vf};
     double wa[D] = {0}, wb[D] = {0}, ba = 0, bb = 0, la, lb;
     for (int e = 0; e < 50; e++) {
-        nr_sgd_epoch(&a, 1e-3, wa, &ba, &la);
-        nr_sgd_epoch(&b, 1e-3, wb, &bb, &lb);
+        nr_sgd_epoch(&a, 1e-3, wa, &ba, &la, NULL);
+        nr_sgd_epoch(&b, 1e-3, wb, &bb, &lb, NULL);
     }
     for (int j = 0; j < D; j++) cr_assert(wa[j] == wb[j]);
     cr_assert(ba == bb && la == lb);
@@ -355,7 +355,7 @@ Test(sgd_reference, converges_to_the_generating_weights) {
     }
     nr_data d = {N, 2, NR_F64, v};
     double w[2] = {0, 0}, b = 0, loss = 0;
-    for (int e = 0; e < 500; e++) nr_sgd_epoch(&d, 0.05, w, &b, &loss);
+    for (int e = 0; e < 500; e++) nr_sgd_epoch(&d, 0.05, w, &b, &loss, NULL);
     cr_assert(fabs(w[0] - 2) < 1e-9 && fabs(w[1] + 3) < 1e-9 && fabs(b - 0.5) < 1e-9,
               "w = %g %g, b = %g", w[0], w[1], b);
     cr_assert_lt(loss, 1e-15);
@@ -385,7 +385,7 @@ Test(format, matches_python_spelling) {
                  {INFINITY, "inf"},
                  {-INFINITY, "-inf"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        nr_format_4f(buf, sizeof buf, cases[i].v);
+        nr_format_4f(cases[i].v, buf, sizeof buf);
         cr_assert_str_eq(buf, cases[i].want, "value %a", cases[i].v);
     }
 }
@@ -419,7 +419,7 @@ Test(format, agrees_with_printf_on_random_ties_and_boundary_values) {
                 v = nextafter(v, k & 1 ? 0 : 1e9);
         }
         if (nr_mt_next_u32(&mt) & 1) v = -v;
-        const int n = nr_format_4f(got, sizeof got, v), m = snprintf(want, sizeof want, "%.4f", v);
+        const int n = nr_format_4f(v, got, sizeof got), m = snprintf(want, sizeof want, "%.4f", v);
         cr_assert(n == m && !strcmp(got, want), "%a: '%s' (%d) vs printf '%s' (%d)", v, got, n,
                   want, m);
     }
@@ -427,7 +427,7 @@ Test(format, agrees_with_printf_on_random_ties_and_boundary_values) {
     for (size_t size = 0; size < 12; size++) {
         char a[12], b[12];
         memset(a, 'x', sizeof a), memset(b, 'x', sizeof b);
-        cr_assert_eq(nr_format_4f(size ? a : NULL, size, v),
+        cr_assert_eq(nr_format_4f(v, size ? a : NULL, size),
                      snprintf(size ? b : NULL, size, "%.4f", v));
         cr_assert(!memcmp(a, b, sizeof a), "buffer of %zu bytes", size);
     }
@@ -506,7 +506,7 @@ static int replay_check(void *ctx, int64_t epoch, double loss, double w, double 
     replay_ctx *c = ctx;
     nr_data d = {c->n, 1, NR_F64, c->v};
     double l;
-    nr_sgd_epoch(&d, c->lr, &c->w, &c->b, &l);
+    nr_sgd_epoch(&d, c->lr, &c->w, &c->b, &l, NULL);
     cr_assert(l == loss || (l != l && loss != loss), "epoch %ld loss %a vs %a", (long)epoch, loss,
               l);
     cr_assert(!memcmp(&w, &c->w, sizeof w) && !memcmp(&b, &c->b, sizeof b),

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "neuron.h"
+#include "neuron_tutorial.h"
 #include "util.h"
 
 Test(rng, matches_cpython_for_every_golden_seed) {

@@ -1,5 +1,6 @@
 /* `neuron tutorial` as a command: options, errors, exit codes, and a live
- * comparison with the Python oracle when ../shared/oracle is beside the tree. */
+ * comparison with the project's Python transcription of the tutorial
+ * (bench/peers/tutorial.py, doc/reference.md) on random seeds and options. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +80,9 @@ Test(tutorial_cli, equals_form_and_separate_value_agree) {
     run_free(&b);
 }
 
-Test(tutorial_cli, matches_live_oracle_for_random_seeds, .timeout = 300) {
-    const char *oracle = oracle_path();
-    if (!oracle) cr_skip_test("../shared/oracle/tutorial.py or python3 not available");
+Test(tutorial_cli, matches_live_python_transcription_for_random_seeds, .timeout = 300) {
+    const char *python = transcription_path();
+    if (!python) cr_skip_test("python3 (or bench/peers/tutorial.py) is not available");
     srand((unsigned)time(NULL));
     for (int k = 0; k < 4; k++) {
         /* A random seed of up to 40 digits, either sign, and random options. */
@@ -94,7 +95,7 @@ Test(tutorial_cli, matches_live_oracle_for_random_seeds, .timeout = 300) {
         snprintf(samples, sizeof samples, "%d", 1 + rand() % 150);
         snprintf(epochs, sizeof epochs, "%d", 200 + rand() % 1500);
         snprintf(every, sizeof every, "%d", 1 + rand() % 50);
-        const char *py[] = {"python3",  oracle, "--seed",  seed,  "--samples", samples,
+        const char *py[] = {"python3",  python, "--seed",  seed,  "--samples", samples,
                             "--epochs", epochs, "--every", every, NULL};
         const char *ne[] = {"tutorial", "--seed", seed,      "--samples", samples,
                             "--epochs", epochs,   "--every", every,       NULL};
@@ -103,10 +104,56 @@ Test(tutorial_cli, matches_live_oracle_for_random_seeds, .timeout = 300) {
         run_neuron(&n, ne);
         cr_assert_eq(p.status, n.status, "seed %s: python exit %d, neuron %d", seed, p.status,
                      n.status);
-        cr_assert(p.out_len == n.out_len && !memcmp(p.out, n.out, p.out_len),
-                  "seed %s samples %s epochs %s every %s: output differs from the oracle", seed,
-                  samples, epochs, every);
+        cr_assert(
+            p.out_len == n.out_len && !memcmp(p.out, n.out, p.out_len),
+            "seed %s samples %s epochs %s every %s: output differs from the Python transcription",
+            seed, samples, epochs, every);
         run_free(&p);
         run_free(&n);
     }
+}
+
+/* tests/golden/make_tutorial.sh rewrites committed files: a missing script
+ * or one that fails partway must leave every one of them as it was. */
+Test(tutorial_cli, make_tutorial_leaves_golden_files_alone_on_failure, .timeout = 60) {
+    char *make = source_path("tests/golden/make_tutorial.sh");
+    char *golden = source_path("tests/golden/tutorial/seed42.txt");
+    size_t before_len, after_len;
+    char *before = read_file(golden, &before_len);
+    cr_assert(before && before_len > 0, "cannot read %s", golden);
+
+    char *dir = scratch_dir();
+    char failing[4096];
+    snprintf(failing, sizeof failing, "%s/fails.py", dir);
+    FILE *f = fopen(failing, "w");
+    cr_assert(f);
+    fputs("import sys\nprint('Epoch: 100, Loss: 1.0000, Weight: 0.0000, Bias: 0.0000')\n"
+          "sys.exit(3)\n",
+          f);
+    fclose(f);
+    char missing[4096];
+    snprintf(missing, sizeof missing, "%s/no-such-script.py", dir);
+    const char *scripts[] = {missing, failing};
+    for (int k = 0; k < 2; k++) {
+        const char *argv[] = {"bash", make, scripts[k], NULL};
+        run_result r;
+        run_program(&r, argv);
+        cr_assert_neq(r.status, 0, "make_tutorial.sh %s should fail", scripts[k]);
+        cr_assert(strstr(r.err, "make_tutorial.sh: "), "stderr: %s", r.err);
+        run_free(&r);
+        char *after = read_file(golden, &after_len);
+        cr_assert(after && after_len == before_len && !memcmp(after, before, before_len),
+                  "%s changed after a failed run with %s", golden, scripts[k]);
+        free(after);
+    }
+    char names[256];
+    char *gdir = source_path("tests/golden/tutorial");
+    size_t n = dir_entries(gdir, names, sizeof names);
+    cr_assert(!strstr(names, ".make."), "a temporary folder was left in %s: %s (%zu)", gdir, names,
+              n);
+    free(gdir);
+    free(before);
+    free(golden);
+    free(make);
+    free(dir);
 }

@@ -46,8 +46,8 @@ char *scratch_dir(void);
 /* Number of lines in `s` that are not empty. */
 size_t count_lines(const char *s);
 
-/* Path of the oracle, if ../shared/oracle/tutorial.py exists and python3 runs;
- * else NULL. */
-const char *oracle_path(void);
+/* Path of the project's Python transcription of the tutorial
+ * (bench/peers/tutorial.py), if it exists and python3 runs; else NULL. */
+const char *transcription_path(void);
 
 #endif

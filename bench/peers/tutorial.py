@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The tutorial experiment in plain CPython, as SPEC section 2 states it: the
+"""The tutorial experiment in plain CPython, as doc/reference.md states it: the
 peer that `neuron tutorial` is timed against (the bench checks first that both
 print the same bytes).
 

@@ -9,7 +9,7 @@
 
 #include "neuron.h"
 
-/* Exit codes of SPEC section 5. */
+/* Exit codes (doc/cli.md): 130 is the interrupted run of a Ctrl-C. */
 enum { EXIT_OK = 0, EXIT_OTHER = 1, EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_NUMERIC = 4 };
 
 /* Print "neuron: error: <msg>" on stderr, one line. */
@@ -17,7 +17,7 @@ void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)));
 
-/* Exit code for a library status (SPEC section 5). */
+/* Exit code for a library status (doc/cli.md). */
 int cli_exit_code(nr_status s);
 
 /* Report a failed library call (its message) and return its exit code. */

@@ -16,34 +16,37 @@ static void train_usage(FILE *f) {
     fputs(
         "usage: neuron train --data FILE [options]\n"
         "\n"
-        "Train a linear neuron y = w.x + b on FILE (.npy or .csv; target = last column).\n"
-        "Prints the report as JSON on stdout.\n"
+        "Train a linear neuron y = w.x + b on FILE (.npy, .csv or .tsv; target = last\n"
+        "column). Prints the report as JSON on stdout.\n"
         "\n"
         "options:\n"
         "  --algo sgd|batch|minibatch|ols  algorithm (batch)\n"
         "  --epochs E         passes over the data, in [1, 10^9] (100)\n"
         "  --lr LR            learning rate, a finite number > 0 (batch/minibatch 0.1, sgd 0.001)\n"
-        "  --batch B          minibatch rows, >= 1 (4096)\n"
-        "  --shuffle none|batches|samples  minibatch order per epoch (batches)\n"
+        "  --batch B          minibatch rows, >= 1 (4096); minibatch only\n"
+        "  --shuffle none|batches|samples  minibatch order per epoch (batches); minibatch only\n"
         "  --threads T        OpenMP threads, in [1, 1024] (all cores)\n"
         "  --dtype f32|f64    train on values of this type (the file's)\n"
-        "  --seed S           seed of the shuffles, in [0, 2^64) (42)\n"
+        "  --seed S           seed of the minibatch shuffles, in [0, 2^64) (42)\n"
         "  --standardize      train on standardized features (model is on raw ones)\n"
         "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
         "  --tol T            stop when the loss improves by <= T for --patience epochs\n"
-        "  --patience P       epochs without improvement before stopping, >= 1 (5)\n"
+        "  --patience P       epochs without improvement before stopping, >= 1 (5); needs --tol\n"
         "  --exact            batch: epochs from one pass of statistics, O(d^2) each;\n"
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
         "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
         "  --model OUT.json   write the trained model\n"
         "  --report OUT.json  write the report\n"
-        "  --history OUT.csv  write epoch,loss[,val_loss],seconds\n"
+        "  --history OUT.csv  write one line per epoch: the losses before it, its seconds\n"
         "  --target NAME|I    target column (CSV name or 0-based index; last)\n"
-        "  --delimiter C      CSV delimiter (,)\n"
+        "  --delimiter C      CSV delimiter, one character or \\t (tab for .tsv, else ,)\n"
         "  --header | --no-header  CSV first line is / is not a header (detected)\n"
-        "  --quiet            no progress on stderr\n"
+        "  --quiet            no progress on stderr (shown when stderr is a terminal)\n"
+        "  --progress         progress on stderr even when it is not a terminal\n"
         "\n"
+        "ols solves least squares in closed form: it runs no epochs, so --epochs, --lr,\n"
+        "--tol, --patience, --exact and --history do not apply to it.\n"
         "A first Ctrl-C finishes the current epoch, writes the outputs and exits 130;\n"
         "a second one stops at once, leaving no partial file.\n",
         f);
@@ -81,12 +84,24 @@ bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
 /* --------------------------------------------------------- interruption -- */
 
 static volatile sig_atomic_t interrupts;
+/* A progress line is on stderr without its newline: whatever ends the run
+ * (the last epoch, an early stop, an error, a signal) ends the line first,
+ * so that no message, JSON or shell prompt is glued to it. */
+static volatile sig_atomic_t progress_open;
+
+static void end_progress_line(void) {
+    if (progress_open) {
+        fputc('\n', stderr);
+        progress_open = 0;
+    }
+}
 
 /* SIGINT, SIGTERM: the first finishes the epoch; a second ends the run at
  * once, temporary files removed. Other signals keep main's handlers. */
 static void on_interrupt(int sig) {
     (void)sig;
     if (++interrupts >= 2) {
+        if (progress_open) (void)!write(2, "\n", 1); /* async-signal-safe, unlike stdio */
         nr_abandon_temp_files();
         _exit(130);
     }
@@ -105,7 +120,8 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
         if (now - p->last >= 0.1 || epoch == p->epochs) {
             fprintf(stderr, "\repoch %lld/%lld  loss %.6g  %.3g samples/s   ", (long long)epoch,
                     (long long)p->epochs, loss, sps);
-            if (epoch == p->epochs) fputc('\n', stderr);
+            fflush(stderr);
+            progress_open = 1;
             p->last = now;
         }
     }
@@ -173,12 +189,20 @@ static nr_status write_text(nr_atomic *a, const char *text, nr_error *err) {
     return s == NR_OK ? nr_atomic_write(a, "\n", 1, err) : s;
 }
 
-static nr_status write_history(nr_atomic *a, const nr_train_result *r, nr_error *err) {
-    size_t cap = (size_t)r->epochs_run * 80 + 64, len = 0;
+/* One line per epoch run, columns named for what they hold (doc/formats.md):
+ * batch and sgd record the training MSE at the weights the epoch starts from
+ * (so line 1 is the loss of the starting model), minibatch the mean of its
+ * batches' losses as it went; validation is always at the start weights;
+ * the seconds are the epoch's own, not a running total. */
+static nr_status write_history(nr_atomic *a, const nr_train_opts *o, const nr_train_result *r,
+                               nr_error *err) {
+    size_t cap = (size_t)r->epochs_run * 80 + 128, len = 0;
     char *buf = malloc(cap);
     if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    len += (size_t)snprintf(
-        buf, cap, r->val_history ? "epoch,loss,val_loss,seconds\n" : "epoch,loss,seconds\n");
+    len += (size_t)snprintf(buf, cap, "epoch,%s%s,epoch_seconds\n",
+                            o->algo == NR_ALGO_MINIBATCH && !o->exact ? "batch_loss_mean"
+                                                                      : "loss_before",
+                            r->val_history ? ",val_loss_before" : "");
     for (int64_t e = 0; e < r->epochs_run; e++) {
         if (r->val_history)
             len +=
@@ -201,7 +225,10 @@ int cmd_train(int argc, char **argv) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *data = NULL, *model_out = NULL, *report_out = NULL, *history_out = NULL;
-    bool quiet = false, lr_given = false;
+    bool quiet = false, progress = false, lr_given = false;
+    /* options given, to refuse those the chosen algorithm would ignore */
+    bool given_epochs = false, given_batch = false, given_shuffle = false, given_seed = false,
+         given_tol = false, given_patience = false;
     cli_args a;
     cli_args_init(&a, "train", argc, argv);
     while (cli_next(&a)) {
@@ -219,28 +246,34 @@ int cmd_train(int argc, char **argv) {
             o.algo = (nr_algo)c;
         } else if (cli_is(&a, "--epochs")) {
             ok = cli_int(&a, 1, 1000000000, &o.epochs);
+            given_epochs = true;
         } else if (cli_is(&a, "--lr")) {
             ok = cli_double(&a, 0, 1e300, true, &o.lr);
             lr_given = true;
         } else if (cli_is(&a, "--batch")) {
             ok = cli_int(&a, 1, INT64_MAX / 2, &v);
             o.batch = (size_t)v;
+            given_batch = true;
         } else if (cli_is(&a, "--shuffle")) {
             ok = cli_choice(&a, "none|batches|samples", &c);
             o.shuffle = (nr_shuffle)c;
+            given_shuffle = true;
         } else if (cli_is(&a, "--threads")) {
             ok = cli_int(&a, 1, 1024, &v);
             o.threads = (int)v;
         } else if (cli_is(&a, "--seed")) {
             ok = cli_u64(&a, &o.seed);
+            given_seed = true;
         } else if (cli_is(&a, "--standardize")) {
             o.standardize = true;
         } else if (cli_is(&a, "--val-split")) {
             ok = cli_double(&a, 0, 0.999999, false, &o.val_split);
         } else if (cli_is(&a, "--tol")) {
             ok = cli_double(&a, 0, 1e300, false, &o.tol);
+            given_tol = true;
         } else if (cli_is(&a, "--patience")) {
             ok = cli_int(&a, 1, 1000000000, &o.patience);
+            given_patience = true;
         } else if (cli_is(&a, "--exact")) {
             o.exact = true;
         } else if (cli_is(&a, "--kernel")) {
@@ -254,6 +287,8 @@ int cmd_train(int argc, char **argv) {
             ok = (history_out = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--quiet")) {
             quiet = true;
+        } else if (cli_is(&a, "--progress")) {
+            progress = true;
         } else {
             return cli_unknown(&a);
         }
@@ -261,6 +296,45 @@ int cmd_train(int argc, char **argv) {
     }
     if (!data) {
         cli_error("train: --data is required (see 'neuron train --help')");
+        return EXIT_USAGE;
+    }
+    /* An option the run would ignore is a mistake the user should hear of:
+     * the first conflict, naming both sides. */
+    const char *algo = (const char *[]){"sgd", "batch", "minibatch", "ols"}[o.algo];
+    const char *conflict = NULL;
+    char why[160];
+    if (o.algo == NR_ALGO_OLS) {
+        const char *closed = given_epochs     ? "--epochs"
+                             : lr_given       ? "--lr"
+                             : given_tol      ? "--tol"
+                             : o.exact        ? "--exact"
+                             : history_out    ? "--history"
+                             : given_patience ? "--patience"
+                                              : NULL;
+        if (closed) {
+            snprintf(why, sizeof why, "%s does not apply to --algo ols (closed form, no epochs)",
+                     closed);
+            conflict = why;
+        }
+    }
+    if (!conflict && o.algo != NR_ALGO_MINIBATCH && (given_batch || given_shuffle || given_seed)) {
+        snprintf(why, sizeof why, "%s applies to --algo minibatch only (this run is %s)",
+                 given_batch     ? "--batch"
+                 : given_shuffle ? "--shuffle"
+                                 : "--seed",
+                 algo);
+        conflict = why;
+    }
+    if (!conflict && o.algo == NR_ALGO_MINIBATCH && given_seed && given_shuffle &&
+        o.shuffle == NR_SHUFFLE_NONE)
+        conflict = "--seed has nothing to seed with --shuffle none";
+    if (!conflict && o.exact && o.algo == NR_ALGO_MINIBATCH)
+        conflict = "--exact applies to --algo batch and sgd, not minibatch";
+    if (!conflict && given_patience && !given_tol)
+        conflict = "--patience needs --tol (early stopping is off without it)";
+    if (!conflict && quiet && progress) conflict = "--quiet and --progress contradict each other";
+    if (conflict) {
+        cli_error("train: %s", conflict);
         return EXIT_USAGE;
     }
     if (!lr_given && o.algo == NR_ALGO_SGD) o.lr = 0.001;
@@ -302,11 +376,12 @@ int cmd_train(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    progress_ctx pc = {.progress = !quiet && isatty(2), .epochs = o.epochs};
+    progress_ctx pc = {.progress = progress || (!quiet && isatty(2)), .epochs = o.epochs};
     o.on_epoch = on_epoch;
     o.on_epoch_ctx = &pc;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
+    end_progress_line();
     if (s == NR_OK && (!isfinite(r.train_loss) || (r.val_rows > 0 && !isfinite(r.val_loss)))) {
         /* a loss that overflowed after the last epoch: no number to report */
         const bool tr = !isfinite(r.train_loss);
@@ -326,7 +401,7 @@ int cmd_train(int argc, char **argv) {
         if (s == NR_OK && model_file && (model_text = nr_model_text(&m, &o, &err, &s)))
             s = nr_atomic_write(model_file, model_text, strlen(model_text), &err);
         if (s == NR_OK && report_file) s = write_text(report_file, rep, &err);
-        if (s == NR_OK && history_file) s = write_history(history_file, &r, &err);
+        if (s == NR_OK && history_file) s = write_history(history_file, &o, &r, &err);
         if (s != NR_OK) rc = cli_fail(s, &err);
         /* stdout before the files: if the report cannot be printed (a full
          * disk, a closed pipe), no file is committed either */
@@ -424,7 +499,7 @@ static int model_and_data(const char *cmd, int argc, char **argv, bool is_eval, 
         if (*out_path && !(*out_file = cli_outputs_add(outs, "--out", *out_path, &rc))) return rc;
     }
     nr_error err;
-    nr_status s = nr_model_load(m, model, &err);
+    nr_status s = nr_model_load(model, m, &err);
     if (s != NR_OK) return cli_fail(s, &err);
     /* options that the model's activation gives no meaning are refused, not
      * ignored: a user asking for labels from a regression model is told */
@@ -455,8 +530,8 @@ int cmd_predict(int argc, char **argv) {
     cli_outputs_init(&outs, "predict");
     nr_atomic *out_file = NULL;
     class_opts co;
-    int rc = model_and_data("predict", argc, argv, false, &m, &ds, &out, names, &outs, &out_file,
-                            &co);
+    int rc =
+        model_and_data("predict", argc, argv, false, &m, &ds, &out, names, &outs, &out_file, &co);
     if (rc) {
         cli_outputs_abort(&outs);
         return rc < 0 ? EXIT_OK : rc;

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "neuron_tutorial.h"
 
 static void usage(FILE *f) {
     fputs("usage: neuron tutorial [options]\n"
@@ -58,11 +59,11 @@ static int print_line(void *ctx, int64_t epoch, double loss, double w, double b)
     at = put(at, "Epoch: ", 7);
     at = put(at, d, (size_t)(num + sizeof num - d));
     at = put(at, ", Loss: ", 8);
-    at += nr_format_4f(at, 400, loss);
+    at += nr_format_4f(loss, at, 400);
     at = put(at, ", Weight: ", 10);
-    at += nr_format_4f(at, 400, w);
+    at += nr_format_4f(w, at, 400);
     at = put(at, ", Bias: ", 8);
-    at += nr_format_4f(at, 400, b);
+    at += nr_format_4f(b, at, 400);
     *at++ = '\n';
     fwrite(line, 1, (size_t)(at - line), p->out);
     return 0;
@@ -118,6 +119,10 @@ int cmd_tutorial(int argc, char **argv) {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("tutorial: writing to stdout failed");
         return EXIT_OTHER;
+    }
+    if (s == NR_ERR_DIVERGED) { /* the library names no flags: the CLI does */
+        cli_error("%s (--lr %g)", err.msg, o.lr);
+        return cli_exit_code(s);
     }
     return s == NR_OK ? EXIT_OK : cli_fail(s, &err);
 }
