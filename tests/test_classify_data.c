@@ -222,7 +222,7 @@ Test(model_activation, saves_loads_and_defaults_to_identity) {
         cr_assert(strstr(text, names[k]), "%s", text);
         free(text);
         nr_error err;
-        cr_assert_eq(nr_model_load(&back, path, &err), NR_OK, "%s", err.msg);
+        cr_assert_eq(nr_model_load(path, &back, &err), NR_OK, "%s", err.msg);
         cr_assert_eq(back.activation, acts[k]);
         cr_assert(back.weights[1] == -3 && back.bias == 0.125);
         nr_model_free(&back);
@@ -233,7 +233,7 @@ Test(model_activation, saves_loads_and_defaults_to_identity) {
                          "{\"format\":\"neuron-model\",\"version\":1,\"features\":1,"
                          "\"weights\":[2],\"bias\":1}");
     nr_model m;
-    cr_assert_eq(nr_model_load(&m, p, NULL), NR_OK);
+    cr_assert_eq(nr_model_load(p, &m, NULL), NR_OK);
     cr_assert_eq(m.activation, NR_ACT_IDENTITY);
     nr_model_free(&m);
     free(p);
@@ -246,7 +246,7 @@ Test(model_activation, saves_loads_and_defaults_to_identity) {
                  bad[k]);
         p = write_text(dir, "bad.json", json);
         nr_error err = {{0}};
-        cr_assert_eq(nr_model_load(&m, p, &err), NR_ERR_INPUT, "%s", bad[k]);
+        cr_assert_eq(nr_model_load(p, &m, &err), NR_ERR_INPUT, "%s", bad[k]);
         cr_assert(strstr(err.msg, "bad.json: activation") &&
                       strstr(err.msg, "expected \"identity\", \"sigmoid\" or \"step\""),
                   "%s", err.msg);

@@ -285,7 +285,7 @@ Test(sgd_reference, the_order_is_not_left_to_right_from_five_features) {
     x[5] = 1;
     double w[5] = {1, 1, 1, 1, 1}, b = 0, loss;
     nr_data d = {1, 5, NR_F64, x};
-    cr_assert_eq(nr_sgd_epoch(&d, 0.0, w, &b, &loss), NR_OK);
+    cr_assert_eq(nr_sgd_epoch(&d, 0.0, w, &b, &loss, NULL), NR_OK);
     cr_assert(loss == libm_pow_t(expect - 1, 2.0), "loss %a, documented order gives %a", loss,
               libm_pow_t(expect - 1, 2.0));
 }
@@ -306,8 +306,8 @@ Test(sgd_reference, without_the_loss_it_stops_where_the_loss_overflows) {
         }
         nr_data d = {n, k, NR_F64, v};
         double w1[20] = {0}, w2[20] = {0}, b1 = 0.25, b2 = 0.25, loss;
-        const nr_status s1 = nr_sgd_epoch(&d, 1e-3, w1, &b1, NULL);
-        const nr_status s2 = nr_sgd_epoch(&d, 1e-3, w2, &b2, &loss);
+        const nr_status s1 = nr_sgd_epoch(&d, 1e-3, w1, &b1, NULL, NULL);
+        const nr_status s2 = nr_sgd_epoch(&d, 1e-3, w2, &b2, &loss, NULL);
         cr_assert(s1 == NR_ERR_DIVERGED && s2 == NR_ERR_DIVERGED, "k=%zu: %d %d", k, s1, s2);
         cr_assert(b1 == b2 && b1 != 0.25, "k=%zu: b %a vs %a", k, b1, b2);
         for (size_t j = 0; j < k; j++) cr_assert(w1[j] == w2[j], "k=%zu w[%zu]", k, j);
@@ -315,7 +315,7 @@ Test(sgd_reference, without_the_loss_it_stops_where_the_loss_overflows) {
          * the run would end elsewhere */
         d.rows = 25;
         double w3[20] = {0}, b3 = 0.25;
-        cr_assert_eq(nr_sgd_epoch(&d, 1e-3, w3, &b3, NULL), NR_OK, "k=%zu", k);
+        cr_assert_eq(nr_sgd_epoch(&d, 1e-3, w3, &b3, NULL, NULL), NR_OK, "k=%zu", k);
         cr_assert(b3 == b1, "k=%zu: stopped before row 25: %a vs %a", k, b3, b1);
         free(v);
     }

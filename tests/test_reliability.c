@@ -920,7 +920,7 @@ Test(outputs, symbolic_links_are_followed_and_dangling_ones_refused) {
     cr_expect(S_ISLNK(st.st_mode), "the link was replaced by a file");
     nr_model m;
     nr_error e;
-    cr_expect_eq(nr_model_load(&m, target, &e), NR_OK, "the link's target: %s", e.msg);
+    cr_expect_eq(nr_model_load(target, &m, &e), NR_OK, "the link's target: %s", e.msg);
     nr_model_free(&m);
     const char *t2[] = {"train", "--data", data, "--model", dangling, "--quiet", NULL};
     const char *frag[] = {"dangling.json", "symbolic link to a missing", NULL};
@@ -1238,7 +1238,7 @@ Test(inputs, a_utf8_bom_is_stripped) {
           f);
     fclose(f);
     nr_model m = {0};
-    cr_expect_eq(nr_model_load(&m, model, &err), NR_OK, "%s", err.msg);
+    cr_expect_eq(nr_model_load(model, &m, &err), NR_OK, "%s", err.msg);
     cr_expect(m.features == 1 && m.weights && m.weights[0] == 2.0 && m.bias == 0.5);
     nr_model_free(&m);
     remove_dir(dir);
@@ -1254,8 +1254,9 @@ Test(inputs, seeds_are_exact_and_negative_ones_refused) {
     join(model, sizeof model, dir, "m.json");
     gen_file(data, "100");
     run_result r;
-    const char *t[] = {"train",   "--data", data,      "--seed", "9007199254740993",
-                       "--model", model,    "--quiet", NULL};
+    const char *t[] = {"train",  "--data",           data,      "--algo", "minibatch",
+                       "--seed", "9007199254740993", "--model", model,    "--quiet",
+                       NULL};
     run_neuron(&r, t);
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
