@@ -373,7 +373,8 @@ static nr_status load(const char *path, fieldset *s, nr_error *err) {
 /* Timing and machine fields: they differ between two honest runs. */
 static bool skipped(const char *name, const char *ignore) {
     static const char *machine[] = {
-        "seconds", "samples_per_second", "epoch_seconds_median", "threads", "kernel", "data"};
+        "seconds", "epoch_seconds", "samples_per_second", "epoch_seconds_median", "threads",
+        "kernel",  "data"};
     const char *last = strrchr(name, '.');
     last = last ? last + 1 : name;
     for (size_t i = 0; i < sizeof machine / sizeof machine[0]; i++)
