@@ -257,10 +257,15 @@ nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *err);
 /* Models                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A linear neuron (identity activation): y = w.x + b on raw features. When
- * `standardized`, training happened on (x - mean) / std and the weights here
- * have already been mapped back to raw features; mean and std are kept for
- * the record. */
+/* The neuron's activation phi (SPEC section 7): identity (regression,
+ * y = z), sigmoid (logistic regression, y = 1 / (1 + exp(-z)), a probability)
+ * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b. */
+typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
+
+/* A neuron y = phi(w.x + b) on raw features. When `standardized`, training
+ * happened on (x - mean) / std and the weights here have already been mapped
+ * back to raw features; mean and std are kept for the record. nr_model_init
+ * gives the identity activation. */
 typedef struct {
     size_t features;
     double *weights; /* features */
@@ -268,6 +273,7 @@ typedef struct {
     bool standardized;
     double *mean; /* features, or NULL */
     double *std;  /* features, or NULL */
+    nr_activation activation;
 } nr_model;
 
 /* Allocate a model of `features` zero weights. */
@@ -318,6 +324,7 @@ typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples
 
 typedef struct {
     nr_algo algo;
+    nr_activation activation; /* phi, and with it the loss (default identity) */
     int64_t epochs;     /* >= 1 (default 100) */
     double lr;          /* > 0 (default 0.1; the CLI uses 0.001 for sgd) */
     size_t batch;       /* minibatch rows (default 4096) */
