@@ -306,7 +306,10 @@ typedef enum {
     NR_ALGO_SGD = 0,   /* per-sample SGD, the reference rule (nr_sgd_epoch) */
     NR_ALGO_BATCH,     /* full-batch gradient descent on the mean squared error */
     NR_ALGO_MINIBATCH, /* the same on batches of `batch` rows */
-    NR_ALGO_OLS        /* closed-form least squares (no epochs) */
+    NR_ALGO_OLS,       /* closed-form least squares (no epochs) */
+    NR_ALGO_NEWTON     /* Newton / IRLS with a line search: one pass and one
+                          (d+1)-square solve per epoch, to the optimum of the
+                          logistic loss (or of the squared error) */
 } nr_algo;
 
 typedef enum { NR_SHUFFLE_NONE = 0, NR_SHUFFLE_BATCHES, NR_SHUFFLE_SAMPLES } nr_shuffle;

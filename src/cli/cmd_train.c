@@ -20,7 +20,9 @@ static void train_usage(FILE *f) {
         "Prints the report as JSON on stdout.\n"
         "\n"
         "options:\n"
-        "  --algo sgd|batch|minibatch|ols  algorithm (batch)\n"
+        "  --algo sgd|batch|minibatch|ols|newton  algorithm (batch)\n"
+        "  --activation identity|sigmoid|step  the neuron's phi, and its loss: squared\n"
+        "                     error, logistic (labels 0/1 or -1/+1), perceptron (identity)\n"
         "  --epochs E         passes over the data, in [1, 10^9] (100)\n"
         "  --lr LR            learning rate, a finite number > 0 (batch/minibatch 0.1, sgd 0.001)\n"
         "  --batch B          minibatch rows, >= 1 (4096)\n"
@@ -112,7 +114,7 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
 
 /* ------------------------------------------------------------- outputs -- */
 
-static const char *algo_names = "sgd|batch|minibatch|ols";
+static const char *algo_names = "sgd|batch|minibatch|ols|newton";
 
 static void add_number_or_null(cJSON *j, const char *k, double v) {
     if (isfinite(v))
@@ -124,9 +126,11 @@ static void add_number_or_null(cJSON *j, const char *k, double v) {
 static char *report_json(const char *data, const nr_train_opts *o, const nr_data *d,
                          const nr_model *m, const nr_train_result *r) {
     cJSON *j = cJSON_CreateObject();
-    static const char *names[] = {"sgd", "batch", "minibatch", "ols"};
+    static const char *names[] = {"sgd", "batch", "minibatch", "ols", "newton"};
+    static const char *activations[] = {"identity", "sigmoid", "step"};
     cJSON_AddStringToObject(j, "data", data);
     cJSON_AddStringToObject(j, "algo", names[o->algo]);
+    cJSON_AddStringToObject(j, "activation", activations[o->activation]);
     if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)o->batch);
     cJSON_AddBoolToObject(j, "exact", o->exact);
     cJSON_AddStringToObject(j, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
@@ -187,6 +191,44 @@ static nr_status write_history(const char *path, const nr_train_result *r, nr_er
 
 /* ---------------------------------------------------------------- train -- */
 
+/* Widest ratio between the features' root-mean-square values (1 when they
+ * are alike): what makes one learning rate too large for some features and
+ * too small for others. */
+static double feature_scale_ratio(const nr_data *d) {
+    const size_t f = d->features, st = f + 1;
+    double lo = INFINITY, hi = 0;
+    for (size_t j = 0; j < f; j++) {
+        double ss = 0;
+        for (size_t i = 0; i < d->rows; i++) {
+            const double x = d->dtype == NR_F32 ? (double)((const float *)d->values)[i * st + j]
+                                                : ((const double *)d->values)[i * st + j];
+            ss += x * x;
+        }
+        const double rms = sqrt(ss / (double)d->rows);
+        if (rms > 0) lo = fmin(lo, rms), hi = fmax(hi, rms);
+    }
+    return hi > 0 && lo < INFINITY ? hi / lo : 1.0;
+}
+
+/* Report a failed training: bad input names the file (the library knows
+ * only rows), divergence gets the options that would help. */
+static int train_failed(nr_status s, const nr_error *err, const char *path, const nr_data *d,
+                        const nr_train_opts *o) {
+    if (s == NR_ERR_INPUT) {
+        cli_error("%s: %s", path, err->msg);
+        return cli_exit_code(s);
+    }
+    if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
+    const double ratio = o->standardize ? 1.0 : feature_scale_ratio(d);
+    if (ratio > 100)
+        cli_error("%s; try a smaller --lr (now %g), or --standardize (feature scales differ by "
+                  "%.3gx)",
+                  err->msg, o->lr, ratio);
+    else
+        cli_error("%s; try a smaller --lr (now %g)", err->msg, o->lr);
+    return cli_exit_code(s);
+}
+
 int cmd_train(int argc, char **argv) {
     nr_train_opts o;
     nr_train_defaults(&o);
@@ -209,6 +251,9 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--algo")) {
             ok = cli_choice(&a, algo_names, &c);
             o.algo = (nr_algo)c;
+        } else if (cli_is(&a, "--activation")) {
+            ok = cli_choice(&a, "identity|sigmoid|step", &c);
+            o.activation = (nr_activation)c;
         } else if (cli_is(&a, "--epochs")) {
             ok = cli_int(&a, 1, 1000000000, &o.epochs);
         } else if (cli_is(&a, "--lr")) {
@@ -284,7 +329,7 @@ int cmd_train(int argc, char **argv) {
     s = nr_train(d, &o, &m, &r, &err);
     int rc = EXIT_OK;
     if (s != NR_OK) {
-        rc = cli_fail(s, &err);
+        rc = train_failed(s, &err, data, d, &o);
     } else {
         char *rep = report_json(data, &o, d, &m, &r);
         if (model_out && (s = nr_model_save(&m, &o, model_out, &err)) != NR_OK)

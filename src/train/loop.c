@@ -4,6 +4,7 @@
  * and which objective run is decided once, in nr_train's first lines; the
  * loop calls them through their tables (train.h, objective.h). */
 #include <math.h>
+#include <stdint.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,8 @@ static const nr_optimizer *optimizer_for(const nr_train_opts *o, nr_error *err) 
         return &nr_opt_minibatch;
     case NR_ALGO_OLS:
         return &nr_opt_ols;
+    case NR_ALGO_NEWTON:
+        return &nr_opt_newton;
     }
     nr_fail(err, NR_ERR_ARG, "unknown algorithm %d", (int)o->algo);
     return NULL;
@@ -174,11 +177,39 @@ static nr_status grow_history(nr_train_result *res, bool val, size_t *cap, size_
 
 /* ---------------------------------------------------------------- loop -- */
 
+/* NR_ERR_DIVERGED, saying what went wrong, when the epoch's loss or the
+ * parameters it left are not finite, or the loss grew beyond 1e6 times its
+ * first value. The library names no option: the caller knows its own
+ * (the CLI adds "try a smaller --lr"). */
+static nr_status check_divergence(const nr_trainer *t, int64_t e, double loss, double first,
+                                  nr_error *err) {
+    size_t bad = SIZE_MAX;
+    for (size_t j = 0; j < t->f && bad == SIZE_MAX; j++)
+        if (!isfinite(t->v[j])) bad = j;
+    if (!isfinite(loss))
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "epoch %lld: the training loss became %g (%g at epoch 1): training "
+                       "diverged",
+                       (long long)e, loss, first);
+    if (bad != SIZE_MAX || !isfinite(t->c))
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "epoch %lld: the %s became %g during the epoch (the loss at its start "
+                       "was %g): training diverged",
+                       (long long)e, bad != SIZE_MAX ? "weights" : "bias",
+                       bad != SIZE_MAX ? t->v[bad] : t->c, loss);
+    if (first > 0 && loss > 1e6 * first)
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "epoch %lld: the training loss grew to %g, over 1e6 times its %g at "
+                       "epoch 1: training diverged",
+                       (long long)e, loss, first);
+    return NR_OK;
+}
+
 /* The epochs of an epoch optimizer, with everything they share. */
 static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_result *res,
                             nr_error *err) {
     const nr_train_opts *o = t->o;
-    const size_t f = t->f, n_val = t->n_val;
+    const size_t n_val = t->n_val;
     void *st = NULL;
     nr_status s = opt->init(t, &st, err);
     /* the history grows with the epochs run: --epochs 10^9 with --tol must
@@ -207,15 +238,7 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         res->epoch_seconds[e - 1] = now_seconds() - te;
         res->epochs_run = e;
         if (e == 1) first = loss;
-        bool bad_w = !isfinite(t->c);
-        for (size_t j = 0; j < f && !bad_w; j++) bad_w = !isfinite(t->v[j]);
-        if (!isfinite(loss) || bad_w || (first > 0 && loss > 1e6 * first)) {
-            s = nr_fail(err, NR_ERR_DIVERGED,
-                        "epoch %lld: loss is %g (%g at epoch 1): training diverged; try a "
-                        "smaller --lr (now %g)",
-                        (long long)e, loss, first, o->lr);
-            break;
-        }
+        if ((s = check_divergence(t, e, loss, first, err)) != NR_OK) break;
         const double el = now_seconds() - t0;
         if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
                                        el > 0 ? (double)t->n_train * (double)e / el : 0)) {
@@ -281,6 +304,11 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         nr_passer_free(&t.p);
         return nr_fail(err, NR_ERR_ARG, "val-split %g leaves no training rows", o->val_split);
     }
+    /* class labels, on the held-out rows too: their loss needs them */
+    if (obj->labels01 && (s = nr_check_labels(d, d->rows, t.p.threads, err)) != NR_OK) {
+        nr_passer_free(&t.p);
+        return s;
+    }
     res->kernel = t.p.k->name;
     res->threads = t.p.threads;
     res->train_rows = t.n_train;
@@ -319,6 +347,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     if (n_val) res->val_loss = nr_trainer_loss(&t, t.n_train, d->rows);
     memcpy(m->weights, t.w, f * sizeof *t.w);
     m->bias = t.b;
+    m->activation = o->activation;
     free(m->mean);
     free(m->std);
     m->mean = m->std = NULL;

@@ -3,7 +3,7 @@
  *                     kernels_*.c);
  *   the blocked pass  the objective's sums over rows in fixed blocks, the
  *                     same bits for any thread count (trainer.c);
- *   the optimizers    batch, minibatch, sgd, exact, ols (train/opt_*.c),
+ *   the optimizers    batch, minibatch, sgd, exact, ols, newton (train/opt_*.c),
  *                     each behind nr_optimizer;
  *   the loop          epochs, history, validation, early stopping,
  *                     divergence, interruption (train/loop.c), shared by all.
@@ -92,7 +92,7 @@ typedef struct {
 } nr_optimizer;
 
 extern const nr_optimizer nr_opt_batch, nr_opt_minibatch, nr_opt_sgd, nr_opt_ols,
-    nr_opt_batch_exact, nr_opt_sgd_exact;
+    nr_opt_batch_exact, nr_opt_sgd_exact, nr_opt_newton;
 
 /* Feature means and population standard deviations over rows [0, n) (a
  * constant feature gets std 1). */
