@@ -337,8 +337,13 @@ typedef struct {
     double val_split;   /* hold out the last fraction [0, 1) of the rows */
     nr_shuffle shuffle; /* minibatch order (default batches) */
     double tol;         /* early stopping: an epoch improves when the monitored
-                           loss drops by more than tol; < 0 disables (default) */
+                           loss drops by more than tol; < 0 disables (default).
+                           The monitored loss is the validation loss when
+                           val_split > 0, else the epoch's training loss */
     int64_t patience;   /* epochs without improvement before stopping (5) */
+    bool restore_best;  /* end with the parameters of the best monitored loss
+                           (the weights that epoch started from) instead of
+                           the last epoch's; result->best_epoch says which */
     nr_kernel_choice kernel;
     bool exact; /* batch: O(d^2) epochs from one pass of statistics;
                    sgd: one epoch of the per-sample rule in data order
@@ -359,17 +364,25 @@ void nr_train_defaults(nr_train_opts *o);
  * owned by the result (nr_train_result_free). */
 typedef struct {
     int64_t epochs_run;
-    double train_loss; /* MSE of the final model on the training rows */
-    double val_loss;   /* MSE on the held-out rows (NaN without --val-split) */
+    double train_loss; /* mean loss of the final model on the training rows
+                          (MSE for the identity, SPEC section 7 otherwise) */
+    double val_loss;   /* the same on the held-out rows (NaN without them) */
     double seconds;    /* wall time of the epochs */
     double samples_per_second;
-    const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form" */
+    const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form",
+                                "converged" (newton) */
+    int64_t best_epoch;      /* restore_best: the epoch whose start weights were kept
+                                (0 otherwise) */
     const char *kernel;      /* kernels used */
     int threads;             /* threads used */
     size_t train_rows, val_rows;
-    double *loss;        /* per epoch: batch and sgd, the MSE at the weights the
-                            epoch started from; minibatch, the mean of the batch
-                            losses during the epoch */
+    double *loss;        /* per epoch, the objective's mean loss (MSE for the
+                            identity): batch, sgd and --exact, at the weights the
+                            epoch started from; minibatch, the sum of the batches'
+                            row losses, each batch's at the weights it started
+                            from, over the training rows (not the mean of the
+                            batch means: they differ when the last batch is
+                            short); newton, at the iterate the epoch accepted */
     double *val_history; /* per epoch, or NULL */
     double *epoch_seconds;
 } nr_train_result;

@@ -33,7 +33,10 @@ static void train_usage(FILE *f) {
         "  --standardize      train on standardized features (model is on raw ones)\n"
         "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
         "  --tol T            stop when the loss improves by <= T for --patience epochs\n"
-        "  --patience P       epochs without improvement before stopping, >= 1 (5)\n"
+        "  --patience P       epochs without improvement before stopping, >= 1 (5);\n"
+        "                     --tol watches the validation loss with --val-split, else\n"
+        "                     the training loss\n"
+        "  --restore-best     keep the weights of the best watched loss, not the last\n"
         "  --exact            batch: epochs from one pass of statistics, O(d^2) each;\n"
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
@@ -153,6 +156,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     add_number_or_null(j, "epoch_seconds_median",
                        cli_median(r->epoch_seconds, (size_t)r->epochs_run));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason ? r->stop_reason : "epochs");
+    if (o->restore_best) cJSON_AddNumberToObject(j, "best_epoch", (double)r->best_epoch);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
@@ -278,6 +282,8 @@ int cmd_train(int argc, char **argv) {
             ok = cli_double(&a, 0, 1e300, false, &o.tol);
         } else if (cli_is(&a, "--patience")) {
             ok = cli_int(&a, 1, 1000000000, &o.patience);
+        } else if (cli_is(&a, "--restore-best")) {
+            o.restore_best = true;
         } else if (cli_is(&a, "--exact")) {
             o.exact = true;
         } else if (cli_is(&a, "--kernel")) {

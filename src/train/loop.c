@@ -205,6 +205,43 @@ static nr_status check_divergence(const nr_trainer *t, int64_t e, double loss, d
     return NR_OK;
 }
 
+/* restore_best: the parameters each epoch starts from are its candidate;
+ * they become the best when the epoch's monitored loss is the lowest yet
+ * (the loss of an epoch is measured at its start weights for every
+ * optimizer but minibatch, whose training loss is measured along the way). */
+typedef struct {
+    double *cand, *best; /* f + 1 each: v then c */
+    double loss;
+    int64_t epoch;
+} best_params;
+
+static nr_status best_init(best_params *k, size_t f, nr_error *err) {
+    k->cand = malloc(2 * (f + 1) * sizeof *k->cand);
+    if (!k->cand) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    k->best = k->cand + f + 1;
+    k->loss = INFINITY;
+    k->epoch = 0;
+    return NR_OK;
+}
+
+static void best_candidate(best_params *k, const nr_trainer *t) {
+    memcpy(k->cand, t->v, t->f * sizeof *t->v);
+    k->cand[t->f] = t->c;
+}
+
+static void best_offer(best_params *k, double monitored, int64_t e) {
+    if (!(monitored < k->loss)) return;
+    k->loss = monitored;
+    k->epoch = e;
+    memcpy(k->best, k->cand, (size_t)(k->best - k->cand) * sizeof *k->cand);
+}
+
+static void best_restore(const best_params *k, nr_trainer *t, nr_train_result *res) {
+    memcpy(t->v, k->best, t->f * sizeof *t->v);
+    t->c = k->best[t->f];
+    res->best_epoch = k->epoch;
+}
+
 /* The epochs of an epoch optimizer, with everything they share. */
 static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_result *res,
                             nr_error *err) {
@@ -223,6 +260,11 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
     res->stop_reason = "epochs";
     double best = INFINITY, first = NAN;
     int64_t since = 0;
+    best_params keep = {0};
+    if (o->restore_best && (s = best_init(&keep, t->f, err)) != NR_OK) {
+        if (opt->finish) opt->finish(st);
+        return s;
+    }
     const double t0 = now_seconds();
     for (int64_t e = 1; e <= o->epochs; e++) {
         const double te = now_seconds();
@@ -233,12 +275,14 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
                 opt->val_loss ? opt->val_loss(t, st) : nr_trainer_loss(t, t->n_train, t->d->rows);
         double loss = NAN;
         const char *stop = NULL;
+        if (keep.cand) best_candidate(&keep, t);
         if ((s = opt->epoch(t, st, e, &loss, &stop, err)) != NR_OK) break;
         res->loss[e - 1] = loss;
         res->epoch_seconds[e - 1] = now_seconds() - te;
         res->epochs_run = e;
         if (e == 1) first = loss;
         if ((s = check_divergence(t, e, loss, first, err)) != NR_OK) break;
+        if (keep.cand) best_offer(&keep, n_val ? res->val_history[e - 1] : loss, e);
         const double el = now_seconds() - t0;
         if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
                                        el > 0 ? (double)t->n_train * (double)e / el : 0)) {
@@ -262,6 +306,8 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
     }
     res->seconds = now_seconds() - t0 + t->setup_seconds;
     if (opt->finish) opt->finish(st);
+    if (s == NR_OK && keep.epoch) best_restore(&keep, t, res);
+    free(keep.cand);
     if (s == NR_OK)
         res->samples_per_second =
             res->seconds > 0 ? (double)t->n_train * (double)res->epochs_run / res->seconds : 0;
