@@ -16,7 +16,7 @@ static void train_usage(FILE *f) {
     fputs(
         "usage: neuron train --data FILE [options]\n"
         "\n"
-        "Train a linear neuron y = w.x + b on FILE (.npy or .csv; target = last column).\n"
+        "Train a neuron y = phi(w.x + b) on FILE (.npy or .csv; target = last column).\n"
         "Prints the report as JSON on stdout.\n"
         "\n"
         "options:\n"

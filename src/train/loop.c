@@ -136,7 +136,8 @@ static nr_status check_epoch_opts(const nr_train_opts *o, nr_error *err) {
 
 /* The optimizer of the options: the one place that maps them to a table. */
 static const nr_optimizer *optimizer_for(const nr_train_opts *o, nr_error *err) {
-    if (o->exact && o->algo == NR_ALGO_MINIBATCH) { /* ols is exact already */
+    /* ols is exact already */
+    if (o->exact && (o->algo == NR_ALGO_MINIBATCH || o->algo == NR_ALGO_NEWTON)) {
         nr_fail(err, NR_ERR_ARG, "exact epochs apply to --algo batch and sgd only");
         return NULL;
     }
