@@ -200,6 +200,34 @@ Test(kernels_classify, avx2_matches_scalar_for_each_activation_width_and_tail) {
     }
 }
 
+Test(kernels_classify, perceptron_at_zero_weights_counts_every_positive_as_a_mistake) {
+    /* step(0) = 0 (SPEC section 7: 1 if z > 0 else 0): at w = 0, b = 0 every
+     * row with label 1 has r = -1, every row with label 0 (or -1) r = 0, and
+     * the criterion is 0 */
+    double v[2 * 11];
+    long double gx = 0;
+    int pos = 0;
+    for (int i = 0; i < 11; i++) {
+        v[2 * i] = 0.5 + i, v[2 * i + 1] = i % 3 == 0 ? 1 : (i % 3 == 1 ? 0 : -1);
+        if (i % 3 == 0) pos++, gx -= v[2 * i];
+    }
+    float f[2 * 11];
+    for (int i = 0; i < 22; i++) f[i] = (float)v[i];
+    const double w = 0;
+    for (int k = 0; k < 2; k++) {
+        const nr_kernels *kt = nr_kernels_select(k ? NR_KERNEL_AVX2 : NR_KERNEL_SCALAR, NULL);
+        if (!kt) continue;
+        double o64[3], o32[3];
+        kt->perceptron_f64(v, 11, 1, &w, 0.0, o64);
+        kt->perceptron_f32(f, 11, 1, &w, 0.0, o32);
+        for (int t = 0; t < 2; t++) {
+            const double *o = t ? o32 : o64;
+            cr_assert(o[0] == (double)gx && o[1] == -pos && o[2] == 0, "%s %s: %g %g %g", kt->name,
+                      t ? "f32" : "f64", o[0], o[1], o[2]);
+        }
+    }
+}
+
 /* ---------------------------------------------------------- determinism -- */
 
 Test(classify, bits_are_the_same_for_1_2_3_and_7_threads_for_each_activation_and_algo,
@@ -407,6 +435,35 @@ Test(newton, matches_long_double_newton_and_the_point_batch_gd_approaches, .time
     nr_model_free(&mn), nr_model_free(&mb), nr_model_free(&mi), nr_model_free(&mo);
     nr_train_result_free(&rn), nr_train_result_free(&rb), nr_train_result_free(&ri);
     nr_train_result_free(&ro);
+    free(v);
+}
+
+Test(newton, line_search_brings_a_far_start_back_with_a_loss_that_never_rises) {
+    /* From w = (40, -40, 40): every row is saturated, the Hessian is tiny
+     * and the full Newton step lands far off; halving it until the loss
+     * drops enough (Armijo) keeps every accepted loss below the last. */
+    const size_t n = 4000, d = 3;
+    double *v = class_data(n, d, 29, 0);
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.activation = NR_ACT_SIGMOID, o.algo = NR_ALGO_NEWTON, o.epochs = 200;
+    nr_model m0, m;
+    nr_train_result r0, r;
+    train_ok(&dd, &o, &m0, &r0); /* from zero */
+    nr_model_init(&m, d, NULL);
+    m.weights[0] = 40, m.weights[1] = -40, m.weights[2] = 40;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_OK, "%s", err.msg);
+    cr_assert_str_eq(r.stop_reason, "converged");
+    for (int64_t e = 1; e < r.epochs_run; e++)
+        cr_assert_leq(r.loss[e], r.loss[e - 1], "epoch %lld: %.17g after %.17g", (long long)e + 1,
+                      r.loss[e], r.loss[e - 1]);
+    for (size_t j = 0; j < d; j++)
+        cr_assert(fabs(m.weights[j] - m0.weights[j]) <= 1e-9 * fabs(m0.weights[j]),
+                  "w[%zu] %.17g vs %.17g from zero", j, m.weights[j], m0.weights[j]);
+    nr_model_free(&m), nr_model_free(&m0);
+    nr_train_result_free(&r), nr_train_result_free(&r0);
     free(v);
 }
 
