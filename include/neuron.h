@@ -390,13 +390,24 @@ typedef struct {
 void nr_train_result_free(nr_train_result *r);
 
 /* Train `m` (features must match the data; its weights and bias are the
- * starting point: nr_model_init gives zeros) on `d` with the options. On
- * success the model holds weights for raw features (standardization folded
- * in, and recorded). Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
- * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
- * (the message names the epoch and suggests a smaller learning rate),
- * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for
- * any thread count: rows are reduced in fixed blocks, in a fixed order. */
+ * starting point: nr_model_init gives zeros) on `d` with the options. The
+ * activation picks the loss (SPEC section 7): identity, the mean squared
+ * error; sigmoid, the logistic loss; step, the perceptron criterion (and
+ * the per-sample rule w += lr (y - step(z)) x for sgd). For sigmoid and step
+ * every target, held-out rows included, must be 0/1 or every one -1/+1
+ * (read as 0/1). ols and --exact need the identity, newton a loss with a
+ * Hessian (identity or sigmoid; it ignores lr). On success the model holds
+ * weights for raw features (standardization folded in, and recorded) and
+ * the activation. Returns NR_ERR_ARG for invalid options or pairs of them;
+ * NR_ERR_INPUT for a target that is not a label (the message names the
+ * 1-based row, not the file), for ols without a unique solution, and for
+ * newton on separable classes (no finite optimum: the message says so) or
+ * a singular Hessian; NR_ERR_DIVERGED when the loss or the parameters
+ * become NaN/Inf or the loss grows beyond 1e6 times its first value (the
+ * message names the epoch and what went non-finite, and no option: the
+ * caller knows its own); NR_ERR_UNSUPPORTED for a kernel the CPU lacks.
+ * Bit-identical results for any thread count: rows are reduced in fixed
+ * blocks, in a fixed order. */
 nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
                    nr_error *err);
 

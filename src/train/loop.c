@@ -12,7 +12,7 @@
 
 #include "train/train.h"
 
-static double now_seconds(void) {
+double nr_now_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
@@ -266,9 +266,9 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         if (opt->finish) opt->finish(st);
         return s;
     }
-    const double t0 = now_seconds();
+    const double t0 = nr_now_seconds();
     for (int64_t e = 1; e <= o->epochs; e++) {
-        const double te = now_seconds();
+        const double te = nr_now_seconds();
         /* Validation: the loss at the weights the epoch starts from. */
         if ((s = grow_history(res, n_val > 0, &cap, (size_t)e, err)) != NR_OK) break;
         if (n_val)
@@ -279,12 +279,12 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         if (keep.cand) best_candidate(&keep, t);
         if ((s = opt->epoch(t, st, e, &loss, &stop, err)) != NR_OK) break;
         res->loss[e - 1] = loss;
-        res->epoch_seconds[e - 1] = now_seconds() - te;
+        res->epoch_seconds[e - 1] = nr_now_seconds() - te;
         res->epochs_run = e;
         if (e == 1) first = loss;
         if ((s = check_divergence(t, e, loss, first, err)) != NR_OK) break;
         if (keep.cand) best_offer(&keep, n_val ? res->val_history[e - 1] : loss, e);
-        const double el = now_seconds() - t0;
+        const double el = nr_now_seconds() - t0;
         if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
                                        el > 0 ? (double)t->n_train * (double)e / el : 0)) {
             res->stop_reason = "interrupted";
@@ -305,7 +305,7 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
             }
         }
     }
-    res->seconds = now_seconds() - t0 + t->setup_seconds;
+    res->seconds = nr_now_seconds() - t0 + t->setup_seconds;
     if (opt->finish) opt->finish(st);
     if (s == NR_OK && keep.epoch) best_restore(&keep, t, res);
     free(keep.cand);
@@ -317,10 +317,10 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
 
 static nr_status run_closed_form(nr_trainer *t, const nr_optimizer *opt, nr_train_result *res,
                                  nr_error *err) {
-    const double t0 = now_seconds();
+    const double t0 = nr_now_seconds();
     nr_status s = opt->solve(t, err);
     if (s != NR_OK) return s;
-    res->seconds = now_seconds() - t0;
+    res->seconds = nr_now_seconds() - t0;
     res->samples_per_second = res->seconds > 0 ? (double)t->n_train / res->seconds : 0;
     res->stop_reason = "closed form";
     return NR_OK;

@@ -6,7 +6,6 @@
  * training one and the validation one, come from the statistics too. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "affine.h"
 #include "exact.h"
@@ -17,12 +16,6 @@ typedef struct {
     nr_affine E;      /* sgd: one epoch of the per-sample rule */
     double *s, *s1;   /* sgd: the state (v, c) and its image; batch: dL/dv */
 } exact;
-
-static double seconds_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static nr_status exact_check(const nr_train_opts *o, const nr_objective *obj, nr_error *err) {
     (void)o;
@@ -72,14 +65,14 @@ static nr_status stats_init(nr_trainer *t, exact **out, nr_error *err) {
 }
 
 static nr_status batch_exact_init(nr_trainer *t, void **state, nr_error *err) {
-    const double ts = seconds_now();
+    const double ts = nr_now_seconds();
     nr_status s = stats_init(t, (exact **)state, err);
-    t->setup_seconds = seconds_now() - ts;
+    t->setup_seconds = nr_now_seconds() - ts;
     return s;
 }
 
 static nr_status sgd_exact_init(nr_trainer *t, void **state, nr_error *err) {
-    const double ts = seconds_now();
+    const double ts = nr_now_seconds();
     nr_status s = stats_init(t, (exact **)state, err);
     exact *x = *state;
     if (s == NR_OK) {
@@ -91,7 +84,7 @@ static nr_status sgd_exact_init(nr_trainer *t, void **state, nr_error *err) {
             s = nr_affine_epoch(&view, 0, t->n_train, t->o->lr, t->p.threads, &x->E, err);
         free(owned);
     }
-    t->setup_seconds = seconds_now() - ts;
+    t->setup_seconds = nr_now_seconds() - ts;
     return s;
 }
 

@@ -94,6 +94,9 @@ typedef struct {
 extern const nr_optimizer nr_opt_batch, nr_opt_minibatch, nr_opt_sgd, nr_opt_ols,
     nr_opt_batch_exact, nr_opt_sgd_exact, nr_opt_newton;
 
+/* Monotonic wall-clock seconds. */
+double nr_now_seconds(void);
+
 /* Feature means and population standard deviations over rows [0, n) (a
  * constant feature gets std 1). */
 nr_status nr_fit_standardization(const nr_data *d, size_t n, int threads, double *mean, double *std,
