@@ -73,16 +73,16 @@ static inline double at(const nr_data *d, size_t k) {
                               : ((const double *)d->values)[k];
 }
 
-#define SGD_CLASSIFIER(NAME, ROW)                                                                  \
+#define SGD_CLASSIFIER(NAME, RESIDUAL)                                                             \
     static nr_status NAME(const nr_data *d, double lr, int64_t epoch, double *w, double *b,        \
                           nr_error *err) {                                                         \
         (void)epoch, (void)err;                                                                    \
         const size_t f = d->features, st = f + 1;                                                  \
         for (size_t i = 0; i < d->rows; i++) {                                                     \
             const size_t o = i * st;                                                               \
-            double z = w[0] * at(d, o), l, r;                                                      \
+            double z = w[0] * at(d, o);                                                            \
             for (size_t j = 1; j < f; j++) z += w[j] * at(d, o + j);                               \
-            ROW(z + *b, at(d, o + f), &l, &r);                                                     \
+            const double r = RESIDUAL(z + *b, at(d, o + f));                                       \
             if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
             for (size_t j = 0; j < f; j++) w[j] -= lr * (r * at(d, o + j));                        \
             *b -= lr * r;                                                                          \
@@ -90,8 +90,8 @@ static inline double at(const nr_data *d, size_t k) {
         return NR_OK;                                                                              \
     }
 
-SGD_CLASSIFIER(sgd_logistic, nr_row_logistic)
-SGD_CLASSIFIER(sgd_perceptron, nr_row_perceptron)
+SGD_CLASSIFIER(sgd_logistic, nr_residual_logistic)
+SGD_CLASSIFIER(sgd_perceptron, nr_residual_perceptron)
 
 /* ---------------------------------------------------------------- table -- */
 

@@ -28,6 +28,17 @@ static inline void nr_row_logistic(double z, double y, double *loss, double *r) 
     *loss = fmax(m, 0.0) + log1p(e);
 }
 
+/* The residual alone (the per-sample rule needs no loss): the same bits as
+ * nr_row_logistic's r, without the log1p. */
+static inline double nr_residual_logistic(double z, double y) {
+    const double s = y > 0 ? -1.0 : 1.0, m = s * z, e = exp(-fabs(m));
+    return s * ((m >= 0 ? 1.0 : e) / (1.0 + e));
+}
+
+static inline double nr_residual_perceptron(double z, double y) {
+    return (z > 0 ? 1.0 : 0.0) - (y > 0 ? 1.0 : 0.0);
+}
+
 /* The perceptron, one row: r = step(z) - t with step(z) = [z > 0], and the
  * perceptron criterion max(0, -(2t - 1) z) as its loss. */
 static inline void nr_row_perceptron(double z, double y, double *loss, double *r) {

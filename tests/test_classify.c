@@ -321,6 +321,41 @@ Test(classify, perceptron_reaches_zero_errors_on_separable_data) {
     free(v);
 }
 
+Test(classify, sgd_follows_the_per_sample_rules) {
+    /* written out here: z = (w0 x0 + w1 x1) + b in data order; perceptron
+     * w += lr (y - step(z)) x (exact: no rounding but the reference's);
+     * logistic w -= lr (sigmoid(z) - y) x with the textbook sigmoid, which
+     * rounds differently from the stable form: 1e-12 relative after 3
+     * epochs of 700 steps */
+    const size_t n = 700, d = 2;
+    double *v = class_data(n, d, 41, 0);
+    nr_data dd = {n, d, NR_F64, v};
+    for (int act = 0; act < 2; act++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.activation = act ? NR_ACT_STEP : NR_ACT_SIGMOID;
+        o.algo = NR_ALGO_SGD, o.lr = 0.05, o.epochs = 3;
+        nr_model m;
+        nr_train_result r;
+        train_ok(&dd, &o, &m, &r);
+        double w[2] = {0, 0}, b = 0;
+        for (int e = 0; e < 3; e++)
+            for (size_t i = 0; i < n; i++) {
+                const double *row = v + i * 3, z = (w[0] * row[0] + w[1] * row[1]) + b;
+                const double g = act ? (z > 0) - row[2] : 1 / (1 + exp(-z)) - row[2];
+                w[0] -= 0.05 * (g * row[0]), w[1] -= 0.05 * (g * row[1]), b -= 0.05 * g;
+            }
+        const double tol = act ? 0 : 1e-12;
+        for (size_t j = 0; j < d; j++)
+            cr_assert(fabs(m.weights[j] - w[j]) <= tol * fabs(w[j]), "act %d w[%zu] %.17g vs %.17g",
+                      act, j, m.weights[j], w[j]);
+        cr_assert(fabs(m.bias - b) <= tol * fabs(b), "act %d b %.17g vs %.17g", act, m.bias, b);
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    free(v);
+}
+
 /* --------------------------------------------------------------- newton -- */
 
 Test(newton, hand_solved_saturated_two_feature_case) {
