@@ -72,6 +72,9 @@ double nr_sum_f32_avx2(const float *x, size_t n);
 double nr_sum_f64_avx2(const double *x, size_t n);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
+/* log1p of n values in [0, 1] (the logistic kernels' own, within 4 ulp;
+ * public for its test). */
+void nr_log1p_unit_avx2(const double *e, size_t n, double *out);
 void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
                           double *out);
 void nr_logistic_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
