@@ -270,7 +270,7 @@ NR_API nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *
 /* Models                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* The neuron's activation phi : identity (regression,
+/* The neuron's activation phi: identity (regression,
  * y = z), sigmoid (logistic regression, y = 1 / (1 + exp(-z)), a probability)
  * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b. */
 typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
@@ -329,14 +329,17 @@ NR_API nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b,
                               nr_error *err);
 
 /* ------------------------------------------------------------------------ */
-/* Training (src/trainer.c, src/kernels_*.c, src/dispatch.c)                */
+/* Training (src/trainer.c, src/train/, src/objective.c, src/kernels_*.c)   */
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
     NR_ALGO_SGD = 0,   /* per-sample SGD, the reference rule (nr_sgd_epoch) */
     NR_ALGO_BATCH,     /* full-batch gradient descent on the mean squared error */
     NR_ALGO_MINIBATCH, /* the same on batches of `batch` rows */
-    NR_ALGO_OLS        /* closed-form least squares (no epochs) */
+    NR_ALGO_OLS,       /* closed-form least squares (no epochs) */
+    NR_ALGO_NEWTON     /* Newton / IRLS with a line search: one pass and one
+                          (d+1)-square solve per epoch, to the optimum of the
+                          logistic loss (or of the squared error) */
 } nr_algo;
 
 typedef enum { NR_SHUFFLE_NONE = 0, NR_SHUFFLE_BATCHES, NR_SHUFFLE_SAMPLES } nr_shuffle;
@@ -356,17 +359,23 @@ typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples
 
 typedef struct {
     nr_algo algo;
-    int64_t epochs;     /* >= 1 (default 100) */
-    double lr;          /* > 0 (default 0.1; the CLI uses 0.001 for sgd) */
-    size_t batch;       /* minibatch rows (default 4096) */
-    int threads;        /* 0: OpenMP's default */
-    uint64_t seed;      /* shuffles (default 42) */
-    bool standardize;   /* train on (x - mean) / std of the training rows */
-    double val_split;   /* hold out the last fraction [0, 1) of the rows */
-    nr_shuffle shuffle; /* minibatch order (default batches) */
-    double tol;         /* early stopping: an epoch improves when the monitored
-                           loss drops by more than tol; < 0 disables (default) */
-    int64_t patience;   /* epochs without improvement before stopping (5) */
+    nr_activation activation; /* phi, and with it the loss (default identity) */
+    int64_t epochs;           /* >= 1 (default 100) */
+    double lr;                /* > 0 (default 0.1; the CLI uses 0.001 for sgd) */
+    size_t batch;             /* minibatch rows (default 4096) */
+    int threads;              /* 0: OpenMP's default */
+    uint64_t seed;            /* shuffles (default 42) */
+    bool standardize;         /* train on (x - mean) / std of the training rows */
+    double val_split;         /* hold out the last fraction [0, 1) of the rows */
+    nr_shuffle shuffle;       /* minibatch order (default batches) */
+    double tol;               /* early stopping: an epoch improves when the monitored
+                                 loss drops by more than tol; < 0 disables (default).
+                                 The monitored loss is the validation loss when
+                                 val_split > 0, else the epoch's training loss */
+    int64_t patience;         /* epochs without improvement before stopping (5) */
+    bool restore_best;        /* end with the parameters of the best monitored loss
+                                 (the weights that epoch started from) instead of
+                                 the last epoch's; result->best_epoch says which */
     nr_kernel_choice kernel;
     bool exact; /* batch: O(d^2) epochs from one pass of statistics;
                    sgd: one epoch of the per-sample rule in data order
@@ -388,17 +397,26 @@ NR_API void nr_train_defaults(nr_train_opts *o);
  * owned by the result (nr_train_result_free); the strings are constants. */
 typedef struct {
     int64_t epochs_run;
-    double train_loss; /* MSE of the final model on the training rows */
-    double val_loss;   /* MSE on the held-out rows (NaN when val_split is 0) */
+    double train_loss; /* mean loss of the final model on the training rows
+                          (MSE for the identity, the activation's
+                          loss otherwise: doc/formats.md) */
+    double val_loss;   /* the same on the held-out rows (NaN without them) */
     double seconds;    /* wall time of the epochs */
     double samples_per_second;
-    const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form" */
+    const char *stop_reason; /* "epochs", "tolerance", "interrupted", "closed form",
+                                "converged" (newton) */
+    int64_t best_epoch;      /* restore_best: the epoch whose start weights were kept
+                                (0 otherwise) */
     const char *kernel;      /* kernels used */
     int threads;             /* threads used */
     size_t train_rows, val_rows;
-    double *loss;        /* per epoch: batch and sgd, the MSE at the weights the
-                            epoch started from; minibatch, the mean of the batch
-                            losses during the epoch */
+    double *loss;        /* per epoch, the objective's mean loss (MSE for the
+                            identity): batch, sgd and --exact, at the weights the
+                            epoch started from; minibatch, the sum of the batches'
+                            row losses, each batch's at the weights it started
+                            from, over the training rows (not the mean of the
+                            batch means: they differ when the last batch is
+                            short); newton, at the iterate the epoch accepted */
     double *val_history; /* per epoch, or NULL */
     double *epoch_seconds;
 } nr_train_result;
@@ -407,16 +425,27 @@ typedef struct {
 NR_API void nr_train_result_free(nr_train_result *r);
 
 /* Train `m` (features must match the data; its weights and bias are the
- * starting point: nr_model_init gives zeros) on `d` with the options. On
- * success the model holds weights for raw features (standardization folded
- * in, and recorded). Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
- * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
- * (the message names the epoch and suggests a smaller learning rate),
- * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for
- * any thread count: rows are reduced in fixed blocks, in a fixed order.
- * `res` is always written: on success it owns the history (free it with
- * nr_train_result_free); on failure it holds no arrays and `m` keeps the
- * weights it came with. A stop asked by on_epoch is a success. */
+ * starting point: nr_model_init gives zeros) on `d` with the options. The
+ * activation picks the loss: identity, the mean squared
+ * error; sigmoid, the logistic loss; step, the perceptron criterion (and
+ * the per-sample rule w += lr (y - step(z)) x for sgd). For sigmoid and step
+ * every target, held-out rows included, must be 0/1 or every one -1/+1
+ * (read as 0/1). ols and --exact need the identity, newton a loss with a
+ * Hessian (identity or sigmoid; it ignores lr). On success the model holds
+ * weights for raw features (standardization folded in, and recorded) and
+ * the activation. Returns NR_ERR_ARG for invalid options or pairs of them;
+ * NR_ERR_INPUT for a target that is not a label (the message names the
+ * 1-based row, not the file), for ols without a unique solution, and for
+ * newton on separable classes (no finite optimum: the message says so) or
+ * a singular Hessian; NR_ERR_DIVERGED when the loss or the parameters
+ * become NaN/Inf or the loss grows beyond 1e6 times its first value (the
+ * message names the epoch and what went non-finite, and no option: the
+ * caller knows its own); NR_ERR_UNSUPPORTED for a kernel the CPU lacks.
+ * Bit-identical results for any thread count: rows are reduced in fixed
+ * blocks, in a fixed order. `res` is always written: on success it owns the
+ * history (free it with nr_train_result_free); on failure it holds no arrays
+ * and `m` keeps the weights it came with. A stop asked by on_epoch is a
+ * success. */
 NR_API nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m,
                           nr_train_result *res, nr_error *err);
 

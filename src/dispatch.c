@@ -4,11 +4,31 @@
 #include "internal.h"
 #include "kernels.h"
 
-static const nr_kernels scalar = {"scalar",          nr_grad_f32_scalar, nr_grad_f64_scalar,
-                                  nr_sum_f32_scalar, nr_sum_f64_scalar,  nr_gram_f64_scalar};
+static const nr_kernels scalar = {
+    .name = "scalar",
+    .grad_f32 = nr_grad_f32_scalar,
+    .grad_f64 = nr_grad_f64_scalar,
+    .logistic_f32 = nr_logistic_f32_scalar,
+    .logistic_f64 = nr_logistic_f64_scalar,
+    .perceptron_f32 = nr_perceptron_f32_scalar,
+    .perceptron_f64 = nr_perceptron_f64_scalar,
+    .sum_f32 = nr_sum_f32_scalar,
+    .sum_f64 = nr_sum_f64_scalar,
+    .gram_f64 = nr_gram_f64_scalar,
+};
 #if defined(__x86_64__) || defined(_M_X64)
-static const nr_kernels avx2 = {"avx2",          nr_grad_f32_avx2, nr_grad_f64_avx2,
-                                nr_sum_f32_avx2, nr_sum_f64_avx2,  nr_gram_f64_avx2};
+static const nr_kernels avx2 = {
+    .name = "avx2",
+    .grad_f32 = nr_grad_f32_avx2,
+    .grad_f64 = nr_grad_f64_avx2,
+    .logistic_f32 = nr_logistic_f32_avx2,
+    .logistic_f64 = nr_logistic_f64_avx2,
+    .perceptron_f32 = nr_perceptron_f32_avx2,
+    .perceptron_f64 = nr_perceptron_f64_avx2,
+    .sum_f32 = nr_sum_f32_avx2,
+    .sum_f64 = nr_sum_f64_avx2,
+    .gram_f64 = nr_gram_f64_avx2,
+};
 
 static bool cpu_has_avx2_fma(void) {
     __builtin_cpu_init();

@@ -33,10 +33,20 @@ typedef double (*nr_sum_f64_fn)(const double *x, size_t n);
  * doubles. The least-squares statistics of exact.c, on centered rows. */
 typedef void (*nr_gram_fn)(const double *x, size_t n, size_t w, double *G);
 
+/* The other objectives' block sums have the same shape (objective.h): with
+ * z = w.x_i + b and the labels y as 0/1 (y > 0 is 1, so -1/+1 labels work
+ * too), r_i = phi(z) - y_i in out[j] = sum_i r_i x_ij and out[d] = sum_i r_i,
+ * and out[d + 1] = the sum of the rows' losses: logistic (sigmoid,
+ * binary cross-entropy as softplus) and perceptron (step, the perceptron
+ * criterion max(0, -(2y - 1) z)). */
 typedef struct {
     const char *name;
-    nr_grad_f32_fn grad_f32;
+    nr_grad_f32_fn grad_f32; /* squared error (identity) */
     nr_grad_f64_fn grad_f64;
+    nr_grad_f32_fn logistic_f32;
+    nr_grad_f64_fn logistic_f64;
+    nr_grad_f32_fn perceptron_f32;
+    nr_grad_f64_fn perceptron_f64;
     nr_sum_f32_fn sum_f32;
     nr_sum_f64_fn sum_f64;
     nr_gram_fn gram_f64;
@@ -46,6 +56,14 @@ void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, dou
 void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                         double *out);
 void nr_gram_f64_scalar(const double *x, size_t n, size_t w, double *G);
+void nr_logistic_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b,
+                            double *out);
+void nr_logistic_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
+                            double *out);
+void nr_perceptron_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b,
+                              double *out);
+void nr_perceptron_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
+                              double *out);
 double nr_sum_f32_scalar(const float *x, size_t n);
 double nr_sum_f64_scalar(const double *x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
@@ -54,6 +72,17 @@ double nr_sum_f32_avx2(const float *x, size_t n);
 double nr_sum_f64_avx2(const double *x, size_t n);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
+/* log1p of n values in [0, 1] (the logistic kernels' own, within 4 ulp;
+ * public for its test). */
+void nr_log1p_unit_avx2(const double *e, size_t n, double *out);
+void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
+                          double *out);
+void nr_logistic_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
+                          double *out);
+void nr_perceptron_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
+                            double *out);
+void nr_perceptron_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
+                            double *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

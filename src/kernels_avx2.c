@@ -10,7 +10,10 @@
  * gradient vector. Tails of rows go through the same scalar formula. */
 #include <immintrin.h>
 
+#include <sleef.h>
+
 #include "kernels.h"
+#include "objective.h"
 
 /* Bytes ahead of the loads that the loops prefetch: a pass has several
  * times the uops of a plain read, so the out-of-order window alone keeps too
@@ -26,62 +29,161 @@ static inline double hsum(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
 }
 
+/* The residual and loss of 4 rows, from W, X, B (one feature) or from the
+ * dot product plus B (several), and Y: per objective (objective.h). The
+ * squared error keeps its own operation order (the bits it has always had:
+ * r = w x + (b - y)); the others form z first. Each adds the rows' losses
+ * into L. */
+#define RES1_SQUARED(W, X, B, Y, R, L)                                                             \
+    R = _mm256_fmadd_pd(W, X, _mm256_sub_pd(B, Y));                                                \
+    L = _mm256_fmadd_pd(R, R, L);
+#define RESN_SQUARED(DOT, B, Y, R, L)                                                              \
+    R = _mm256_add_pd(DOT, _mm256_sub_pd(B, Y));                                                   \
+    L = _mm256_fmadd_pd(R, R, L);
+#define RES1_OBJ(FN, W_, X_, B_, Y_, R_, L_)                                                       \
+    {                                                                                              \
+        __m256d l_;                                                                                \
+        FN(_mm256_fmadd_pd(W_, X_, B_), Y_, &R_, &l_);                                             \
+        L_ = _mm256_add_pd(L_, l_);                                                                \
+    }
+#define RES1_LOGISTIC(W_, X_, B_, Y_, R_, L_) RES1_OBJ(logistic4, W_, X_, B_, Y_, R_, L_)
+#define RES1_PERCEPTRON(W_, X_, B_, Y_, R_, L_) RES1_OBJ(perceptron4, W_, X_, B_, Y_, R_, L_)
+#define RESN_OBJ(FN, D_, B_, Y_, R_, L_)                                                           \
+    {                                                                                              \
+        __m256d l_;                                                                                \
+        FN(_mm256_add_pd(D_, B_), Y_, &R_, &l_);                                                   \
+        L_ = _mm256_add_pd(L_, l_);                                                                \
+    }
+#define RESN_LOGISTIC(D_, B_, Y_, R_, L_) RESN_OBJ(logistic4, D_, B_, Y_, R_, L_)
+#define RESN_PERCEPTRON(D_, B_, Y_, R_, L_) RESN_OBJ(perceptron4, D_, B_, Y_, R_, L_)
+
+/* log1p(e) for e in [0, 1], the logistic loss's one use of it: 2 atanh(s)
+ * with s = e / (2 + e) in [0, 1/3], as 2 s (1 + s^2/3 + s^4/5 + ... +
+ * s^32/33): the first term left out, s^34/35 <= 9^-17 / 35 = 4.8e-18, is
+ * below half an ulp, and the rounding of s (2 ulp), of the sum (1 ulp; its
+ * terms fall by 9x each) and of the product keep the result within 4 ulp of
+ * log1p (tested against libm over the whole interval). A quarter of the
+ * instructions of a general log1p, which must first reduce its argument. */
+static inline __m256d log1p_unit(__m256d e) {
+    static const double inv_odd[] = {1.0 / 33, 1.0 / 31, 1.0 / 29, 1.0 / 27, 1.0 / 25, 1.0 / 23,
+                                     1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13, 1.0 / 11,
+                                     1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3,  1.0};
+    const __m256d S = _mm256_div_pd(e, _mm256_add_pd(_mm256_set1_pd(2.0), e));
+    const __m256d T = _mm256_mul_pd(S, S);
+    __m256d P = _mm256_set1_pd(inv_odd[0]);
+    for (int k = 1; k < 17; k++) P = _mm256_fmadd_pd(P, T, _mm256_set1_pd(inv_odd[k]));
+    return _mm256_mul_pd(_mm256_add_pd(S, S), P);
+}
+
+void nr_log1p_unit_avx2(const double *e, size_t n, double *out) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, log1p_unit(_mm256_loadu_pd(e + i)));
+    for (; i < n; i++) {
+        double t[4] = {e[i], 0, 0, 0};
+        _mm256_storeu_pd(t, log1p_unit(_mm256_loadu_pd(t)));
+        out[i] = t[0];
+    }
+}
+
+/* Logistic loss of 4 rows (objective.h, nr_row_logistic): with t = [y > 0]
+ * and the margin against the label m = (1 - 2t) z, loss = softplus(m) =
+ * max(m, 0) + log1p(e) and r = sigmoid(z) - t = (1 - 2t) sigmoid(m), with
+ * e = exp(-|m|) in (0, 1]: no overflow for any z, full relative accuracy of
+ * r in both tails. exp is SLEEF's (within 1 ulp), log1p log1p_unit. */
+static inline void logistic4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
+    const __m256d S = _mm256_sub_pd(one, _mm256_add_pd(T, T));
+    const __m256d M = _mm256_mul_pd(S, Z);
+    const __m256d A = _mm256_andnot_pd(_mm256_set1_pd(-0.0), M);
+    const __m256d E = Sleef_expd4_u10avx2(_mm256_sub_pd(zero, A));
+    const __m256d num = _mm256_blendv_pd(E, one, _mm256_cmp_pd(M, zero, _CMP_GE_OQ));
+    *R = _mm256_mul_pd(S, _mm256_div_pd(num, _mm256_add_pd(one, E)));
+    *L = _mm256_add_pd(_mm256_max_pd(M, zero), log1p_unit(E));
+}
+
+/* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0). */
+static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
+    const __m256d step = _mm256_and_pd(_mm256_cmp_pd(Z, zero, _CMP_GT_OQ), one);
+    *R = _mm256_sub_pd(step, T);
+    *L = _mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(one, _mm256_add_pd(T, T)), Z), zero);
+}
+
+/* Scalar rows (tails, and rows too wide for registers): the objective's own
+ * per-row definition, from z = b + sum w x. */
+#define ROW_SQUARED(z, y, l, r) (r = (z) - (y), l = r * r)
+#define ROW_LOGISTIC(z, y, l, r) nr_row_logistic(z, y, &l, &r)
+#define ROW_PERCEPTRON(z, y, l, r) nr_row_perceptron(z, y, &l, &r)
+
 /* Rows [i0, n) of a one-feature block, scalar, into g, s, l. */
-#define TAIL_1(T)                                                                                  \
+#define TAIL_1(T, ROW)                                                                             \
     for (size_t i = i0; i < n; i++) {                                                              \
-        double xv = (double)x[2 * i], r = w0 * xv + b - (double)x[2 * i + 1];                      \
-        g += r * xv, s += r, l += r * r;                                                           \
+        double xv = (double)x[2 * i], r, lr;                                                       \
+        ROW_TAIL1_##ROW g += r * xv, s += r, l += lr;                                              \
+    }
+/* the squared error's own order: w x + b - y */
+#define ROW_TAIL1_SQUARED r = w0 * xv + b - (double)x[2 * i + 1], lr = r * r;
+#define ROW_TAIL1_LOGISTIC nr_row_logistic(w0 *xv + b, (double)x[2 * i + 1], &lr, &r);
+#define ROW_TAIL1_PERCEPTRON nr_row_perceptron(w0 *xv + b, (double)x[2 * i + 1], &lr, &r);
+
+#define GRAD1_F32(NAME, RES, ROW)                                                                  \
+    static void NAME(const float *x, size_t n, double w0, double b, double *out) {                 \
+        const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);                               \
+        __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0, r0, r1;     \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);                       \
+            __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);             \
+            __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */              \
+            __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));                              \
+            __m256d u = _mm256_cvtps_pd(_mm256_castps256_ps128(c));                                \
+            __m256d v = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));                              \
+            __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);                  \
+            __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);                  \
+            RES(W, X0, B, Y0, r0, l0)                                                              \
+            RES(W, X1, B, Y1, r1, l1)                                                              \
+            g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);                    \
+            s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);                                \
+        }                                                                                          \
+        double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),                   \
+               l = hsum(_mm256_add_pd(l0, l1));                                                    \
+        size_t i0 = i;                                                                             \
+        TAIL_1(float, ROW)                                                                         \
+        out[0] = g, out[1] = s, out[2] = l;                                                        \
     }
 
-static void grad1_f32(const float *x, size_t n, double w0, double b, double *out) {
-    const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
-    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);
-        __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);
-        __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */
-        __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-        __m256d u = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
-        __m256d v = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
-        __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);
-        __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);
-        __m256d r0 = _mm256_fmadd_pd(W, X0, _mm256_sub_pd(B, Y0));
-        __m256d r1 = _mm256_fmadd_pd(W, X1, _mm256_sub_pd(B, Y1));
-        g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);
-        s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);
-        l0 = _mm256_fmadd_pd(r0, r0, l0), l1 = _mm256_fmadd_pd(r1, r1, l1);
+#define GRAD1_F64(NAME, RES, ROW)                                                                  \
+    static void NAME(const double *x, size_t n, double w0, double b, double *out) {                \
+        const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);                               \
+        __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0, r0, r1;     \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0); /* 128 bytes */       \
+            _mm_prefetch((const char *)(x + 2 * i) + PREFETCH + 64, _MM_HINT_T0);                  \
+            __m256d p = _mm256_loadu_pd(x + 2 * i), q = _mm256_loadu_pd(x + 2 * i + 4);            \
+            __m256d u = _mm256_loadu_pd(x + 2 * i + 8), v = _mm256_loadu_pd(x + 2 * i + 12);       \
+            __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);                  \
+            __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);                  \
+            RES(W, X0, B, Y0, r0, l0)                                                              \
+            RES(W, X1, B, Y1, r1, l1)                                                              \
+            g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);                    \
+            s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);                                \
+        }                                                                                          \
+        double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),                   \
+               l = hsum(_mm256_add_pd(l0, l1));                                                    \
+        size_t i0 = i;                                                                             \
+        TAIL_1(double, ROW)                                                                        \
+        out[0] = g, out[1] = s, out[2] = l;                                                        \
     }
-    double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),
-           l = hsum(_mm256_add_pd(l0, l1));
-    size_t i0 = i;
-    TAIL_1(float)
-    out[0] = g, out[1] = s, out[2] = l;
-}
 
-static void grad1_f64(const double *x, size_t n, double w0, double b, double *out) {
-    const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
-    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0); /* 128 bytes a turn */
-        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH + 64, _MM_HINT_T0);
-        __m256d p = _mm256_loadu_pd(x + 2 * i), q = _mm256_loadu_pd(x + 2 * i + 4);
-        __m256d u = _mm256_loadu_pd(x + 2 * i + 8), v = _mm256_loadu_pd(x + 2 * i + 12);
-        __m256d X0 = _mm256_unpacklo_pd(p, q), Y0 = _mm256_unpackhi_pd(p, q);
-        __m256d X1 = _mm256_unpacklo_pd(u, v), Y1 = _mm256_unpackhi_pd(u, v);
-        __m256d r0 = _mm256_fmadd_pd(W, X0, _mm256_sub_pd(B, Y0));
-        __m256d r1 = _mm256_fmadd_pd(W, X1, _mm256_sub_pd(B, Y1));
-        g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);
-        s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);
-        l0 = _mm256_fmadd_pd(r0, r0, l0), l1 = _mm256_fmadd_pd(r1, r1, l1);
-    }
-    double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),
-           l = hsum(_mm256_add_pd(l0, l1));
-    size_t i0 = i;
-    TAIL_1(double)
-    out[0] = g, out[1] = s, out[2] = l;
-}
+GRAD1_F32(grad1_f32, RES1_SQUARED, SQUARED)
+GRAD1_F64(grad1_f64, RES1_SQUARED, SQUARED)
+GRAD1_F32(logistic1_f32, RES1_LOGISTIC, LOGISTIC)
+GRAD1_F64(logistic1_f64, RES1_LOGISTIC, LOGISTIC)
+GRAD1_F32(perceptron1_f32, RES1_PERCEPTRON, PERCEPTRON)
+GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
 
 /* Lanes 0..k-1 set, for masked loads of a tail of k < 4 features. */
 static inline __m256i tail_mask64(size_t k) {
@@ -100,7 +202,7 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
 }
 
 /* Several features: G (d rounded up to 4, zeroed) accumulates sum r*x. */
-#define GRADN(T, NAME, LOAD)                                                                       \
+#define GRADN(T, NAME, LOAD, ROW)                                                                  \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out,       \
                      double *G, double *Wp) {                                                      \
         const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1);                                    \
@@ -113,28 +215,33 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
                 __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
                 acc = _mm256_fmadd_pd(_mm256_load_pd(Wp + 4 * v), X, acc);                         \
             }                                                                                      \
-            const double r = hsum(acc) + b - (double)row[d];                                       \
+            double r, lr;                                                                          \
+            ROW(hsum(acc) + b, (double)row[d], lr, r);                                             \
             const __m256d R = _mm256_set1_pd(r);                                                   \
             for (size_t v = 0; v < dv; v++) {                                                      \
                 __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
                 _mm256_store_pd(G + 4 * v, _mm256_fmadd_pd(R, X, _mm256_load_pd(G + 4 * v)));      \
             }                                                                                      \
-            s += r, l += r * r;                                                                    \
+            s += r, l += lr;                                                                       \
         }                                                                                          \
         for (size_t j = 0; j < d; j++) out[j] = G[j];                                              \
         out[d] = s, out[d + 1] = l;                                                                \
         (void)w;                                                                                   \
     }
 
-GRADN(float, gradn_f32, load4_f32)
-GRADN(double, gradn_f64, load4_f64)
+GRADN(float, gradn_f32, load4_f32, ROW_SQUARED)
+GRADN(double, gradn_f64, load4_f64, ROW_SQUARED)
+GRADN(float, logisticn_f32, load4_f32, ROW_LOGISTIC)
+GRADN(double, logisticn_f64, load4_f64, ROW_LOGISTIC)
+GRADN(float, perceptronn_f32, load4_f32, ROW_PERCEPTRON)
+GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
 
 /* Up to 16 features: four rows at a time with the weights and the gradient
  * in registers (DV vectors of 4). The four dot products are reduced together
  * (two hadds and a cross-lane add give the four residuals in one vector), so
  * a row costs no horizontal sum of its own and no store-to-load round trip
  * through a gradient array: the loop is bound by memory, not by latency. */
-#define GRAD_SMALL(T, NAME, LOAD, DV)                                                              \
+#define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
         const size_t tail = d - 4 * (DV - 1), st = d + 1;                                          \
         const __m256i m = tail_mask64(tail);                                                       \
@@ -164,8 +271,9 @@ GRADN(double, gradn_f64, load4_f64)
                 _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
             const __m256d Y =                                                                      \
                 _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
-            const __m256d R = _mm256_add_pd(dot, _mm256_sub_pd(B, Y));                             \
-            S = _mm256_add_pd(S, R), L = _mm256_fmadd_pd(R, R, L);                                 \
+            __m256d R;                                                                             \
+            RES(dot, B, Y, R, L)                                                                   \
+            S = _mm256_add_pd(S, R);                                                               \
             const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
                           R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
             const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
@@ -183,28 +291,44 @@ GRADN(double, gradn_f64, load4_f64)
         double s = hsum(S), l = hsum(L);                                                           \
         for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
             const T *row = x + i * st;                                                             \
-            double r = b;                                                                          \
-            for (size_t j = 0; j < d; j++) r += w[j] * (double)row[j];                             \
-            r -= (double)row[d];                                                                   \
+            double z = b, r, lr;                                                                   \
+            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
+            ROW(z, (double)row[d], lr, r);                                                         \
             for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
-            s += r, l += r * r;                                                                    \
+            s += r, l += lr;                                                                       \
         }                                                                                          \
         for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
         out[d] = s, out[d + 1] = l;                                                                \
     }
 
-GRAD_SMALL(float, grads1_f32, load4_f32, 1)
-GRAD_SMALL(float, grads2_f32, load4_f32, 2)
-GRAD_SMALL(float, grads3_f32, load4_f32, 3)
-GRAD_SMALL(float, grads4_f32, load4_f32, 4)
-GRAD_SMALL(double, grads1_f64, load4_f64, 1)
-GRAD_SMALL(double, grads2_f64, load4_f64, 2)
-GRAD_SMALL(double, grads3_f64, load4_f64, 3)
-GRAD_SMALL(double, grads4_f64, load4_f64, 4)
+GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(float, grads2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(float, grads3_f32, load4_f32, 3, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(float, grads4_f32, load4_f32, 4, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(double, grads1_f64, load4_f64, 1, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(double, grads2_f64, load4_f64, 2, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(double, grads3_f64, load4_f64, 3, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(double, grads4_f64, load4_f64, 4, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL(float, logistics1_f32, load4_f32, 1, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(float, logistics2_f32, load4_f32, 2, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(float, logistics3_f32, load4_f32, 3, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(float, logistics4_f32, load4_f32, 4, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(double, logistics1_f64, load4_f64, 1, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(double, logistics2_f64, load4_f64, 2, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(double, logistics3_f64, load4_f64, 3, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(double, logistics4_f64, load4_f64, 4, RESN_LOGISTIC, ROW_LOGISTIC)
+GRAD_SMALL(float, perceptrons1_f32, load4_f32, 1, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(float, perceptrons2_f32, load4_f32, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(float, perceptrons3_f32, load4_f32, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(float, perceptrons4_f32, load4_f32, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(double, perceptrons1_f64, load4_f64, 1, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(double, perceptrons2_f64, load4_f64, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(double, perceptrons3_f64, load4_f64, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
 
 /* Scratch for the padded weights and gradient: features up to 4096 on the
  * stack (64 KiB), beyond that on the heap. */
-#define DISPATCH_N(T, FN)                                                                          \
+#define DISPATCH_N(FN, FALLBACK)                                                                   \
     do {                                                                                           \
         const size_t dp = (d + 3) / 4 * 4;                                                         \
         double stack[2 * 1024] __attribute__((aligned(32)));                                       \
@@ -212,7 +336,7 @@ GRAD_SMALL(double, grads4_f64, load4_f64, 4)
         if (2 * dp > sizeof stack / sizeof stack[0]) {                                             \
             buf = _mm_malloc(2 * dp * sizeof(double), 32);                                         \
             if (!buf) { /* fall back to the scalar kernel rather than fail */                      \
-                nr_grad_##T##_scalar(x, n, d, w, b, out);                                          \
+                FALLBACK(x, n, d, w, b, out);                                                      \
                 return;                                                                            \
             }                                                                                      \
         }                                                                                          \
@@ -222,41 +346,39 @@ GRAD_SMALL(double, grads4_f64, load4_f64, 4)
         if (buf != stack) _mm_free(buf);                                                           \
     } while (0)
 
-void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out) {
-    static void (*const small[])(const float *, size_t, size_t, const double *, double,
-                                 double *) = {grads1_f32, grads2_f32, grads3_f32, grads4_f32};
-    if (d == 0) { /* only the bias: nothing to vectorise */
-        nr_grad_f32_scalar(x, n, d, w, b, out);
-        return;
+/* The public kernel of an objective for one dtype: the widths with a loop
+ * of their own, the generic one beyond 16 features. */
+#define KERNEL_AVX2(T, NAME, ONE, S1, S2, S3, S4, WIDE, SCALAR)                                    \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
+        static void (*const small[])(const T *, size_t, size_t, const double *, double,            \
+                                     double *) = {S1, S2, S3, S4};                                 \
+        if (d == 0) { /* only the bias: nothing to vectorise */                                    \
+            SCALAR(x, n, d, w, b, out);                                                            \
+            return;                                                                                \
+        }                                                                                          \
+        if (d == 1) {                                                                              \
+            ONE(x, n, w[0], b, out);                                                               \
+            return;                                                                                \
+        }                                                                                          \
+        if (d >= 2 && d <= 16) {                                                                   \
+            small[(d - 1) / 4](x, n, d, w, b, out);                                                \
+            return;                                                                                \
+        }                                                                                          \
+        DISPATCH_N(WIDE, SCALAR);                                                                  \
     }
-    if (d == 1) {
-        grad1_f32(x, n, w[0], b, out);
-        return;
-    }
-    if (d >= 2 && d <= 16) {
-        small[(d - 1) / 4](x, n, d, w, b, out);
-        return;
-    }
-    DISPATCH_N(f32, gradn_f32);
-}
 
-void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out) {
-    static void (*const small[])(const double *, size_t, size_t, const double *, double,
-                                 double *) = {grads1_f64, grads2_f64, grads3_f64, grads4_f64};
-    if (d == 0) {
-        nr_grad_f64_scalar(x, n, d, w, b, out);
-        return;
-    }
-    if (d == 1) {
-        grad1_f64(x, n, w[0], b, out);
-        return;
-    }
-    if (d >= 2 && d <= 16) {
-        small[(d - 1) / 4](x, n, d, w, b, out);
-        return;
-    }
-    DISPATCH_N(f64, gradn_f64);
-}
+KERNEL_AVX2(float, nr_grad_f32_avx2, grad1_f32, grads1_f32, grads2_f32, grads3_f32, grads4_f32,
+            gradn_f32, nr_grad_f32_scalar)
+KERNEL_AVX2(double, nr_grad_f64_avx2, grad1_f64, grads1_f64, grads2_f64, grads3_f64, grads4_f64,
+            gradn_f64, nr_grad_f64_scalar)
+KERNEL_AVX2(float, nr_logistic_f32_avx2, logistic1_f32, logistics1_f32, logistics2_f32,
+            logistics3_f32, logistics4_f32, logisticn_f32, nr_logistic_f32_scalar)
+KERNEL_AVX2(double, nr_logistic_f64_avx2, logistic1_f64, logistics1_f64, logistics2_f64,
+            logistics3_f64, logistics4_f64, logisticn_f64, nr_logistic_f64_scalar)
+KERNEL_AVX2(float, nr_perceptron_f32_avx2, perceptron1_f32, perceptrons1_f32, perceptrons2_f32,
+            perceptrons3_f32, perceptrons4_f32, perceptronn_f32, nr_perceptron_f32_scalar)
+KERNEL_AVX2(double, nr_perceptron_f64_avx2, perceptron1_f64, perceptrons1_f64, perceptrons2_f64,
+            perceptrons3_f64, perceptrons4_f64, perceptronn_f64, nr_perceptron_f64_scalar)
 
 /* Streaming read: four independent vector sums in the data's own type, so
  * the loop is bound by loads, not by the latency of one add chain. */

@@ -1,6 +1,7 @@
 /* Scalar kernels: the plain double loop every other kernel is tested
  * against. Always built, on every architecture. */
 #include "kernels.h"
+#include "objective.h"
 
 #define SCALAR_GRAD(T, NAME)                                                                       \
     void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
@@ -18,6 +19,26 @@
 
 SCALAR_GRAD(float, nr_grad_f32_scalar)
 SCALAR_GRAD(double, nr_grad_f64_scalar)
+
+/* The other objectives: z = b + sum w x, then the objective's own row. */
+#define SCALAR_OBJECTIVE(T, NAME, ROW)                                                             \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
+        for (size_t j = 0; j < d + 2; j++) out[j] = 0.0;                                           \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = x + i * (d + 1);                                                        \
+            double z = b, r, l;                                                                    \
+            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
+            ROW(z, (double)row[d], &l, &r);                                                        \
+            for (size_t j = 0; j < d; j++) out[j] += r * (double)row[j];                           \
+            out[d] += r;                                                                           \
+            out[d + 1] += l;                                                                       \
+        }                                                                                          \
+    }
+
+SCALAR_OBJECTIVE(float, nr_logistic_f32_scalar, nr_row_logistic)
+SCALAR_OBJECTIVE(double, nr_logistic_f64_scalar, nr_row_logistic)
+SCALAR_OBJECTIVE(float, nr_perceptron_f32_scalar, nr_row_perceptron)
+SCALAR_OBJECTIVE(double, nr_perceptron_f64_scalar, nr_row_perceptron)
 
 #define SCALAR_SUM(T, NAME)                                                                        \
     double NAME(const T *x, size_t n) {                                                            \

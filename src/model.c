@@ -71,6 +71,8 @@ static const char *algo_name(nr_algo a) {
         return "minibatch";
     case NR_ALGO_OLS:
         return "ols";
+    case NR_ALGO_NEWTON:
+        return "newton";
     }
     return "?";
 }

@@ -337,7 +337,43 @@ Test(trainer, huge_learning_rate_diverges_with_a_clear_message) {
         nr_train_result r;
         nr_error err = {{0}};
         cr_assert_eq(nr_train(&d, &o, &m, &r, &err), NR_ERR_DIVERGED, "algo %d", a);
-        cr_assert(strstr(err.msg, "epoch ") && strstr(err.msg, "smaller --lr"), "%s", err.msg);
+        /* it says when and what went non-finite; options are the caller's
+         * to name (the CLI adds "try a smaller --lr") */
+        cr_assert(strstr(err.msg, "epoch ") && strstr(err.msg, "diverged"), "%s", err.msg);
+        cr_assert(strstr(err.msg, "loss") || strstr(err.msg, "weights") ||
+                      strstr(err.msg, "bias") || strstr(err.msg, "residual"),
+                  "%s", err.msg);
+        cr_assert(!strstr(err.msg, "--"), "the library names no CLI flag: %s", err.msg);
+        nr_model_free(&m);
+    }
+    free(v);
+}
+
+Test(trainer, divergence_message_says_what_became_non_finite) {
+    double *v = gen_f64(1000, 2, NR_DIST_UNIFORM, 1, 0.1);
+    nr_data d = {1000, 2, NR_F64, v};
+    const struct {
+        nr_algo algo;
+        bool exact;
+        double lr;
+        const char *frag;
+    } cases[] = {
+        /* the loss is finite and unchanged at the epoch's start: the
+         * weights are what overflowed, within the epoch's map */
+        {NR_ALGO_SGD, true, 10, "epoch 1: the weights became"},
+        {NR_ALGO_BATCH, false, 100, "the training loss grew to"},
+        {NR_ALGO_SGD, false, 10, "a squared residual overflowed"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = cases[c].algo, o.exact = cases[c].exact, o.lr = cases[c].lr, o.epochs = 100;
+        nr_model m;
+        nr_model_init(&m, 2, NULL);
+        nr_train_result r;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_train(&d, &o, &m, &r, &err), NR_ERR_DIVERGED, "case %zu", c);
+        cr_assert(strstr(err.msg, cases[c].frag), "case %zu: %s", c, err.msg);
         nr_model_free(&m);
     }
     free(v);

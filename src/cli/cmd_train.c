@@ -16,11 +16,14 @@ static void train_usage(FILE *f) {
     fputs(
         "usage: neuron train --data FILE [options]\n"
         "\n"
-        "Train a linear neuron y = w.x + b on FILE (.npy, .csv or .tsv; target = last\n"
+        "Train a neuron y = phi(w.x + b) on FILE (.npy, .csv or .tsv; target = last\n"
         "column). Prints the report as JSON on stdout.\n"
         "\n"
         "options:\n"
-        "  --algo sgd|batch|minibatch|ols  algorithm (batch)\n"
+        "  --algo sgd|batch|minibatch|ols|newton  algorithm (batch); newton: Newton/IRLS\n"
+        "                     to the optimum, one pass per epoch, stops when converged\n"
+        "  --activation identity|sigmoid|step  the neuron's phi, and its loss: squared\n"
+        "                     error, logistic (labels 0/1 or -1/+1), perceptron (identity)\n"
         "  --epochs E         passes over the data, in [1, 10^9] (100)\n"
         "  --lr LR            learning rate, a finite number > 0 (batch/minibatch 0.1, sgd 0.001)\n"
         "  --batch B          minibatch rows, >= 1 (4096); minibatch only\n"
@@ -31,7 +34,10 @@ static void train_usage(FILE *f) {
         "  --standardize      train on standardized features (model is on raw ones)\n"
         "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
         "  --tol T            stop when the loss improves by <= T for --patience epochs\n"
-        "  --patience P       epochs without improvement before stopping, >= 1 (5); needs --tol\n"
+        "  --patience P       epochs without improvement before stopping, >= 1 (5); needs\n"
+        "                     --tol, which watches the validation loss with --val-split,\n"
+        "                     else the training loss\n"
+        "  --restore-best     keep the weights of the best watched loss, not the last\n"
         "  --exact            batch: epochs from one pass of statistics, O(d^2) each;\n"
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
@@ -130,7 +136,7 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
 
 /* ------------------------------------------------------------- outputs -- */
 
-static const char *algo_names = "sgd|batch|minibatch|ols";
+static const char *algo_names = "sgd|batch|minibatch|ols|newton";
 
 static void add_number_or_null(cJSON *j, const char *k, double v) {
     if (isfinite(v))
@@ -142,9 +148,11 @@ static void add_number_or_null(cJSON *j, const char *k, double v) {
 static char *report_json(const char *data, const nr_train_opts *o, const nr_data *d,
                          const nr_model *m, const nr_train_result *r) {
     cJSON *j = cJSON_CreateObject();
-    static const char *names[] = {"sgd", "batch", "minibatch", "ols"};
+    static const char *names[] = {"sgd", "batch", "minibatch", "ols", "newton"};
+    static const char *activations[] = {"identity", "sigmoid", "step"};
     cJSON_AddStringToObject(j, "data", data);
     cJSON_AddStringToObject(j, "algo", names[o->algo]);
+    cJSON_AddStringToObject(j, "activation", activations[o->activation]);
     if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)o->batch);
     cJSON_AddBoolToObject(j, "exact", o->exact);
     cJSON_AddStringToObject(j, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
@@ -167,6 +175,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     add_number_or_null(j, "epoch_seconds_median",
                        cli_median(r->epoch_seconds, (size_t)r->epochs_run));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason ? r->stop_reason : "epochs");
+    if (o->restore_best) cJSON_AddNumberToObject(j, "best_epoch", (double)r->best_epoch);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
@@ -219,6 +228,44 @@ static nr_status write_history(nr_atomic *a, const nr_train_opts *o, const nr_tr
 
 /* ---------------------------------------------------------------- train -- */
 
+/* Widest ratio between the features' root-mean-square values (1 when they
+ * are alike): what makes one learning rate too large for some features and
+ * too small for others. */
+static double feature_scale_ratio(const nr_data *d) {
+    const size_t f = d->features, st = f + 1;
+    double lo = INFINITY, hi = 0;
+    for (size_t j = 0; j < f; j++) {
+        double ss = 0;
+        for (size_t i = 0; i < d->rows; i++) {
+            const double x = d->dtype == NR_F32 ? (double)((const float *)d->values)[i * st + j]
+                                                : ((const double *)d->values)[i * st + j];
+            ss += x * x;
+        }
+        const double rms = sqrt(ss / (double)d->rows);
+        if (rms > 0) lo = fmin(lo, rms), hi = fmax(hi, rms);
+    }
+    return hi > 0 && lo < INFINITY ? hi / lo : 1.0;
+}
+
+/* Report a failed training: bad input names the file (the library knows
+ * only rows), divergence gets the options that would help. */
+static int train_failed(nr_status s, const nr_error *err, const char *path, const nr_data *d,
+                        const nr_train_opts *o) {
+    if (s == NR_ERR_INPUT) {
+        cli_error("%s: %s", path, err->msg);
+        return cli_exit_code(s);
+    }
+    if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
+    const double ratio = o->standardize ? 1.0 : feature_scale_ratio(d);
+    if (ratio > 100)
+        cli_error("%s; try a smaller --lr (now %g), or --standardize (feature scales differ by "
+                  "%.3gx)",
+                  err->msg, o->lr, ratio);
+    else
+        cli_error("%s; try a smaller --lr (now %g)", err->msg, o->lr);
+    return cli_exit_code(s);
+}
+
 int cmd_train(int argc, char **argv) {
     nr_train_opts o;
     nr_train_defaults(&o);
@@ -244,6 +291,9 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--algo")) {
             ok = cli_choice(&a, algo_names, &c);
             o.algo = (nr_algo)c;
+        } else if (cli_is(&a, "--activation")) {
+            ok = cli_choice(&a, "identity|sigmoid|step", &c);
+            o.activation = (nr_activation)c;
         } else if (cli_is(&a, "--epochs")) {
             ok = cli_int(&a, 1, 1000000000, &o.epochs);
             given_epochs = true;
@@ -274,6 +324,8 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--patience")) {
             ok = cli_int(&a, 1, 1000000000, &o.patience);
             given_patience = true;
+        } else if (cli_is(&a, "--restore-best")) {
+            o.restore_best = true;
         } else if (cli_is(&a, "--exact")) {
             o.exact = true;
         } else if (cli_is(&a, "--kernel")) {
@@ -300,7 +352,7 @@ int cmd_train(int argc, char **argv) {
     }
     /* An option the run would ignore is a mistake the user should hear of:
      * the first conflict, naming both sides. */
-    const char *algo = (const char *[]){"sgd", "batch", "minibatch", "ols"}[o.algo];
+    const char *algo = (const char *[]){"sgd", "batch", "minibatch", "ols", "newton"}[o.algo];
     const char *conflict = NULL;
     char why[160];
     if (o.algo == NR_ALGO_OLS) {
@@ -317,6 +369,8 @@ int cmd_train(int argc, char **argv) {
             conflict = why;
         }
     }
+    if (!conflict && o.algo == NR_ALGO_NEWTON && lr_given)
+        conflict = "--lr does not apply to --algo newton (its steps come from a line search)";
     if (!conflict && o.algo != NR_ALGO_MINIBATCH && (given_batch || given_shuffle || given_seed)) {
         snprintf(why, sizeof why, "%s applies to --algo minibatch only (this run is %s)",
                  given_batch     ? "--batch"
@@ -393,7 +447,7 @@ int cmd_train(int argc, char **argv) {
         nr_train_result_free(&r);
     }
     if (s != NR_OK) {
-        rc = cli_fail(s, &err);
+        rc = train_failed(s, &err, data, d, &o);
     } else {
         char *rep = report_json(data, &o, d, &m, &r);
         char *model_text = NULL;

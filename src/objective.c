@@ -1,0 +1,187 @@
+/* The objectives: activation + loss, per row and per block (see
+ * objective.h). Where "the logistic gradient" lives: nr_row_logistic
+ * (objective.h) for one row, logistic4 (kernels_avx2.c) for four, and the
+ * per-sample rule below. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "objective.h"
+
+/* -------------------------------------------- identity: squared error -- */
+
+static void row_squared(double z, double y, double *loss, double *r, double *h) {
+    *r = z - y;
+    *loss = *r * *r;
+    *h = 2.0;
+}
+
+static nr_grad_f32_fn squared_f32(const nr_kernels *k) {
+    return k->grad_f32;
+}
+static nr_grad_f64_fn squared_f64(const nr_kernels *k) {
+    return k->grad_f64;
+}
+
+/* The tutorial's rule itself (reference.c), bit for bit. */
+static nr_status sgd_squared(const nr_data *d, double lr, int64_t epoch, double *w, double *b,
+                             nr_error *err) {
+    if (nr_sgd_epoch(d, lr, w, b, NULL, NULL) != NR_OK)
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "epoch %lld: a squared residual overflowed a double (lr %g): "
+                       "training diverged",
+                       (long long)epoch, lr);
+    return NR_OK;
+}
+
+/* --------------------------------- sigmoid: logistic, step: perceptron -- */
+
+static void row_logistic(double z, double y, double *loss, double *r, double *h) {
+    nr_row_logistic(z, y, loss, r);
+    /* sigmoid(z) (1 - sigmoid(z)) = e / (1 + e)^2, e = exp(-|z|): no
+     * cancellation in either tail */
+    const double e = exp(-fabs(z));
+    *h = e / ((1.0 + e) * (1.0 + e));
+}
+
+static void row_perceptron(double z, double y, double *loss, double *r, double *h) {
+    nr_row_perceptron(z, y, loss, r);
+    *h = 0.0;
+}
+
+static nr_grad_f32_fn logistic_f32(const nr_kernels *k) {
+    return k->logistic_f32;
+}
+static nr_grad_f64_fn logistic_f64(const nr_kernels *k) {
+    return k->logistic_f64;
+}
+static nr_grad_f32_fn perceptron_f32(const nr_kernels *k) {
+    return k->perceptron_f32;
+}
+static nr_grad_f64_fn perceptron_f64(const nr_kernels *k) {
+    return k->perceptron_f64;
+}
+
+/* Per-sample rule for a classifier, in data order: z = ((w0 x0 + w1 x1) +
+ * ...) + b as the reference sums it, r = phi(z) - y, w_j -= lr r x_j,
+ * b -= lr r. For the perceptron that is w += lr (y - step(z)) x
+ * (doc/reference.md); for the logistic loss, plain SGD on the binary cross-entropy.
+ * Both keep every quantity bounded by |x| and lr, so only non-finite
+ * weights (seen by the loop) end a run. */
+static inline double at(const nr_data *d, size_t k) {
+    return d->dtype == NR_F32 ? (double)((const float *)d->values)[k]
+                              : ((const double *)d->values)[k];
+}
+
+#define SGD_CLASSIFIER(NAME, RESIDUAL)                                                             \
+    static nr_status NAME(const nr_data *d, double lr, int64_t epoch, double *w, double *b,        \
+                          nr_error *err) {                                                         \
+        (void)epoch, (void)err;                                                                    \
+        const size_t f = d->features, st = f + 1;                                                  \
+        for (size_t i = 0; i < d->rows; i++) {                                                     \
+            const size_t o = i * st;                                                               \
+            double z = w[0] * at(d, o);                                                            \
+            for (size_t j = 1; j < f; j++) z += w[j] * at(d, o + j);                               \
+            const double r = RESIDUAL(z + *b, at(d, o + f));                                       \
+            if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
+            for (size_t j = 0; j < f; j++) w[j] -= lr * (r * at(d, o + j));                        \
+            *b -= lr * r;                                                                          \
+        }                                                                                          \
+        return NR_OK;                                                                              \
+    }
+
+SGD_CLASSIFIER(sgd_logistic, nr_residual_logistic)
+SGD_CLASSIFIER(sgd_perceptron, nr_residual_perceptron)
+
+/* ---------------------------------------------------------------- table -- */
+
+static const nr_objective squared = {
+    .activation = NR_ACT_IDENTITY,
+    .loss_name = "squared error",
+    .gscale = 2.0,
+    .has_hessian = true,
+    .row = row_squared,
+    .kernel_f32 = squared_f32,
+    .kernel_f64 = squared_f64,
+    .sgd_epoch = sgd_squared,
+};
+
+static const nr_objective logistic = {
+    .activation = NR_ACT_SIGMOID,
+    .loss_name = "logistic loss",
+    .gscale = 1.0,
+    .labels01 = true,
+    .has_hessian = true,
+    .unbounded_if_separable = true,
+    .row = row_logistic,
+    .kernel_f32 = logistic_f32,
+    .kernel_f64 = logistic_f64,
+    .sgd_epoch = sgd_logistic,
+};
+
+static const nr_objective perceptron = {
+    .activation = NR_ACT_STEP,
+    .loss_name = "perceptron criterion",
+    .gscale = 1.0,
+    .labels01 = true,
+    .row = row_perceptron,
+    .kernel_f32 = perceptron_f32,
+    .kernel_f64 = perceptron_f64,
+    .sgd_epoch = sgd_perceptron,
+};
+
+const nr_objective *nr_objective_for(nr_activation a) {
+    switch (a) {
+    case NR_ACT_IDENTITY:
+        return &squared;
+    case NR_ACT_SIGMOID:
+        return &logistic;
+    case NR_ACT_STEP:
+        return &perceptron;
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------- labels -- */
+
+enum { LABEL_BLOCK = 65536 };
+
+nr_status nr_check_labels(const nr_data *d, size_t rows, int threads, nr_error *err) {
+    const size_t st = d->features + 1, nb = (rows + LABEL_BLOCK - 1) / LABEL_BLOCK;
+    /* per block: first row with a value outside {-1, 0, 1}, first -1, first 0 */
+    size_t *first = malloc(3 * (nb ? nb : 1) * sizeof *first);
+    if (!first) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+    for (size_t k = 0; k < nb; k++) {
+        size_t *o = first + 3 * k;
+        o[0] = o[1] = o[2] = SIZE_MAX;
+        const size_t hi = (k + 1) * LABEL_BLOCK < rows ? (k + 1) * LABEL_BLOCK : rows;
+        for (size_t i = k * LABEL_BLOCK; i < hi; i++) {
+            const double y = at(d, i * st + d->features);
+            if (y == 1.0) continue;
+            const int kind = y == -1.0 ? 1 : y == 0.0 ? 2 : 0;
+            if (o[kind] == SIZE_MAX) o[kind] = i;
+            if (kind == 0) break;
+        }
+    }
+    size_t bad = SIZE_MAX, neg = SIZE_MAX, zero = SIZE_MAX;
+    for (size_t k = 0; k < nb; k++) {
+        if (bad == SIZE_MAX) bad = first[3 * k];
+        if (neg == SIZE_MAX) neg = first[3 * k + 1];
+        if (zero == SIZE_MAX) zero = first[3 * k + 2];
+    }
+    free(first);
+    /* the first offence in row order: a value that is no label, or the
+     * first row of the second encoding */
+    const size_t mixed = neg != SIZE_MAX && zero != SIZE_MAX ? (neg > zero ? neg : zero) : SIZE_MAX;
+    if (bad == SIZE_MAX && mixed == SIZE_MAX) return NR_OK;
+    if (bad <= mixed)
+        return nr_fail(err, NR_ERR_INPUT,
+                       "row %zu: target %.17g is not a class label (expected 0/1 or -1/+1)",
+                       bad + 1, at(d, bad * st + d->features));
+    return nr_fail(err, NR_ERR_INPUT,
+                   "row %zu: target %g mixes label encodings (row %zu has %g; expected all 0/1 "
+                   "or all -1/+1)",
+                   mixed + 1, mixed == neg ? -1.0 : 0.0, (mixed == neg ? zero : neg) + 1,
+                   mixed == neg ? 0.0 : -1.0);
+}
