@@ -62,8 +62,8 @@ static nr_grad_f64_fn perceptron_f64(const nr_kernels *k) {
     return k->perceptron_f64;
 }
 
-/* Per-sample rule for a classifier, in data order: z = ((w0 x0 + w1 x1) +
- * ...) + b as the reference sums it, r = phi(z) - y, w_j -= lr r x_j,
+/* Per-sample rule for a classifier, in data order: z = dot(w, x) + b with
+ * the dot product in the reference's order (sgd_dot below), r = phi(z) - y, w_j -= lr r x_j,
  * b -= lr r. For the perceptron that is w += lr (y - step(z)) x
  * (doc/reference.md); for the logistic loss, plain SGD on the binary cross-entropy.
  * Both keep every quantity bounded by |x| and lr, so only non-finite
@@ -73,6 +73,17 @@ static inline double at(const nr_data *d, size_t k) {
                               : ((const double *)d->values)[k];
 }
 
+/* dot(w, x) in the per-sample order of every sgd rule (nr_sgd_epoch's
+ * contract, doc/sgd-order.md): partial sums over the features j = c (mod 4),
+ * each left to right, then (p0 + p1) + (p2 + p3); a missing partial is -0.0,
+ * so d = 1..3 are plain left-to-right sums. */
+static inline double sgd_dot(const nr_data *d, size_t o, const double *w, size_t f) {
+    double p[4] = {-0.0, -0.0, -0.0, -0.0};
+    for (size_t j = 0; j < f; j++)
+        p[j & 3] = j < 4 ? w[j] * at(d, o + j) : p[j & 3] + w[j] * at(d, o + j);
+    return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
 #define SGD_CLASSIFIER(NAME, RESIDUAL)                                                             \
     static nr_status NAME(const nr_data *d, double lr, int64_t epoch, double *w, double *b,        \
                           nr_error *err) {                                                         \
@@ -80,8 +91,7 @@ static inline double at(const nr_data *d, size_t k) {
         const size_t f = d->features, st = f + 1;                                                  \
         for (size_t i = 0; i < d->rows; i++) {                                                     \
             const size_t o = i * st;                                                               \
-            double z = w[0] * at(d, o);                                                            \
-            for (size_t j = 1; j < f; j++) z += w[j] * at(d, o + j);                               \
+            const double z = sgd_dot(d, o, w, f);                                                  \
             const double r = RESIDUAL(z + *b, at(d, o + f));                                       \
             if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
             for (size_t j = 0; j < f; j++) w[j] -= lr * (r * at(d, o + j));                        \

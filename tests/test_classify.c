@@ -378,6 +378,40 @@ Test(classify, sgd_follows_the_per_sample_rules) {
     free(v);
 }
 
+Test(classify, sgd_sums_the_dot_product_in_the_reference_order) {
+    /* Logistic sgd compared bit for bit with the rule written out here, the
+     * residual taken from the objective itself (src/objective.h): with 6
+     * features, p0 = w0 x0 + w4 x4, p1 = w1 x1 + w5 x5, p2 = w2 x2,
+     * p3 = w3 x3, z = ((p0 + p1) + (p2 + p3)) + b, the order of
+     * nr_sgd_epoch (doc/sgd-order.md). A left-to-right sum differs in the
+     * last bits of z, and the logistic residual carries them into w. */
+    const size_t n = 500, d = 6;
+    double *v = class_data(n, d, 43, 0);
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.activation = NR_ACT_SIGMOID, o.algo = NR_ALGO_SGD, o.lr = 0.37, o.epochs = 4;
+    nr_model m;
+    nr_train_result r;
+    train_ok(&dd, &o, &m, &r);
+    double w[6] = {0}, b = 0;
+    for (int e = 0; e < 4; e++)
+        for (size_t i = 0; i < n; i++) {
+            const double *x = v + i * (d + 1);
+            const double p0 = w[0] * x[0] + w[4] * x[4], p1 = w[1] * x[1] + w[5] * x[5];
+            const double z = ((p0 + p1) + (w[2] * x[2] + w[3] * x[3])) + b;
+            const double g = nr_residual_logistic(z, x[d]);
+            for (size_t j = 0; j < d; j++) w[j] -= 0.37 * (g * x[j]);
+            b -= 0.37 * g;
+        }
+    for (size_t j = 0; j < d; j++)
+        cr_assert(m.weights[j] == w[j], "w[%zu] %.17g vs %.17g", j, m.weights[j], w[j]);
+    cr_assert(m.bias == b, "b %.17g vs %.17g", m.bias, b);
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+    free(v);
+}
+
 /* --------------------------------------------------------------- newton -- */
 
 Test(newton, hand_solved_saturated_two_feature_case) {
