@@ -331,12 +331,7 @@ typedef enum { NR_LOSS_DEFAULT = 0, NR_LOSS_HUBER } nr_loss;
  *               PyTorch's StepLR(step_size, gamma);
  *   cosine      lr0 (1 + cos(pi (e - 1) / epochs)) / 2: PyTorch's
  *               CosineAnnealingLR(T_max=epochs, eta_min=0). */
-typedef enum {
-    NR_LR_CONSTANT = 0,
-    NR_LR_INVSCALING,
-    NR_LR_STEP,
-    NR_LR_COSINE
-} nr_lr_schedule;
+typedef enum { NR_LR_CONSTANT = 0, NR_LR_INVSCALING, NR_LR_STEP, NR_LR_COSINE } nr_lr_schedule;
 
 /* What a diverging epoch does: stop with NR_ERR_DIVERGED, or back off:
  * restore the parameters (and optimizer state) of the last epoch whose loss
@@ -402,8 +397,8 @@ typedef struct {
      * ols, newton or exact). Both together: the elastic net. The epoch
      * losses in the result stay the data loss, without the penalty. */
     double l2, l1;
-    nr_loss loss;    /* NR_LOSS_HUBER: identity only; not ols/newton/exact */
-    double delta;    /* Huber's threshold > 0 (default 1, PyTorch's) */
+    nr_loss loss; /* NR_LOSS_HUBER: identity only; not ols/newton/exact */
+    double delta; /* Huber's threshold > 0 (default 1, PyTorch's) */
     nr_lr_schedule lr_schedule;
     double power_t;  /* invscaling exponent (default 0.25, scikit-learn's) */
     int64_t lr_step; /* step: epochs between decays, >= 1 (default 30) */

@@ -99,8 +99,8 @@ void nr_perceptron_f64_avx2(const double *x, size_t n, size_t d, const double *w
                             double *out);
 void nr_huber_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double delta,
                        double *out);
-void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
-                       double delta, double *out);
+void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double delta,
+                       double *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

@@ -464,7 +464,8 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
             for (size_t k = 0; k < 4; k++) t4[k] = 4 * v + k < d ? w[4 * v + k] : 0.0;             \
             Wv[v] = _mm256_loadu_pd(t4), G[v] = _mm256_setzero_pd();                               \
         }                                                                                          \
-        const __m256d B = _mm256_set1_pd(b), D = _mm256_set1_pd(delta), ND = _mm256_set1_pd(-delta); \
+        const __m256d B = _mm256_set1_pd(b), D = _mm256_set1_pd(delta),                            \
+                      ND = _mm256_set1_pd(-delta);                                                 \
         const __m256d half = _mm256_set1_pd(0.5), sign = _mm256_set1_pd(-0.0);                     \
         __m256d S = _mm256_setzero_pd(), L = S;                                                    \
         size_t i = 0;                                                                              \

@@ -216,9 +216,8 @@ typedef struct {
 static void on_backoff(void *ctx, int64_t epoch, int64_t restart, double lr, const char *why) {
     backoff_ctx *b = ctx;
     b->count++;
-    fprintf(stderr,
-            "neuron: warning: %s; backing off (%d of %d): epoch %lld again with --lr %g\n", why,
-            b->count, NR_MAX_BACKOFFS, (long long)restart, lr);
+    fprintf(stderr, "neuron: warning: %s; backing off (%d of %d): epoch %lld again with --lr %g\n",
+            why, b->count, NR_MAX_BACKOFFS, (long long)restart, lr);
     (void)epoch;
 }
 

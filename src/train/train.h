@@ -104,17 +104,17 @@ typedef struct {
  * optimizers run exactly as before: it costs them one test per step. */
 typedef struct nr_ext {
     size_t f;
-    bool rich_sgd;    /* sgd needs the general per-sample rule (penalty.c) */
-    int64_t epoch;    /* the epoch being run, 1-based */
-    int64_t steps;    /* steps taken in the run (samples for sgd) */
-    double *buf;      /* momentum buffer, f + 1 (bias last), or NULL */
-    bool buf_set;     /* a first step has filled it */
-    double *avg;      /* Polyak average of (v, c), f + 1, or NULL */
-    double *q;        /* cumulative L1: penalty each weight received, f, or NULL */
-    double u;         /* cumulative L1: penalty a weight could have received */
-    double *snap[2];  /* backoff: the state at the start of two epochs */
+    bool rich_sgd;   /* sgd needs the general per-sample rule (penalty.c) */
+    int64_t epoch;   /* the epoch being run, 1-based */
+    int64_t steps;   /* steps taken in the run (samples for sgd) */
+    double *buf;     /* momentum buffer, f + 1 (bias last), or NULL */
+    bool buf_set;    /* a first step has filled it */
+    double *avg;     /* Polyak average of (v, c), f + 1, or NULL */
+    double *q;       /* cumulative L1: penalty each weight received, f, or NULL */
+    double u;        /* cumulative L1: penalty a weight could have received */
+    double *snap[2]; /* backoff: the state at the start of two epochs */
     int64_t snap_epoch[2];
-    double *scratch;  /* f + 1 */
+    double *scratch; /* f + 1 */
 } nr_ext;
 
 /* t->ext for the options (NULL when none needs it). */
