@@ -467,7 +467,14 @@ void nr_train_result_free(nr_train_result *r);
  * a singular Hessian; NR_ERR_DIVERGED when the loss or the parameters
  * become NaN/Inf or the loss grows beyond 1e6 times its first value (the
  * message names the epoch and what went non-finite, and no option: the
- * caller knows its own); NR_ERR_UNSUPPORTED for a kernel the CPU lacks.
+ * caller knows its own), unless on_divergence backs off (then only when
+ * NR_MAX_BACKOFFS halvings did not help; each one is in the result and
+ * goes to on_backoff); NR_ERR_UNSUPPORTED for a kernel the CPU lacks. The
+ * options of SPEC section 8 (l2 ... on_divergence) apply as documented at
+ * each field; a pair that cannot be honoured (l1 or huber with ols or
+ * newton, any of them with sgd --exact, average with restore_best, huber
+ * with a classifier) is NR_ERR_ARG naming them. With none of them set the
+ * trainer runs exactly as without them, bit for bit.
  * Bit-identical results for any thread count: rows are reduced in fixed
  * blocks, in a fixed order. */
 nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
