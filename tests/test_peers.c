@@ -713,3 +713,45 @@ Test(peers_cli, options_reach_the_report_and_the_model_and_bad_ones_are_usage_er
     rmdir(dir);
     free(dir);
 }
+
+/* ------------------------------------------------- newton, logistic, l2 -- */
+
+Test(peers, newton_with_l2_finds_the_penalised_logistic_optimum_of_separable_classes) {
+    /* separable: y = [x0 + 0.5 x1 > 0]; without a penalty there is no
+     * finite optimum (newton says so), with one there is, where the mean
+     * gradient (1/n) sum (sigmoid(z) - y) x plus l2 w vanishes and the
+     * bias's part alone vanishes */
+    const size_t n = 400;
+    double *v = malloc(n * 3 * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        const double a = (double)(i % 20) / 10 - 0.95, b = (double)(i / 20) / 10 - 0.95;
+        v[3 * i] = a, v[3 * i + 1] = b, v[3 * i + 2] = a + 0.5 * b > 0;
+    }
+    nr_data data = {n, 2, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.algo = NR_ALGO_NEWTON, o.activation = NR_ACT_SIGMOID, o.epochs = 100;
+    nr_model m;
+    nr_train_result r;
+    nr_error err;
+    nr_model_init(&m, 2, &err);
+    cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_ERR_INPUT, "no penalty: separable");
+    nr_model_free(&m);
+    o.l2 = 0.01;
+    train_ok(&data, &o, &m, &r);
+    cr_assert_str_eq(r.stop_reason, "converged");
+    long double g[3] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const long double z = m.weights[0] * v[3 * i] + m.weights[1] * v[3 * i + 1] + m.bias;
+        const long double res = 1 / (1 + expl(-z)) - v[3 * i + 2];
+        g[0] += res * v[3 * i], g[1] += res * v[3 * i + 1], g[2] += res;
+    }
+    /* 1e-10: newton stops within rounding of the optimum (quadratic convergence) */
+    for (int j = 0; j < 2; j++)
+        cr_assert(fabsl(g[j] / n + 0.01L * m.weights[j]) <= 1e-10, "w%d: %Lg", j,
+                  g[j] / n + 0.01L * m.weights[j]);
+    cr_assert(fabsl(g[2] / n) <= 1e-10, "bias: %Lg", g[2] / n);
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+    free(v);
+}
