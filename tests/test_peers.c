@@ -755,3 +755,54 @@ Test(peers, newton_with_l2_finds_the_penalised_logistic_optimum_of_separable_cla
     nr_train_result_free(&r);
     free(v);
 }
+
+Test(peers, options_out_of_range_are_refused_by_the_library) {
+    double v[4] = {1, 2, 3, 4};
+    nr_data data = {2, 1, NR_F64, v};
+    for (int k = 0; k < 8; k++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        switch (k) {
+        case 0:
+            o.l2 = -1;
+            break;
+        case 1:
+            o.l1 = NAN;
+            break;
+        case 2:
+            o.loss = NR_LOSS_HUBER, o.delta = 0;
+            break;
+        case 3:
+            o.lr_schedule = NR_LR_STEP, o.lr_step = 0;
+            break;
+        case 4:
+            o.lr_schedule = NR_LR_STEP, o.lr_gamma = 1.5;
+            break;
+        case 5:
+            o.momentum = 1;
+            break;
+        case 6:
+            o.nesterov = true;
+            break;
+        case 7:
+            o.average = true, o.restore_best = true;
+            break;
+        }
+        nr_model m;
+        nr_train_result r;
+        nr_error err = {{0}};
+        nr_model_init(&m, 1, &err);
+        cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_ERR_ARG, "case %d", k);
+        cr_assert(strlen(err.msg) > 10, "case %d: %s", k, err.msg);
+        nr_model_free(&m);
+    }
+    /* a schedule's own parameters are not read unless it is chosen */
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.lr_step = 0, o.lr_gamma = 0, o.power_t = -1, o.delta = 0, o.epochs = 2;
+    nr_model m;
+    nr_train_result r;
+    train_ok(&data, &o, &m, &r);
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+}

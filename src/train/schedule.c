@@ -29,10 +29,13 @@ nr_status nr_ext_check(const nr_train_opts *o, nr_error *err) {
         return nr_fail(err, NR_ERR_ARG, "the huber loss is for the identity activation");
     if ((unsigned)o->lr_schedule > NR_LR_COSINE)
         return nr_fail(err, NR_ERR_ARG, "unknown learning-rate schedule %d", (int)o->lr_schedule);
-    if (!isfinite(o->power_t) || o->power_t < 0)
+    /* a schedule's parameters are read (and checked) only when it is chosen,
+     * so options filled without nr_train_defaults keep working */
+    if (o->lr_schedule == NR_LR_INVSCALING && (!isfinite(o->power_t) || o->power_t < 0))
         return nr_fail(err, NR_ERR_ARG, "power_t must be a finite number >= 0");
-    if (o->lr_step < 1) return nr_fail(err, NR_ERR_ARG, "lr_step must be at least 1");
-    if (!(o->lr_gamma > 0 && o->lr_gamma <= 1))
+    if (o->lr_schedule == NR_LR_STEP && o->lr_step < 1)
+        return nr_fail(err, NR_ERR_ARG, "lr_step must be at least 1");
+    if (o->lr_schedule == NR_LR_STEP && !(o->lr_gamma > 0 && o->lr_gamma <= 1))
         return nr_fail(err, NR_ERR_ARG, "lr_gamma must be in (0, 1]");
     if (!(o->momentum >= 0 && o->momentum < 1))
         return nr_fail(err, NR_ERR_ARG, "momentum must be in [0, 1)");
