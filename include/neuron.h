@@ -423,7 +423,9 @@ void nr_train_defaults(nr_train_opts *o);
 typedef struct {
     int64_t epochs_run;
     double train_loss; /* mean loss of the final model on the training rows
-                          (MSE for the identity, SPEC section 7 otherwise) */
+                          (MSE for the identity, Huber's loss with
+                          NR_LOSS_HUBER, SPEC section 7 otherwise; never the
+                          penalty) */
     double val_loss;   /* the same on the held-out rows (NaN without them) */
     double seconds;    /* wall time of the epochs */
     double samples_per_second;
