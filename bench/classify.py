@@ -1,4 +1,4 @@
-"""Classification rows of the bench (SPEC sections 6 and 7), called from
+"""Classification rows of the bench, called from
 bench/harness.py: throughput of the logistic and perceptron trainers as a
 fraction of a streaming read of the same file, convergence of the logistic
 trainers against `--algo newton` (the optimum, as ols is for the squared

@@ -346,6 +346,37 @@ typedef enum { NR_SHUFFLE_NONE = 0, NR_SHUFFLE_BATCHES, NR_SHUFFLE_SAMPLES } nr_
 
 typedef enum { NR_KERNEL_AUTO = 0, NR_KERNEL_SCALAR, NR_KERNEL_AVX2 } nr_kernel_choice;
 
+/* The loss: the activation's own (squared error, logistic, perceptron), or
+ * Huber's for the identity: (1/2) r^2 for |r| <= delta, else
+ * delta (|r| - delta/2), the loss of PyTorch's HuberLoss and (as "epsilon")
+ * of scikit-learn's SGDRegressor(loss='huber'). */
+typedef enum { NR_LOSS_DEFAULT = 0, NR_LOSS_HUBER } nr_loss;
+
+/* Learning-rate schedules, with lr0 the learning rate:
+ *   constant    lr0;
+ *   invscaling  lr0 / t^power_t, t the 1-based count of steps (of samples
+ *               for sgd, of batches otherwise) over the whole run:
+ *               scikit-learn's learning_rate='invscaling';
+ *   step        lr0 gamma^floor((e - 1) / lr_step) in epoch e (1-based):
+ *               PyTorch's StepLR(step_size, gamma);
+ *   cosine      lr0 (1 + cos(pi (e - 1) / epochs)) / 2: PyTorch's
+ *               CosineAnnealingLR(T_max=epochs, eta_min=0). */
+typedef enum { NR_LR_CONSTANT = 0, NR_LR_INVSCALING, NR_LR_STEP, NR_LR_COSINE } nr_lr_schedule;
+
+/* What a diverging epoch does: stop with NR_ERR_DIVERGED, or back off:
+ * restore the parameters (and optimizer state) of the last epoch whose loss
+ * and weights were finite, halve the learning rate and go on, at most
+ * NR_MAX_BACKOFFS times. */
+typedef enum { NR_DIVERGE_STOP = 0, NR_DIVERGE_BACKOFF } nr_on_divergence;
+
+#define NR_MAX_BACKOFFS 10
+
+/* Called on each backoff with the epoch that diverged, the epoch training
+ * restarts from, the new learning rate and the reason (the divergence
+ * message). */
+typedef void (*nr_backoff_fn)(void *ctx, int64_t epoch, int64_t restart, double lr,
+                              const char *why);
+
 /* Name of the kernels a choice resolves to on this CPU ("scalar", "avx2"),
  * or NULL (with a message) when the CPU lacks them. */
 NR_API const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
@@ -388,6 +419,33 @@ typedef struct {
                    Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
+    /* Training options of the peers. Penalties are added
+     * to the mean loss, on the weights only (never the bias), on the
+     * standardized weights with `standardize`: l2 >= 0 adds (l2/2)|w|^2
+     * (a gradient term for every optimizer, ridge for ols, a Hessian term
+     * for newton); l1 >= 0 adds l1 |w|_1 (batch and minibatch: a proximal
+     * soft-threshold after each step; sgd: the cumulative penalty of
+     * Tsuruoka, Tsujii and Ananiadou (2009) as scikit-learn applies it; not
+     * ols, newton or exact). Both together: the elastic net. The epoch
+     * losses in the result stay the data loss, without the penalty. */
+    double l2, l1;
+    nr_loss loss; /* NR_LOSS_HUBER: identity only; not ols/newton/exact */
+    double delta; /* Huber's threshold > 0 (default 1, PyTorch's) */
+    nr_lr_schedule lr_schedule;
+    double power_t;  /* invscaling exponent (default 0.25, scikit-learn's) */
+    int64_t lr_step; /* step: epochs between decays, >= 1 (default 30) */
+    double lr_gamma; /* step: factor per decay, in (0, 1] (default 0.1) */
+    double momentum; /* in [0, 1): PyTorch's SGD momentum (dampening 0):
+                        buf = momentum buf + g (buf = g at the first step),
+                        then the step is buf, or g + momentum buf with
+                        nesterov. The gradient g includes the L2 term. */
+    bool nesterov;   /* needs momentum > 0 */
+    bool average;    /* Polyak averaging: the model is the mean of the
+                        iterates after every step of the run (scikit-learn's
+                        average=True); epoch losses are the iterates' */
+    nr_on_divergence on_divergence;
+    nr_backoff_fn on_backoff; /* may be NULL */
+    void *on_backoff_ctx;
 } nr_train_opts;
 
 /* Fill `o` with the defaults noted on each field (algo batch). */
@@ -398,8 +456,9 @@ NR_API void nr_train_defaults(nr_train_opts *o);
 typedef struct {
     int64_t epochs_run;
     double train_loss; /* mean loss of the final model on the training rows
-                          (MSE for the identity, the activation's
-                          loss otherwise: doc/formats.md) */
+                          (MSE for the identity, Huber's loss with
+                          NR_LOSS_HUBER, the activation's loss otherwise:
+                          doc/formats.md; never the penalty) */
     double val_loss;   /* the same on the held-out rows (NaN without them) */
     double seconds;    /* wall time of the epochs */
     double samples_per_second;
@@ -419,6 +478,10 @@ typedef struct {
                             short); newton, at the iterate the epoch accepted */
     double *val_history; /* per epoch, or NULL */
     double *epoch_seconds;
+    int backoffs; /* on_divergence backoff: how many times, and each one's */
+    int64_t backoff_epoch[NR_MAX_BACKOFFS];   /* epoch that diverged */
+    int64_t backoff_restart[NR_MAX_BACKOFFS]; /* epoch training went on from */
+    double backoff_lr[NR_MAX_BACKOFFS];       /* learning rate after it */
 } nr_train_result;
 
 /* Release the history arrays and zero `r` (freeing twice is fine). */
@@ -440,7 +503,14 @@ NR_API void nr_train_result_free(nr_train_result *r);
  * a singular Hessian; NR_ERR_DIVERGED when the loss or the parameters
  * become NaN/Inf or the loss grows beyond 1e6 times its first value (the
  * message names the epoch and what went non-finite, and no option: the
- * caller knows its own); NR_ERR_UNSUPPORTED for a kernel the CPU lacks.
+ * caller knows its own), unless on_divergence backs off (then only when
+ * NR_MAX_BACKOFFS halvings did not help; each one is in the result and
+ * goes to on_backoff); NR_ERR_UNSUPPORTED for a kernel the CPU lacks. The
+ * peers' options (l2 ... on_divergence) apply as documented at
+ * each field; a pair that cannot be honoured (l1 or huber with ols or
+ * newton, any of them with sgd --exact, average with restore_best, huber
+ * with a classifier) is NR_ERR_ARG naming them. With none of them set the
+ * trainer runs exactly as without them, bit for bit.
  * Bit-identical results for any thread count: rows are reduced in fixed
  * blocks, in a fixed order. `res` is always written: on success it owns the
  * history (free it with nr_train_result_free); on failure it holds no arrays

@@ -21,6 +21,14 @@ typedef void (*nr_grad_f32_fn)(const float *x, size_t n, size_t d, const double 
 typedef void (*nr_grad_f64_fn)(const double *x, size_t n, size_t d, const double *w, double b,
                                double *out);
 
+/* The same sums for an objective with one parameter p (Huber's delta:
+ * r_i = z - y_i clipped to [-p, p], loss (1/2)(z - y)^2 within p, else
+ * p (|z - y| - p/2)). */
+typedef void (*nr_gradp_f32_fn)(const float *x, size_t n, size_t d, const double *w, double b,
+                                double p, double *out);
+typedef void (*nr_gradp_f64_fn)(const double *x, size_t n, size_t d, const double *w, double b,
+                                double p, double *out);
+
 /* The streaming-read baseline: the sum of n values, read once, in the data's
  * own type (what a plain pass over the bytes costs, nothing more). */
 typedef double (*nr_sum_f32_fn)(const float *x, size_t n);
@@ -47,6 +55,8 @@ typedef struct {
     nr_grad_f64_fn logistic_f64;
     nr_grad_f32_fn perceptron_f32;
     nr_grad_f64_fn perceptron_f64;
+    nr_gradp_f32_fn huber_f32;
+    nr_gradp_f64_fn huber_f64;
     nr_sum_f32_fn sum_f32;
     nr_sum_f64_fn sum_f64;
     nr_gram_fn gram_f64;
@@ -64,6 +74,10 @@ void nr_perceptron_f32_scalar(const float *x, size_t n, size_t d, const double *
                               double *out);
 void nr_perceptron_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                               double *out);
+void nr_huber_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b,
+                         double delta, double *out);
+void nr_huber_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
+                         double delta, double *out);
 double nr_sum_f32_scalar(const float *x, size_t n);
 double nr_sum_f64_scalar(const double *x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
@@ -83,6 +97,10 @@ void nr_perceptron_f32_avx2(const float *x, size_t n, size_t d, const double *w,
                             double *out);
 void nr_perceptron_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
                             double *out);
+void nr_huber_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double delta,
+                       double *out);
+void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double delta,
+                       double *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

@@ -443,3 +443,83 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
             for (size_t b = a; b < w; b++) G[a * wp + b] += xr[a] * xr[b];
     }
 }
+
+/* Huber (kernels.h, nr_gradp_*): four rows at a time, each row's dot
+ * product vectorised across features into G-style accumulators, the four
+ * residuals clipped and their losses formed together in one vector. The
+ * weights are padded to whole vectors in Wp (at most 1024 features here;
+ * wider goes to the scalar kernel). */
+#define HUBER_AVX2(T, NAME, LOAD, SCALAR)                                                          \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,             \
+              double *out) {                                                                       \
+        const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1), st = d + 1;                        \
+        if (d == 0 || dv > 256) {                                                                  \
+            SCALAR(x, n, d, w, b, delta, out);                                                     \
+            return;                                                                                \
+        }                                                                                          \
+        const __m256i m = tail_mask64(tail);                                                       \
+        __m256d Wv[256], G[256];                                                                   \
+        for (size_t v = 0; v < dv; v++) {                                                          \
+            double t4[4];                                                                          \
+            for (size_t k = 0; k < 4; k++) t4[k] = 4 * v + k < d ? w[4 * v + k] : 0.0;             \
+            Wv[v] = _mm256_loadu_pd(t4), G[v] = _mm256_setzero_pd();                               \
+        }                                                                                          \
+        const __m256d B = _mm256_set1_pd(b), D = _mm256_set1_pd(delta),                            \
+                      ND = _mm256_set1_pd(-delta);                                                 \
+        const __m256d half = _mm256_set1_pd(0.5), sign = _mm256_set1_pd(-0.0);                     \
+        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4) {                                                               \
+            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
+            _mm_prefetch((const char *)r0 + PREFETCH, _MM_HINT_T0);                                \
+            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
+            for (size_t v = 0; v < dv; v++) {                                                      \
+                const size_t k = v + 1 < dv ? 4 : tail;                                            \
+                a0 = _mm256_fmadd_pd(Wv[v], LOAD(r0 + 4 * v, k, m), a0);                           \
+                a1 = _mm256_fmadd_pd(Wv[v], LOAD(r1 + 4 * v, k, m), a1);                           \
+                a2 = _mm256_fmadd_pd(Wv[v], LOAD(r2 + 4 * v, k, m), a2);                           \
+                a3 = _mm256_fmadd_pd(Wv[v], LOAD(r3 + 4 * v, k, m), a3);                           \
+            }                                                                                      \
+            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
+            const __m256d dot =                                                                    \
+                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
+            const __m256d Y =                                                                      \
+                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
+            const __m256d E = _mm256_sub_pd(_mm256_add_pd(dot, B), Y);                             \
+            const __m256d R = _mm256_min_pd(_mm256_max_pd(E, ND), D);                              \
+            const __m256d A = _mm256_andnot_pd(sign, E);                                           \
+            const __m256d in = _mm256_cmp_pd(A, D, _CMP_LE_OQ);                                    \
+            const __m256d quad = _mm256_mul_pd(half, _mm256_mul_pd(E, E));                         \
+            const __m256d lin = _mm256_mul_pd(D, _mm256_sub_pd(A, _mm256_mul_pd(half, D)));        \
+            L = _mm256_add_pd(L, _mm256_blendv_pd(lin, quad, in));                                 \
+            S = _mm256_add_pd(S, R);                                                               \
+            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
+                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
+            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
+                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
+            for (size_t v = 0; v < dv; v++) {                                                      \
+                const size_t k = v + 1 < dv ? 4 : tail;                                            \
+                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
+                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
+            }                                                                                      \
+        }                                                                                          \
+        for (size_t v = 0; v + 1 < dv; v++) _mm256_storeu_pd(out + 4 * v, G[v]);                   \
+        double g4[4];                                                                              \
+        _mm256_storeu_pd(g4, G[dv - 1]);                                                           \
+        for (size_t k = 0; k < tail; k++) out[4 * (dv - 1) + k] = g4[k];                           \
+        double s = hsum(S), l = hsum(L);                                                           \
+        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
+            const T *row = x + i * st;                                                             \
+            double z = b, r, lr;                                                                   \
+            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
+            nr_row_huber(z - (double)row[d], delta, &lr, &r);                                      \
+            for (size_t j = 0; j < d; j++) out[j] += r * (double)row[j];                           \
+            s += r, l += lr;                                                                       \
+        }                                                                                          \
+        out[d] = s, out[d + 1] = l;                                                                \
+    }
+
+HUBER_AVX2(float, nr_huber_f32_avx2, load4_f32, nr_huber_f32_scalar)
+HUBER_AVX2(double, nr_huber_f64_avx2, load4_f64, nr_huber_f64_scalar)

@@ -71,3 +71,22 @@ void nr_gram_f64_scalar(const double *x, size_t n, size_t w, double *G) {
             for (size_t b = a; b < w; b++) G[a * wp + b] += xr[a] * xr[b];
     }
 }
+
+/* Huber: z = b + sum w x, then nr_row_huber of z - y. */
+#define SCALAR_HUBER(T, NAME)                                                                      \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,             \
+              double *out) {                                                                       \
+        for (size_t j = 0; j < d + 2; j++) out[j] = 0.0;                                           \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = x + i * (d + 1);                                                        \
+            double z = b, r, l;                                                                    \
+            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
+            nr_row_huber(z - (double)row[d], delta, &l, &r);                                       \
+            for (size_t j = 0; j < d; j++) out[j] += r * (double)row[j];                           \
+            out[d] += r;                                                                           \
+            out[d + 1] += l;                                                                       \
+        }                                                                                          \
+    }
+
+SCALAR_HUBER(float, nr_huber_f32_scalar)
+SCALAR_HUBER(double, nr_huber_f64_scalar)

@@ -119,6 +119,24 @@ char *nr_model_text(const nr_model *m, const nr_train_opts *o, nr_error *err, nr
         cJSON_AddRawToObject(t, "seed", seed);
         cJSON_AddBoolToObject(t, "standardize", o->standardize);
         cJSON_AddItemToObject(t, "val_split", nr_json_number(o->val_split));
+        /* what shaped the weights */
+        static const char *schedules[] = {"constant", "invscaling", "step", "cosine"};
+        cJSON_AddItemToObject(t, "l2", nr_json_number(o->l2));
+        cJSON_AddItemToObject(t, "l1", nr_json_number(o->l1));
+        cJSON_AddStringToObject(t, "loss", o->loss == NR_LOSS_HUBER ? "huber" : "default");
+        if (o->loss == NR_LOSS_HUBER) cJSON_AddItemToObject(t, "delta", nr_json_number(o->delta));
+        cJSON_AddStringToObject(t, "lr_schedule", schedules[o->lr_schedule % 4]);
+        if (o->lr_schedule == NR_LR_INVSCALING)
+            cJSON_AddItemToObject(t, "power_t", nr_json_number(o->power_t));
+        if (o->lr_schedule == NR_LR_STEP) {
+            cJSON_AddNumberToObject(t, "lr_step", (double)o->lr_step);
+            cJSON_AddItemToObject(t, "lr_gamma", nr_json_number(o->lr_gamma));
+        }
+        cJSON_AddItemToObject(t, "momentum", nr_json_number(o->momentum));
+        cJSON_AddBoolToObject(t, "nesterov", o->nesterov);
+        cJSON_AddBoolToObject(t, "average", o->average);
+        cJSON_AddStringToObject(t, "on_divergence",
+                                o->on_divergence == NR_DIVERGE_BACKOFF ? "backoff" : "stop");
     }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);

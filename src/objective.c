@@ -140,6 +140,26 @@ static const nr_objective perceptron = {
     .sgd_epoch = sgd_perceptron,
 };
 
+static nr_gradp_f32_fn huber_f32(const nr_kernels *k) {
+    return k->huber_f32;
+}
+static nr_gradp_f64_fn huber_f64(const nr_kernels *k) {
+    return k->huber_f64;
+}
+
+/* Not twice differentiable at |r| = delta: newton refuses it. */
+static const nr_objective huber = {
+    .activation = NR_ACT_IDENTITY,
+    .loss_name = "huber loss",
+    .gscale = 1.0,
+    .kernelp_f32 = huber_f32,
+    .kernelp_f64 = huber_f64,
+};
+
+const nr_objective *nr_objective_huber(void) {
+    return &huber;
+}
+
 const nr_objective *nr_objective_for(nr_activation a) {
     switch (a) {
     case NR_ACT_IDENTITY:

@@ -60,11 +60,25 @@ typedef struct nr_objective {
     /* The block kernels of this objective in a kernel table. */
     nr_grad_f32_fn (*kernel_f32)(const nr_kernels *k);
     nr_grad_f64_fn (*kernel_f64)(const nr_kernels *k);
+    /* Or the kernels of an objective with a parameter (Huber: NULL above). */
+    nr_gradp_f32_fn (*kernelp_f32)(const nr_kernels *k);
+    nr_gradp_f64_fn (*kernelp_f64)(const nr_kernels *k);
     /* One epoch of the per-sample rule in data order (w, *b in place):
      * NR_ERR_DIVERGED where it cannot go on (a message in err). */
     nr_status (*sgd_epoch)(const nr_data *d, double lr, int64_t epoch, double *w, double *b,
                            nr_error *err);
 } nr_objective;
+
+/* Huber's loss for the identity (its delta is the passer's parameter; its
+ * per-sample rule is the general one of train/penalty.c). */
+const nr_objective *nr_objective_huber(void);
+
+/* Huber's loss of one residual e and its derivative clip(e, -delta, delta). */
+static inline void nr_row_huber(double e, double delta, double *loss, double *r) {
+    const double a = fabs(e);
+    *r = e > delta ? delta : e < -delta ? -delta : e;
+    *loss = a <= delta ? 0.5 * e * e : delta * (a - 0.5 * delta);
+}
 
 /* The objective of an activation, or NULL for a value outside the enum. */
 const nr_objective *nr_objective_for(nr_activation a);

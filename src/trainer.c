@@ -25,7 +25,11 @@ static const void *row_ptr(const nr_data *d, size_t i) {
 static void block_sums(const nr_passer *p, const nr_data *d, size_t lo, size_t r1, const double *w,
                        double b, double *o) {
     const size_t hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-    if (d->dtype == NR_F32)
+    if (p->pf32 && d->dtype == NR_F32)
+        p->pf32(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
+    else if (p->pf64 && d->dtype == NR_F64)
+        p->pf64(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
+    else if (d->dtype == NR_F32)
         p->f32(row_ptr(d, lo), hi - lo, d->features, w, b, o);
     else
         p->f64(row_ptr(d, lo), hi - lo, d->features, w, b, o);
@@ -57,8 +61,11 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
     p->partials = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
-    p->f32 = obj->kernel_f32(p->k);
-    p->f64 = obj->kernel_f64(p->k);
+    p->f32 = obj->kernel_f32 ? obj->kernel_f32(p->k) : NULL;
+    p->f64 = obj->kernel_f64 ? obj->kernel_f64(p->k) : NULL;
+    p->pf32 = obj->kernelp_f32 ? obj->kernelp_f32(p->k) : NULL;
+    p->pf64 = obj->kernelp_f64 ? obj->kernelp_f64(p->k) : NULL;
+    p->param = 0.0;
     p->threads = threads > 0 ? threads : omp_get_max_threads();
     p->dd = d->features + 2;
     p->partials = malloc(GROUP * p->dd * sizeof(double));
@@ -102,6 +109,10 @@ void nr_train_defaults(nr_train_opts *o) {
     o->tol = -1.0;
     o->patience = 5;
     o->kernel = NR_KERNEL_AUTO;
+    o->delta = 1.0;
+    o->power_t = 0.25;
+    o->lr_step = 30;
+    o->lr_gamma = 0.1;
 }
 
 void nr_train_result_free(nr_train_result *r) {

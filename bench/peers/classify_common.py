@@ -19,7 +19,7 @@ def logistic_loss(X, y, w, b):
 
 
 def perceptron_loss(X, y, w, b):
-    """the perceptron criterion mean(max(0, -(2y - 1) z)) of SPEC section 7"""
+    """the perceptron criterion mean(max(0, -(2y - 1) z)) (doc/formats.md)"""
     z = X.astype(np.float64) @ np.asarray(w, np.float64) + float(b)
     return float(np.mean(np.maximum(0.0, -(2 * y - 1) * z)))
 

@@ -38,6 +38,29 @@ static void train_usage(FILE *f) {
         "                     --tol, which watches the validation loss with --val-split,\n"
         "                     else the training loss\n"
         "  --restore-best     keep the weights of the best watched loss, not the last\n"
+        "  --l2 A             add (A/2)|w|^2 to the mean loss, A >= 0 (never the bias; on\n"
+        "                     standardized weights with --standardize); ols: ridge\n"
+        "  --l1 A             add A|w|_1: batch/minibatch soft-threshold after each step,\n"
+        "                     sgd the cumulative penalty (Tsuruoka et al. 2009, as\n"
+        "                     scikit-learn); with --l2, the elastic net\n"
+        "  --loss default|huber  huber (identity only): (1/2)r^2 for |r| <= D, else\n"
+        "                     D(|r| - D/2), as PyTorch's HuberLoss\n"
+        "  --delta D          huber threshold, > 0 (1)\n"
+        "  --lr-schedule constant|invscaling|step|cosine  (constant)\n"
+        "                     invscaling: lr / t^power_t, t the step (sample for sgd)\n"
+        "                     count, scikit-learn's learning_rate='invscaling';\n"
+        "                     step: lr * gamma^floor((epoch-1) / lr_step), PyTorch's StepLR;\n"
+        "                     cosine: lr * (1 + cos(pi (epoch-1) / epochs)) / 2, PyTorch's\n"
+        "                     CosineAnnealingLR(T_max=epochs, eta_min=0)\n"
+        "  --power-t P        invscaling exponent, in [0, 1000] (0.25)\n"
+        "  --lr-step N        step: epochs between decays, >= 1 (30)\n"
+        "  --lr-gamma G       step: decay factor, in (0, 1] (0.1)\n"
+        "  --momentum M       PyTorch's SGD momentum, in [0, 1) (0)\n"
+        "  --nesterov         Nesterov's momentum (needs --momentum)\n"
+        "  --average          the model is the mean of every step's weights (Polyak;\n"
+        "                     scikit-learn's average=True)\n"
+        "  --on-divergence stop|backoff  stop: exit 4 (default); backoff: go back to\n"
+        "                     the last finite epoch, halve lr, go on (at most 10 times)\n"
         "  --exact            batch: epochs from one pass of statistics, O(d^2) each;\n"
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
@@ -145,6 +168,108 @@ static void add_number_or_null(cJSON *j, const char *k, double v) {
         cJSON_AddNullToObject(j, k);
 }
 
+/* ------------------------------------------------- the peers' options -- */
+
+/* Parse one of the penalty, loss, schedule, momentum, averaging and
+ * divergence options into `o`; false when the option is none of them. */
+static bool train_peer_option(cli_args *a, nr_train_opts *o, unsigned *given, bool *ok) {
+    int c;
+    int64_t v;
+    if (cli_is(a, "--l2")) {
+        *ok = cli_double(a, 0, 1e300, false, &o->l2);
+    } else if (cli_is(a, "--l1")) {
+        *ok = cli_double(a, 0, 1e300, false, &o->l1);
+    } else if (cli_is(a, "--loss")) {
+        *ok = cli_choice(a, "default|huber", &c);
+        o->loss = (nr_loss)c;
+    } else if (cli_is(a, "--delta")) {
+        *ok = cli_double(a, 0, 1e300, true, &o->delta);
+        *given |= 1;
+    } else if (cli_is(a, "--lr-schedule")) {
+        *ok = cli_choice(a, "constant|invscaling|step|cosine", &c);
+        o->lr_schedule = (nr_lr_schedule)c;
+    } else if (cli_is(a, "--power-t")) {
+        *ok = cli_double(a, 0, 1000, false, &o->power_t);
+        *given |= 2;
+    } else if (cli_is(a, "--lr-step")) {
+        *ok = cli_int(a, 1, 1000000000, &v);
+        o->lr_step = v;
+        *given |= 4;
+    } else if (cli_is(a, "--lr-gamma")) {
+        *ok = cli_double(a, 0, 1, true, &o->lr_gamma);
+        *given |= 4;
+    } else if (cli_is(a, "--momentum")) {
+        *ok = cli_double(a, 0, 0.999999999999, false, &o->momentum);
+    } else if (cli_is(a, "--nesterov")) {
+        o->nesterov = true;
+    } else if (cli_is(a, "--average")) {
+        o->average = true;
+    } else if (cli_is(a, "--on-divergence")) {
+        *ok = cli_choice(a, "stop|backoff", &c);
+        o->on_divergence = (nr_on_divergence)c;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* An option that would be silently ignored is a usage error. */
+static bool train_peer_consistent(const nr_train_opts *o, unsigned given) {
+    const char *bad = NULL;
+    if ((given & 1) && o->loss != NR_LOSS_HUBER)
+        bad = "--delta needs --loss huber";
+    else if ((given & 2) && o->lr_schedule != NR_LR_INVSCALING)
+        bad = "--power-t needs --lr-schedule invscaling";
+    else if ((given & 4) && o->lr_schedule != NR_LR_STEP)
+        bad = "--lr-step and --lr-gamma need --lr-schedule step";
+    else if (o->nesterov && !(o->momentum > 0))
+        bad = "--nesterov needs --momentum M > 0";
+    if (bad) cli_error("train: %s", bad);
+    return bad == NULL;
+}
+
+typedef struct {
+    int count;
+} backoff_ctx;
+
+static void on_backoff(void *ctx, int64_t epoch, int64_t restart, double lr, const char *why) {
+    backoff_ctx *b = ctx;
+    b->count++;
+    end_progress_line();
+    fprintf(stderr, "neuron: warning: %s; backing off (%d of %d): epoch %lld again with --lr %g\n",
+            why, b->count, NR_MAX_BACKOFFS, (long long)restart, lr);
+    (void)epoch;
+}
+
+/* The section 8 options and the backoffs, in the report. */
+static void report_peer_options(cJSON *j, const nr_train_opts *o, const nr_train_result *r) {
+    static const char *schedules[] = {"constant", "invscaling", "step", "cosine"};
+    cJSON_AddItemToObject(j, "l2", nr_json_number(o->l2));
+    cJSON_AddItemToObject(j, "l1", nr_json_number(o->l1));
+    cJSON_AddStringToObject(j, "loss", o->loss == NR_LOSS_HUBER ? "huber" : "default");
+    if (o->loss == NR_LOSS_HUBER) cJSON_AddItemToObject(j, "delta", nr_json_number(o->delta));
+    cJSON_AddStringToObject(j, "lr_schedule", schedules[o->lr_schedule]);
+    if (o->lr_schedule == NR_LR_INVSCALING)
+        cJSON_AddItemToObject(j, "power_t", nr_json_number(o->power_t));
+    if (o->lr_schedule == NR_LR_STEP) {
+        cJSON_AddNumberToObject(j, "lr_step", (double)o->lr_step);
+        cJSON_AddItemToObject(j, "lr_gamma", nr_json_number(o->lr_gamma));
+    }
+    cJSON_AddItemToObject(j, "momentum", nr_json_number(o->momentum));
+    cJSON_AddBoolToObject(j, "nesterov", o->nesterov);
+    cJSON_AddBoolToObject(j, "average", o->average);
+    cJSON_AddStringToObject(j, "on_divergence",
+                            o->on_divergence == NR_DIVERGE_BACKOFF ? "backoff" : "stop");
+    cJSON *b = cJSON_AddArrayToObject(j, "backoffs");
+    for (int k = 0; k < r->backoffs; k++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "epoch", (double)r->backoff_epoch[k]);
+        cJSON_AddNumberToObject(e, "restart", (double)r->backoff_restart[k]);
+        cJSON_AddItemToObject(e, "lr", nr_json_number(r->backoff_lr[k]));
+        cJSON_AddItemToArray(b, e);
+    }
+}
+
 static char *report_json(const char *data, const nr_train_opts *o, const nr_data *d,
                          const nr_model *m, const nr_train_result *r) {
     cJSON *j = cJSON_CreateObject();
@@ -176,6 +301,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
                        cli_median(r->epoch_seconds, (size_t)r->epochs_run));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason ? r->stop_reason : "epochs");
     if (o->restore_best) cJSON_AddNumberToObject(j, "best_epoch", (double)r->best_epoch);
+    report_peer_options(j, o, r);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
@@ -276,6 +402,7 @@ int cmd_train(int argc, char **argv) {
     /* options given, to refuse those the chosen algorithm would ignore */
     bool given_epochs = false, given_batch = false, given_shuffle = false, given_seed = false,
          given_tol = false, given_patience = false;
+    unsigned peer_given = 0;
     cli_args a;
     cli_args_init(&a, "train", argc, argv);
     while (cli_next(&a)) {
@@ -286,6 +413,7 @@ int cmd_train(int argc, char **argv) {
             train_usage(stdout);
             return EXIT_OK;
         } else if (cli_load_option(&a, &lo, &ok)) {
+        } else if (train_peer_option(&a, &o, &peer_given, &ok)) {
         } else if (cli_is(&a, "--data")) {
             ok = (data = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--algo")) {
@@ -391,6 +519,7 @@ int cmd_train(int argc, char **argv) {
         cli_error("train: %s", conflict);
         return EXIT_USAGE;
     }
+    if (!train_peer_consistent(&o, peer_given)) return EXIT_USAGE;
     if (!lr_given && o.algo == NR_ALGO_SGD) o.lr = 0.001;
     nr_error err;
     /* a kernel the CPU lacks is a usage error, found before any loading */
@@ -433,6 +562,9 @@ int cmd_train(int argc, char **argv) {
     progress_ctx pc = {.progress = progress || (!quiet && isatty(2)), .epochs = o.epochs};
     o.on_epoch = on_epoch;
     o.on_epoch_ctx = &pc;
+    backoff_ctx bc = {0};
+    o.on_backoff = on_backoff;
+    o.on_backoff_ctx = &bc;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
     end_progress_line();

@@ -46,12 +46,16 @@ double nr_trainer_loss(nr_trainer *t, size_t r0, size_t r1) {
 }
 
 void nr_trainer_step(nr_trainer *t, size_t rows) {
+    if (t->ext) {
+        nr_ext_step(t, rows);
+        return;
+    }
     const double scale = t->obj->gscale / (double)rows, gb = t->sums[t->f];
     for (size_t j = 0; j < t->f; j++) {
         double g = t->mean ? (t->sums[j] - t->mean[j] * gb) / t->std[j] : t->sums[j];
-        t->v[j] -= t->o->lr * (scale * g);
+        t->v[j] -= t->lr * (scale * g);
     }
-    t->c -= t->o->lr * (scale * gb);
+    t->c -= t->lr * (scale * gb);
 }
 
 nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error *err) {
@@ -243,6 +247,26 @@ static void best_restore(const best_params *k, nr_trainer *t, nr_train_result *r
     res->best_epoch = k->epoch;
 }
 
+/* on_divergence backoff, after epoch *e diverged: the parameters and the
+ * optimizer state go back to the start of epoch k = *e - 1 (the last start
+ * whose loss was finite and whose epoch left finite weights; epoch 1's own
+ * start when *e is 1), the learning rate halves, and *e becomes k - 1 so
+ * that the loop runs epoch k again. False when backoff is off or spent. */
+static bool back_off(nr_trainer *t, nr_train_result *res, int64_t *e, const nr_error *err) {
+    const nr_train_opts *o = t->o;
+    if (o->on_divergence != NR_DIVERGE_BACKOFF || res->backoffs >= NR_MAX_BACKOFFS) return false;
+    const int64_t k = *e > 1 ? *e - 1 : 1;
+    if (!nr_ext_restore(t, k)) return false;
+    t->lr *= 0.5;
+    res->backoff_epoch[res->backoffs] = *e;
+    res->backoff_restart[res->backoffs] = k;
+    res->backoff_lr[res->backoffs] = t->lr;
+    res->backoffs++;
+    if (o->on_backoff) o->on_backoff(o->on_backoff_ctx, *e, k, t->lr, err->msg);
+    *e = k - 1;
+    return true;
+}
+
 /* The epochs of an epoch optimizer, with everything they share. */
 static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_result *res,
                             nr_error *err) {
@@ -269,6 +293,10 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
     const double t0 = nr_now_seconds();
     for (int64_t e = 1; e <= o->epochs; e++) {
         const double te = nr_now_seconds();
+        if (t->ext) {
+            t->ext->epoch = e;
+            nr_ext_save(t, e);
+        }
         /* Validation: the loss at the weights the epoch starts from. */
         if ((s = grow_history(res, n_val > 0, &cap, (size_t)e, err)) != NR_OK) break;
         if (n_val)
@@ -277,12 +305,24 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         double loss = NAN;
         const char *stop = NULL;
         if (keep.cand) best_candidate(&keep, t);
-        if ((s = opt->epoch(t, st, e, &loss, &stop, err)) != NR_OK) break;
+        if ((s = opt->epoch(t, st, e, &loss, &stop, err)) != NR_OK) {
+            if (s == NR_ERR_DIVERGED && back_off(t, res, &e, err)) {
+                s = NR_OK;
+                continue;
+            }
+            break;
+        }
         res->loss[e - 1] = loss;
         res->epoch_seconds[e - 1] = nr_now_seconds() - te;
         res->epochs_run = e;
         if (e == 1) first = loss;
-        if ((s = check_divergence(t, e, loss, first, err)) != NR_OK) break;
+        if ((s = check_divergence(t, e, loss, first, err)) != NR_OK) {
+            if (back_off(t, res, &e, err)) {
+                s = NR_OK;
+                continue;
+            }
+            break;
+        }
         if (keep.cand) best_offer(&keep, n_val ? res->val_history[e - 1] : loss, e);
         const double el = nr_now_seconds() - t0;
         if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
@@ -334,6 +374,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     if (s != NR_OK) return s;
     const nr_objective *obj = nr_objective_for(o->activation);
     if (!obj) return nr_fail(err, NR_ERR_ARG, "unknown activation %d", (int)o->activation);
+    if ((s = nr_ext_check(o, err)) != NR_OK) return s;
+    if (o->loss == NR_LOSS_HUBER) obj = nr_objective_huber();
     if (o->algo != NR_ALGO_OLS && (s = check_epoch_opts(o, err)) != NR_OK) return s;
     const nr_optimizer *opt = optimizer_for(o, err);
     if (!opt) return NR_ERR_ARG;
@@ -344,6 +386,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         nr_passer_free(&t.p);
         return s;
     }
+    t.p.param = o->delta;
+    t.lr = o->lr;
     const size_t n_val = (size_t)floor(o->val_split * (double)d->rows);
     t.n_train = d->rows - n_val;
     t.n_val = n_val;
@@ -387,8 +431,10 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         }
         t.c = m->bias + shift;
     }
+    if ((s = nr_ext_init(&t, err)) != NR_OK) goto out;
     s = opt->solve ? run_closed_form(&t, opt, res, err) : run_epochs(&t, opt, res, err);
     if (s != NR_OK) goto out;
+    nr_ext_finish(&t);
     /* final model and its losses */
     res->train_loss = nr_trainer_loss(&t, 0, t.n_train);
     if (n_val) res->val_loss = nr_trainer_loss(&t, t.n_train, d->rows);
@@ -405,6 +451,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     }
 out:
     if (s != NR_OK) nr_train_result_free(res);
+    nr_ext_free(&t);
     nr_passer_free(&t.p);
     free(t.v);
     free(t.w);

@@ -95,8 +95,11 @@ static nr_status batch_exact_epoch(nr_trainer *t, void *state, int64_t e, double
     *loss = nr_stats_mse(&x->st, t->v, t->c);
     double gc;
     nr_stats_grad(&x->st, t->v, t->c, x->s, &gc);
-    for (size_t j = 0; j < t->f; j++) t->v[j] -= t->o->lr * x->s[j];
-    t->c -= t->o->lr * gc;
+    /* the L2 term of the penalty on (v, c) (statistics already standardized) */
+    if (t->o->l2 > 0)
+        for (size_t j = 0; j < t->f; j++) x->s[j] += t->o->l2 * t->v[j];
+    for (size_t j = 0; j < t->f; j++) t->v[j] -= t->lr * x->s[j];
+    t->c -= t->lr * gc;
     return NR_OK;
 }
 

@@ -40,7 +40,8 @@ typedef struct {
     double *g, *H, *dir; /* the accepted point's gradient and Hessian (trained
                             parameters), the Newton step from it */
     double *pv, pc;      /* the accepted point */
-    double ploss, slope; /* its loss, and g.dir (< 0) */
+    double ploss, slope; /* its loss (with the L2 penalty), and g.dir (< 0) */
+    double pdata;        /* its loss without the penalty (what the epoch reports) */
     double step;         /* of the current trial along dir */
     bool have;           /* a point has been accepted */
 } newton;
@@ -218,10 +219,12 @@ static nr_status newton_epoch(nr_trainer *t, void *state, int64_t e, double *los
     const size_t f = t->f, m = nw->m;
     nr_status s = newton_pass(t, nw, err);
     if (s != NR_OK) return s;
-    const double L = nw->part[m] / (double)t->n_train, wrong = nw->part[m + 1];
+    const double Ld = nw->part[m] / (double)t->n_train, wrong = nw->part[m + 1];
+    /* the line search minimises the penalised objective */
+    const double L = t->o->l2 > 0 ? Ld + nr_penalty_value(t) : Ld;
     /* Armijo: a sufficient decrease along the step, or the first point */
     if (nw->have && !(L <= nw->ploss + 1e-4 * nw->step * nw->slope)) {
-        *loss = nw->ploss;
+        *loss = nw->pdata;
         nw->step *= 0.5;
         if (nw->step < 1e-10) { /* no decrease the loss's rounding can see */
             set_trial(t, nw, 0.0);
@@ -231,12 +234,13 @@ static nr_status newton_epoch(nr_trainer *t, void *state, int64_t e, double *los
         set_trial(t, nw, nw->step);
         return NR_OK;
     }
-    *loss = L;
+    *loss = Ld;
     nw->have = true;
     nw->ploss = L;
+    nw->pdata = Ld;
     memcpy(nw->pv, t->v, f * sizeof *t->v);
     nw->pc = t->c;
-    if (t->obj->unbounded_if_separable && wrong == 0)
+    if (t->obj->unbounded_if_separable && wrong == 0 && !(t->o->l2 > 0))
         return nr_fail(err, NR_ERR_INPUT,
                        "the classes are linearly separable (the weights of epoch %lld put "
                        "every training row on its side of the boundary): the %s has no "
@@ -244,6 +248,11 @@ static nr_status newton_epoch(nr_trainer *t, void *state, int64_t e, double *los
                        "penalty, or stop a gradient method early",
                        (long long)e, t->obj->loss_name);
     to_trained(t, nw);
+    if (t->o->l2 > 0) /* (l2/2)|v|^2: gradient l2 v, Hessian l2 on the weights */
+        for (size_t j = 0; j < f; j++) {
+            nw->g[j] += t->o->l2 * t->v[j];
+            nw->H[j * m + j] += t->o->l2;
+        }
     if (!newton_direction(nw))
         return nr_fail(err, NR_ERR_INPUT,
                        "epoch %lld: the Hessian of the %s is singular: a feature is constant "

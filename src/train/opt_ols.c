@@ -1,4 +1,4 @@
-/* Ordinary least squares in closed form: the statistics of one pass,
+/* Ordinary least squares (ridge with an L2 penalty) in closed form: the statistics of one pass,
  * solved by Cholesky (exact.c). It works on raw features: a
  * standardization fitted for it is dropped, and the model is raw. */
 #include <stdlib.h>
@@ -17,6 +17,13 @@ static nr_status ols_check(const nr_train_opts *o, const nr_objective *obj, nr_e
 static nr_status ols_solve(nr_trainer *t, nr_error *err) {
     nr_stats st = {0};
     nr_status s = nr_stats_collect(t->p.k, t->d, 0, t->n_train, t->p.threads, &st, err);
+    /* ridge: (l2/2)|v|^2 on the mean squared error makes the normal
+     * equations (C + (l2 n / 2) S^2) w = cxy on raw weights, S the
+     * standardization's scales (v = S w) or the identity */
+    if (s == NR_OK && t->o->l2 > 0)
+        for (size_t j = 0; j < st.d; j++)
+            st.C[j * st.d + j] +=
+                0.5 * t->o->l2 * (double)st.n * (t->std ? t->std[j] * t->std[j] : 1.0);
     if (s == NR_OK) s = nr_stats_solve(&st, t->v, &t->c, err);
     nr_stats_free(&st);
     free(t->mean);

@@ -31,7 +31,8 @@ static nr_status sgd_epoch(nr_trainer *t, void *state, int64_t e, double *loss, 
     (void)stop;
     sgd *s = state;
     *loss = nr_trainer_loss(t, 0, t->n_train);
-    return t->obj->sgd_epoch(&s->view, t->o->lr, e, t->v, &t->c, err);
+    if (t->ext && t->ext->rich_sgd) return nr_ext_sgd_epoch(t, &s->view, e, err);
+    return t->obj->sgd_epoch(&s->view, t->lr, e, t->v, &t->c, err);
 }
 
 const nr_optimizer nr_opt_sgd = {

@@ -28,6 +28,9 @@ typedef struct {
     const nr_kernels *k;
     nr_grad_f32_fn f32;
     nr_grad_f64_fn f64;
+    nr_gradp_f32_fn pf32; /* objectives with a parameter (Huber's delta), or NULL */
+    nr_gradp_f64_fn pf64;
+    double param;
     int threads;
     size_t dd;        /* f + 2 */
     double *partials; /* a group of blocks' sums */
@@ -56,6 +59,8 @@ typedef struct {
     double *w, b;             /* the same on raw features (nr_trainer_raw) */
     double *sums;             /* f + 2: the last pass */
     double setup_seconds;     /* work an optimizer's init did that counts as training */
+    double lr;                /* the learning rate: o->lr, halved by each backoff */
+    struct nr_ext *ext;       /* the peers' options (schedule.c), or NULL */
 } nr_trainer;
 
 /* t->w, t->b from t->v, t->c. */
@@ -90,6 +95,51 @@ typedef struct {
     double (*val_loss)(nr_trainer *t, void *state);
     void (*finish)(void *state);
 } nr_optimizer;
+
+/* --------------- the peers' options (schedule.c, penalty.c) */
+
+/* The state of the options that change the step, not the pass: penalty,
+ * schedule, momentum, averaging, and the snapshots of on-divergence
+ * backoff. Absent (t->ext NULL) when none is asked for, so the plain
+ * optimizers run exactly as before: it costs them one test per step. */
+typedef struct nr_ext {
+    size_t f;
+    bool rich_sgd;   /* sgd needs the general per-sample rule (penalty.c) */
+    int64_t epoch;   /* the epoch being run, 1-based */
+    int64_t steps;   /* steps taken in the run (samples for sgd) */
+    double *buf;     /* momentum buffer, f + 1 (bias last), or NULL */
+    bool buf_set;    /* a first step has filled it */
+    double *avg;     /* Polyak average of (v, c), f + 1, or NULL */
+    double *q;       /* cumulative L1: penalty each weight received, f, or NULL */
+    double u;        /* cumulative L1: penalty a weight could have received */
+    double *snap[2]; /* backoff: the state at the start of two epochs */
+    int64_t snap_epoch[2];
+    double *scratch; /* f + 1 */
+} nr_ext;
+
+/* t->ext for the options (NULL when none needs it). */
+nr_status nr_ext_init(nr_trainer *t, nr_error *err);
+void nr_ext_free(nr_trainer *t);
+/* One more iterate (v, c) in the Polyak average (after x->steps++). */
+void nr_ext_average(nr_ext *x, const double *v, double c);
+/* The learning rate of the next step of epoch t->ext->epoch. */
+double nr_ext_lr(const nr_trainer *t);
+/* One step of batch or minibatch from t->sums over `rows` rows: gradient
+ * plus L2 term, momentum, the scheduled rate, the L1 soft-threshold, the
+ * average. */
+void nr_ext_step(nr_trainer *t, size_t rows);
+/* One epoch of the general per-sample rule on `rows` (penalty.c). */
+nr_status nr_ext_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, nr_error *err);
+/* Backoff: keep the state at the start of epoch e; restore the one kept for
+ * epoch e (false when it was not kept). */
+void nr_ext_save(nr_trainer *t, int64_t e);
+bool nr_ext_restore(nr_trainer *t, int64_t e);
+/* At the end of the run: the averaged parameters become the model. */
+void nr_ext_finish(nr_trainer *t);
+/* Options of section 8 an optimizer or objective cannot honour. */
+nr_status nr_ext_check(const nr_train_opts *o, nr_error *err);
+/* The L2 penalty's contributions to the objective (1/2) l2 |v|^2. */
+double nr_penalty_value(const nr_trainer *t);
 
 extern const nr_optimizer nr_opt_batch, nr_opt_minibatch, nr_opt_sgd, nr_opt_ols,
     nr_opt_batch_exact, nr_opt_sgd_exact, nr_opt_newton;
