@@ -325,6 +325,26 @@ const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
  * with stop_reason "interrupted" (how a SIGINT handler finishes an epoch). */
 typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples_per_second);
 
+/* Data-parallel training over several processes (neuron-mpi; SPEC section
+ * 9). The n rows are cut into `parts` contiguous shares, process k holding
+ * global rows [bounds[k], bounds[k + 1]) (bounds[0] = 0, bounds[parts] = n,
+ * nondecreasing). This process is `part`; the nr_data given to nr_train has
+ * rows = n, but its values hold only rows [bounds[part], hi + 4095) clipped
+ * to n, starting at row bounds[part]: the trainer's 4096-row blocks are then
+ * computed by the process whose share holds their first row, and their
+ * partial sums are gathered and added in global block order, which gives
+ * the same bits as one process holding every row. `gather` must leave in
+ * `all` each process's `counts[k]` doubles at `all + displs[k]`, process by
+ * process (this process's own are already in place, as MPI_Allgatherv with
+ * MPI_IN_PLACE expects); it returns 0, or non-zero on failure. Every process
+ * must call nr_train with the same options, and stop after the same epoch. */
+typedef struct {
+    int parts, part;
+    const size_t *bounds; /* parts + 1 row indices */
+    int (*gather)(void *ctx, double *all, const int *counts, const int *displs);
+    void *ctx;
+} nr_partition;
+
 typedef struct {
     nr_algo algo;
     nr_activation activation; /* phi, and with it the loss (default identity) */
@@ -356,6 +376,11 @@ typedef struct {
                    Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
+    /* NULL: this process holds every row (the default). Otherwise the rows
+     * are shared between processes (batch, minibatch with --shuffle
+     * batches|none, ols and batch --exact, identity activation, without
+     * standardize: others give NR_ERR_ARG) */
+    const nr_partition *partition;
 } nr_train_opts;
 
 void nr_train_defaults(nr_train_opts *o);

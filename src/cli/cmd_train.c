@@ -87,6 +87,8 @@ bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
 
 static volatile sig_atomic_t interrupts;
 
+const cli_train_hooks *cli_train_hook;
+
 static void on_interrupt(int sig) {
     (void)sig;
     if (++interrupts >= 2) {
@@ -112,7 +114,7 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
             p->last = now;
         }
     }
-    return interrupts > 0;
+    return cli_train_hook ? cli_train_hook->agree_stop(interrupts > 0) : interrupts > 0;
 }
 
 /* ------------------------------------------------------------- outputs -- */
@@ -223,7 +225,8 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
         return cli_exit_code(s);
     }
     if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
-    const double ratio = o->standardize ? 1.0 : feature_scale_ratio(d);
+    /* a shared data set (neuron-mpi) is not all here to measure */
+    const double ratio = o->standardize || o->partition ? 1.0 : feature_scale_ratio(d);
     if (ratio > 100)
         cli_error("%s; try a smaller --lr (now %g), or --standardize (feature scales differ by "
                   "%.3gx)",
@@ -314,9 +317,15 @@ int cmd_train(int argc, char **argv) {
         return EXIT_USAGE;
     }
     nr_dataset *ds = NULL;
-    nr_status s = nr_dataset_load(data, &lo, &ds, &err);
-    if (s != NR_OK) return cli_fail(s, &err);
-    const nr_data *d = nr_dataset_view(ds);
+    nr_status s = NR_OK;
+    const nr_data *d;
+    if (cli_train_hook) {
+        d = cli_train_hook->load(data, &lo, &o);
+        if (!cli_train_hook->root) model_out = report_out = history_out = NULL;
+    } else {
+        if ((s = nr_dataset_load(data, &lo, &ds, &err)) != NR_OK) return cli_fail(s, &err);
+        d = nr_dataset_view(ds);
+    }
     nr_model m;
     if ((s = nr_model_init(&m, d->features, &err)) != NR_OK) {
         nr_dataset_free(ds);

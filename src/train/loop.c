@@ -340,7 +340,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     if (opt->check && (s = opt->check(o, obj, err)) != NR_OK) return s;
 
     nr_trainer t = {.d = d, .o = o, .obj = obj, .f = d->features};
-    if ((s = nr_passer_init(&t.p, d, obj, o->kernel, o->threads, err)) != NR_OK) {
+    if ((s = nr_passer_init(&t.p, d, obj, o->kernel, o->threads, err)) != NR_OK ||
+        (o->partition && (s = nr_passer_partition(&t.p, d, o, err)) != NR_OK)) {
         nr_passer_free(&t.p);
         return s;
     }

@@ -16,7 +16,8 @@ static nr_status ols_check(const nr_train_opts *o, const nr_objective *obj, nr_e
 
 static nr_status ols_solve(nr_trainer *t, nr_error *err) {
     nr_stats st = {0};
-    nr_status s = nr_stats_collect(t->p.k, t->d, 0, t->n_train, t->p.threads, &st, err);
+    nr_status s =
+        nr_stats_collect_on(t->p.k, t->d, 0, t->n_train, t->p.threads, t->p.part, &st, err);
     if (s == NR_OK) s = nr_stats_solve(&st, t->v, &t->c, err);
     nr_stats_free(&st);
     free(t->mean);

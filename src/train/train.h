@@ -31,6 +31,10 @@ typedef struct {
     int threads;
     size_t dd;        /* f + 2 */
     double *partials; /* a group of blocks' sums */
+    /* rows shared between processes (partition.c), or NULL */
+    const nr_partition *part;
+    double *gathered; /* part: every block's sums, in block order */
+    int *counts;      /* part: per process, its doubles in `gathered`, then their offsets */
 } nr_passer;
 
 nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj,
@@ -38,6 +42,21 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
 void nr_passer_free(nr_passer *p);
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out);
+
+/* Data-parallel passes (partition.c): nr_passer_partition prepares `p` for
+ * rows shared as `part` says; nr_pass then hands over to
+ * nr_pass_partitioned, which computes this process's blocks, gathers every
+ * block's sums and adds them in block order, as nr_pass does. */
+nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opts *o,
+                              nr_error *err);
+void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
+                         double b, double *out);
+/* For a pass over rows [r0, r1) in blocks of NR_TRAIN_BLOCK rows, each
+ * `per` doubles: counts[k] and displs[k] (k < parts) of process k's blocks,
+ * those whose first row lies in its share. Returns this process's first
+ * block, or SIZE_MAX when the counts overflow an int. */
+size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t per, int *counts,
+                           int *displs);
 
 /* What every optimizer shares: the data and its split, the parameters being
  * trained and the blocked pass. --standardize trains in the parameters
