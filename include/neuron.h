@@ -299,7 +299,7 @@ void nr_model_free(nr_model *m);
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss);
 
 /* ------------------------------------------------------------------------ */
-/* Training (src/trainer.c, src/kernels_*.c, src/dispatch.c)                */
+/* Training (src/trainer.c, src/train/, src/objective.c, src/kernels_*.c)   */
 /* ------------------------------------------------------------------------ */
 
 typedef enum {

@@ -16,7 +16,7 @@ typedef struct {
 static const command commands[] = {
     {"tutorial", cmd_tutorial, "reproduce the tutorial's per-sample SGD, byte for byte"},
     {"gen", cmd_gen, "generate synthetic linear data (.npy or .csv)"},
-    {"train", cmd_train, "train by sgd, batch or minibatch gradient descent, or ols"},
+    {"train", cmd_train, "train by sgd, batch or minibatch gradient descent, ols or newton"},
     {"predict", cmd_predict, "predict with a saved model"},
     {"eval", cmd_eval, "MSE, RMSE, MAE and R^2 of a saved model on a data set"},
     {"bench", cmd_bench, "training throughput next to a streaming read of the same bytes"},
