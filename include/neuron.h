@@ -381,6 +381,16 @@ typedef struct {
      * batches|none, ols and batch --exact, identity activation, without
      * standardize: others give NR_ERR_ARG) */
     const nr_partition *partition;
+    /* Checkpoints (epoch optimizers but newton): every checkpoint_every
+     * epochs the whole training state is written atomically to
+     * `checkpoint` (NULL: never; with a partition, by part 0 only);
+     * `resume` (NULL: start afresh) continues from such a file, which must
+     * come from the same options and data (else NR_ERR_INPUT), and the run
+     * then ends with the bits of one never stopped. Costs one pass at the
+     * start for the data's fingerprint. */
+    const char *checkpoint;
+    int64_t checkpoint_every;
+    const char *resume;
 } nr_train_opts;
 
 void nr_train_defaults(nr_train_opts *o);

@@ -130,6 +130,7 @@ void nr_train_defaults(nr_train_opts *o) {
     o->tol = -1.0;
     o->patience = 5;
     o->kernel = NR_KERNEL_AUTO;
+    o->checkpoint_every = 10;
 }
 
 void nr_train_result_free(nr_train_result *r) {

@@ -42,6 +42,10 @@ static void train_usage(FILE *f) {
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
         "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
+        "  --checkpoint FILE  write the whole training state to FILE, atomically, every\n"
+        "                     --checkpoint-every K epochs, K >= 1 (10)\n"
+        "  --resume FILE      continue from a checkpoint made with the same options and\n"
+        "                     data: ends with the bits of a run never stopped\n"
         "  --model OUT.json   write the trained model\n"
         "  --report OUT.json  write the report\n"
         "  --history OUT.csv  write epoch,loss[,val_loss],seconds\n"
@@ -221,6 +225,9 @@ static double feature_scale_ratio(const nr_data *d) {
  * only rows), divergence gets the options that would help. */
 static int train_failed(nr_status s, const nr_error *err, const char *path, const nr_data *d,
                         const nr_train_opts *o) {
+    /* a checkpoint's message names the checkpoint */
+    if (s == NR_ERR_INPUT && o->resume && !strncmp(err->msg, o->resume, strlen(o->resume)))
+        return cli_fail(s, err);
     if (s == NR_ERR_INPUT) {
         cli_error("%s: %s", path, err->msg);
         return cli_exit_code(s);
@@ -293,6 +300,12 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--kernel")) {
             ok = cli_choice(&a, "auto|scalar|avx2", &c);
             o.kernel = (nr_kernel_choice)c;
+        } else if (cli_is(&a, "--checkpoint")) {
+            ok = (o.checkpoint = cli_value(&a)) != NULL;
+        } else if (cli_is(&a, "--checkpoint-every")) {
+            ok = cli_int(&a, 1, 1000000000, &o.checkpoint_every);
+        } else if (cli_is(&a, "--resume")) {
+            ok = (o.resume = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--model")) {
             ok = (model_out = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--report")) {

@@ -89,6 +89,33 @@ void nr_trainer_step(nr_trainer *t, size_t rows);
  * or (standardized) a double copy in *owned, to free. */
 nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error *err);
 
+/* Checkpoints (checkpoint.c): the epoch loop's state between two epochs. */
+typedef struct {
+    int64_t epoch;      /* epochs done */
+    double first, best; /* the loss of epoch 1; the best monitored loss (tol) */
+    int64_t since;      /* epochs without improvement (tol) */
+    double keep_loss;   /* restore_best: the best loss, its epoch, its parameters */
+    int64_t keep_epoch;
+    double *keep_best; /* f + 1, or NULL without restore_best */
+} nr_ckpt_loop;
+/* The history of a checkpoint: n epochs, in one allocation at `loss`. */
+typedef struct {
+    size_t n;
+    double *loss, *seconds, *val;
+} nr_ckpt_history;
+/* NR_ERR_ARG for options that checkpoints cannot serve. */
+nr_status nr_checkpoint_check(const nr_train_opts *o, nr_error *err);
+/* The data's fingerprint: the objective's sums at the zero model over every
+ * row (f + 2 doubles). */
+void nr_checkpoint_fingerprint(nr_trainer *t, double *out);
+nr_status nr_checkpoint_save(const nr_trainer *t, const char *path, const nr_train_result *res,
+                             const nr_ckpt_loop *l, const double *fp, nr_error *err);
+/* Read `path`, refusing it (NR_ERR_INPUT, naming what differs) unless it
+ * was made with the same options on the same data; set t->v, t->c, *l and
+ * *h (h->loss to free). */
+nr_status nr_checkpoint_load(const nr_trainer *t, const char *path, const double *fp,
+                             nr_ckpt_loop *l, nr_ckpt_history *h, nr_error *err);
+
 /* An optimizer: either epochs (init, epoch, finish) or a closed form
  * (solve). The loop knows nothing else of it. */
 typedef struct {
