@@ -17,8 +17,8 @@ fails=0 passes=0
 pass() { passes=$((passes + 1)); }
 fail() { echo "checkpoint tests: FAIL: $*"; fails=$((fails + 1)); }
 
-"$N" gen --rows 600000 --features 4 --out d.npy >/dev/null
-opts=(--data d.npy --algo minibatch --batch 60000 --epochs 300 --val-split 0.1 --quiet)
+"$N" gen --rows 400000 --features 4 --out d.npy >/dev/null
+opts=(--data d.npy --algo minibatch --batch 40000 --epochs 200 --val-split 0.1 --quiet)
 "$N" train "${opts[@]}" --model ref.json --history ref.csv >/dev/null
 cut -d, -f1-3 ref.csv >ref.loss
 
@@ -70,7 +70,7 @@ refused() { # name, text, then train's options
 if [ -s ck.bin ]; then
   refused "other lr" "ck.bin: the checkpoint was made with another --lr" "${opts[@]}" --lr 0.05 \
     --resume ck.bin
-  "$N" gen --rows 600000 --features 4 --seed 5 --out other.npy >/dev/null
+  "$N" gen --rows 400000 --features 4 --seed 5 --out other.npy >/dev/null
   refused "other data" "ck.bin: the checkpoint was made on other data" "${opts[@]}" \
     --data other.npy --resume ck.bin
   head -c 200 ck.bin >cut.bin

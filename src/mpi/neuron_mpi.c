@@ -13,6 +13,7 @@
  * ranks' stdout and stderr go to /dev/null, except for a failure of their
  * own while loading, which every rank learns of before anyone trains. */
 #include <fcntl.h>
+#include <limits.h>
 #include <glob.h>
 #include <math.h>
 #include <mpi.h>
@@ -251,16 +252,88 @@ static void release(void) {
     free(g.shards);
 }
 
+/* -------------------------------------------------------- bench-comm -- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* What combining one pass costs on this communicator: the gather of every
+ * block's f + 2 partial sums that gives the same bits for any rank count,
+ * against the plain allreduce of f + 2 sums that does not. Medians over
+ * `repeat` rounds, each timed on rank 0 between barriers. */
+static int bench_comm(int argc, char **argv) {
+    int64_t rows = 10000000, features = 1, repeat = 200;
+    cli_args a;
+    cli_args_init(&a, "bench-comm", argc, argv);
+    while (cli_next(&a)) {
+        bool ok = true;
+        if (cli_is(&a, "--rows"))
+            ok = cli_int(&a, 1, INT64_MAX / 2, &rows);
+        else if (cli_is(&a, "--features"))
+            ok = cli_int(&a, 1, 4096, &features);
+        else if (cli_is(&a, "--repeat"))
+            ok = cli_int(&a, 1, 1000000, &repeat);
+        else
+            return cli_unknown(&a);
+        if (!ok) return EXIT_USAGE;
+    }
+    const size_t dd = (size_t)features + 2, nb = ((size_t)rows + BLOCK - 1) / BLOCK;
+    if (nb > (size_t)INT_MAX / dd) {
+        cli_error("bench-comm: %zu blocks of %zu sums do not fit one gather", nb, dd);
+        return EXIT_USAGE;
+    }
+    int *counts = malloc(2 * (size_t)nranks * sizeof *counts);
+    double *all = calloc(nb * dd, sizeof *all), *sums = calloc(dd, sizeof *sums);
+    double *tg = malloc((size_t)repeat * sizeof *tg), *ta = malloc((size_t)repeat * sizeof *ta);
+    if (!counts || !all || !sums || !tg || !ta) {
+        cli_error("bench-comm: out of memory");
+        return EXIT_OTHER;
+    }
+    for (int k = 0; k < nranks; k++) {
+        /* the shares neuron-mpi train cuts: whole blocks, as equal as may be */
+        size_t b0 = nb * (size_t)k / (size_t)nranks, b1 = nb * (size_t)(k + 1) / (size_t)nranks;
+        counts[k] = (int)((b1 - b0) * dd), counts[nranks + k] = (int)(b0 * dd);
+    }
+    for (int64_t r = 0; r < repeat; r++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t = MPI_Wtime();
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts, counts + nranks, MPI_DOUBLE,
+                       MPI_COMM_WORLD);
+        tg[r] = MPI_Wtime() - t;
+        MPI_Barrier(MPI_COMM_WORLD);
+        t = MPI_Wtime();
+        MPI_Allreduce(MPI_IN_PLACE, sums, (int)dd, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        ta[r] = MPI_Wtime() - t;
+    }
+    qsort(tg, (size_t)repeat, sizeof *tg, cmp_double);
+    qsort(ta, (size_t)repeat, sizeof *ta, cmp_double);
+    if (rank == 0)
+        printf("{\"ranks\": %d, \"rows\": %lld, \"features\": %lld, \"blocks\": %zu, "
+               "\"repeat\": %lld,\n \"gather_bytes\": %zu, \"gather_seconds_median\": %.3e, "
+               "\"gather_seconds_p10\": %.3e, \"gather_seconds_p90\": %.3e,\n "
+               "\"allreduce_bytes\": %zu, \"allreduce_seconds_median\": %.3e, "
+               "\"allreduce_seconds_p10\": %.3e, \"allreduce_seconds_p90\": %.3e}\n",
+               nranks, (long long)rows, (long long)features, nb, (long long)repeat,
+               nb * dd * sizeof(double), tg[repeat / 2], tg[repeat / 10], tg[repeat * 9 / 10],
+               dd * sizeof(double), ta[repeat / 2], ta[repeat / 10], ta[repeat * 9 / 10]);
+    free(counts), free(all), free(sums), free(tg), free(ta);
+    return EXIT_OK;
+}
+
 /* -------------------------------------------------------------- main -- */
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mpirun -np K neuron-mpi train --data FILE.npy|'PATTERN' [train's options]\n"
+               "       mpirun -np K neuron-mpi bench-comm [--rows N] [--features F] [--repeat R]\n"
                "       neuron-mpi train --help | neuron-mpi --version\n\n"
                "Data-parallel `neuron train`: the rows of one .npy file, or of the files matching\n"
                "PATTERN in name order, are shared between the K processes; the weights are the\n"
                "bits of `neuron train` on the same rows, for any K and --threads. batch,\n"
                "minibatch (--shuffle batches|none), ols and batch --exact, identity activation.\n"
-               "Rank 0 writes --model, --report and --history.\n");
+               "Rank 0 writes --model, --report and --history. bench-comm times what combining\n"
+               "one pass costs: the gather of every block's sums against a plain allreduce.\n");
 }
 
 int main(int argc, char **argv) {
@@ -268,10 +341,11 @@ int main(int argc, char **argv) {
         printf("neuron-mpi %s\n", NR_VERSION_STRING);
         return EXIT_OK;
     }
-    if (argc < 2 || strcmp(argv[1], "train") != 0) {
+    const bool bench = argc >= 2 && !strcmp(argv[1], "bench-comm");
+    if (argc < 2 || (strcmp(argv[1], "train") != 0 && !bench)) {
         bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
         usage(help ? stdout : stderr);
-        if (!help) cli_error("neuron-mpi runs 'train' only");
+        if (!help) cli_error("neuron-mpi runs 'train' or 'bench-comm'");
         return help ? EXIT_OK : EXIT_USAGE;
     }
     MPI_Init(&argc, &argv);
@@ -286,6 +360,11 @@ int main(int argc, char **argv) {
             dup2(null, STDERR_FILENO);
             close(null);
         }
+    }
+    if (bench) {
+        int rc = bench_comm(argc - 2, argv + 2);
+        MPI_Finalize();
+        return rc;
     }
     const cli_train_hooks hooks = {.load = load, .root = rank == 0, .agree_stop = agree_stop};
     cli_train_hook = &hooks;
