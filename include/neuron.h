@@ -343,6 +343,14 @@ typedef struct {
     const size_t *bounds; /* parts + 1 row indices */
     int (*gather)(void *ctx, double *all, const int *counts, const int *displs);
     void *ctx;
+    /* Streaming (NULL: the rows are in memory as above). Otherwise the
+     * values of the nr_data are not read: rows are fetched in chunks of
+     * whole blocks (about 8 MiB) into two buffers, one thread of the team
+     * reading the next chunk while the others sum this one. read(read_ctx, row, rows, buf)
+     * must fill buf with global rows [row, row + rows) (row-major, the
+     * data's dtype) and return 0, or non-zero on failure. */
+    int (*read)(void *read_ctx, size_t row, size_t rows, void *buf);
+    void *read_ctx;
 } nr_partition;
 
 typedef struct {

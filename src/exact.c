@@ -139,6 +139,23 @@ void nr_stats_free(nr_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
+typedef struct {
+    const nr_kernels *kern;
+    const nr_data *data;
+    const layout *L;
+    double *all, *bufs;
+    size_t per_thread;
+} stats_ctx;
+
+/* One block's statistics from its rows, wherever they are held. */
+static void stats_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const stats_ctx *c = ctx;
+    const nr_data one = {.rows = n, .features = c->data->features, .dtype = c->data->dtype,
+                         .values = rows};
+    block_stats(c->kern, &one, 0, n, c->L, c->all + k * c->L->per,
+                c->bufs ? c->bufs + (size_t)omp_get_thread_num() * c->per_thread : NULL);
+}
+
 /* Rows shared between processes (nr_partition): this process's blocks of
  * [r0, r1) (data->values start at its share), every block's partial
  * gathered in block order, then merged in that order as one process does. */
@@ -155,14 +172,11 @@ static nr_status stats_partitioned(const nr_kernels *kern, const nr_data *data, 
         free(all);
         return nr_fail(err, NR_ERR_NOMEM, "out of memory for the statistics of %zu blocks", nb);
     }
-    const size_t mine = (size_t)counts[pt->part] / L->per, lo = pt->bounds[pt->part];
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t k = k0; k < k0 + mine; k++) {
-        const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
-        block_stats(kern, data, a - lo, e - lo, L, all + k * L->per,
-                    bufs ? bufs + (size_t)omp_get_thread_num() * per_thread : NULL);
-    }
-    int rc = pt->gather(pt->ctx, all, counts, counts + pt->parts);
+    const size_t mine = (size_t)counts[pt->part] / L->per;
+    stats_ctx c = {kern, data, L, all, bufs, per_thread};
+    nr_status s =
+        nr_partition_each_block(pt, data, r0, r1, k0, mine, threads, stats_block, &c, err);
+    int rc = s == NR_OK ? pt->gather(pt->ctx, all, counts, counts + pt->parts) : -1;
     size_t done = 0;
     for (size_t k = 0; rc == 0 && k < nb; k++) {
         const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
@@ -171,6 +185,7 @@ static nr_status stats_partitioned(const nr_kernels *kern, const nr_data *data, 
     }
     free(counts);
     free(all);
+    if (s != NR_OK) return s;
     return rc == 0 ? NR_OK : nr_fail(err, NR_ERR_IO, "gathering the statistics failed");
 }
 

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -86,26 +87,115 @@ nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opt
     return NR_OK;
 }
 
+/* ----------------------------------------------------------- streaming -- */
+
+enum { CHUNK_BYTES = 8 << 20 }; /* per buffer; two are held */
+
+typedef struct {
+    const nr_partition *pt;
+    size_t row, rows;
+    void *buf;
+    int rc;
+} chunk_read;
+
+static void read_chunk(chunk_read *c) {
+    c->rc = c->pt->read(c->pt->read_ctx, c->row, c->rows, c->buf);
+}
+
+nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
+                                  size_t k0, size_t count, int threads, nr_block_fn fn, void *ctx,
+                                  nr_error *err) {
+    if (count == 0) return NR_OK;
+    if (!pt->read) {
+        const size_t lo = pt->bounds[pt->part];
+#pragma omp parallel for schedule(static) num_threads(threads) if (count > 1)
+        for (size_t k = k0; k < k0 + count; k++) {
+            const size_t s = r0 + k * BLOCK, e = s + BLOCK < r1 ? s + BLOCK : r1;
+            fn(ctx, k, nr_row_at(d, s - lo), e - s);
+        }
+        return NR_OK;
+    }
+    /* chunks of whole blocks, two buffers: chunk c + 1 is read while chunk
+     * c is summed */
+    const size_t rowb = (d->features + 1) * nr_dtype_size(d->dtype);
+    size_t cb = CHUNK_BYTES / (BLOCK * rowb);
+    if (cb < 1) cb = 1; /* a block wider than a chunk: one block at a time */
+    if (cb > count) cb = count;
+    const size_t nchunks = (count + cb - 1) / cb, first = r0 + k0 * BLOCK;
+    const size_t end = r0 + (k0 + count) * BLOCK < r1 ? r0 + (k0 + count) * BLOCK : r1;
+    const size_t span = cb * BLOCK < end - first ? cb * BLOCK : end - first;
+    char *buf[2] = {malloc(span * rowb), nchunks > 1 ? malloc(span * rowb) : NULL};
+    if (!buf[0] || (nchunks > 1 && !buf[1])) {
+        free(buf[0]), free(buf[1]);
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory for two chunks of %zu rows", span);
+    }
+    chunk_read next = {
+        .pt = pt, .row = first, .rows = span < end - first ? span : end - first, .buf = buf[0]};
+    read_chunk(&next);
+    nr_status s = next.rc ? nr_fail(err, NR_ERR_IO, "reading rows %zu to %zu failed", first + 1,
+                                    first + next.rows)
+                          : NR_OK;
+    for (size_t c = 0; s == NR_OK && c < nchunks; c++) {
+        const size_t ka = k0 + c * cb, kb = ka + cb < k0 + count ? ka + cb : k0 + count;
+        const size_t ca = r0 + ka * BLOCK;
+        char *cur = buf[c % 2];
+        const bool more = c + 1 < nchunks;
+        if (more) {
+            const size_t na = r0 + kb * BLOCK, ne = na + span < end ? na + span : end;
+            next = (chunk_read){.pt = pt, .row = na, .rows = ne - na, .buf = buf[(c + 1) % 2]};
+        }
+        /* one thread of the team reads the next chunk, then joins the
+         * others on this one's blocks: no thread more than the cores, and
+         * none spinning while a separate reader works */
+#pragma omp parallel num_threads(threads)
+        {
+            if (more && omp_get_thread_num() == 0) read_chunk(&next);
+#pragma omp for schedule(dynamic, 1)
+            for (size_t k = ka; k < kb; k++) {
+                const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
+                fn(ctx, k, cur + (a - ca) * rowb, e - a);
+            }
+        }
+        if (more && next.rc)
+            s = nr_fail(err, NR_ERR_IO, "reading rows %zu to %zu failed", next.row + 1,
+                        next.row + next.rows);
+    }
+    free(buf[0]), free(buf[1]);
+    return s;
+}
+
+/* ----------------------------------------------------------------- pass -- */
+
+typedef struct {
+    const nr_passer *p;
+    const nr_data *d;
+    const double *w;
+    double b;
+} pass_ctx;
+
+static void pass_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const pass_ctx *c = ctx;
+    double *o = c->p->gathered + k * c->p->dd;
+    if (c->d->dtype == NR_F32)
+        c->p->f32(rows, n, c->d->features, c->w, c->b, o);
+    else
+        c->p->f64(rows, n, c->d->features, c->w, c->b, o);
+}
+
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
                          double b, double *out) {
     const nr_partition *pt = p->part;
     const size_t dd = p->dd, nb = (r1 - r0 + BLOCK - 1) / BLOCK;
     int *counts = p->counts, *displs = p->counts + pt->parts;
     const size_t k0 = nr_partition_blocks(pt, r0, r1, dd, counts, displs);
-    const size_t mine = (size_t)counts[pt->part] / dd, lo = pt->bounds[pt->part];
-    /* d->values start at row lo: this process's share */
-#pragma omp parallel for schedule(static) num_threads(p->threads) if (mine > 1)
-    for (size_t k = k0; k < k0 + mine; k++) {
-        const size_t s = r0 + k * BLOCK, e = s + BLOCK < r1 ? s + BLOCK : r1;
-        double *o = p->gathered + k * dd;
-        if (d->dtype == NR_F32)
-            p->f32(nr_row_at(d, s - lo), e - s, d->features, w, b, o);
-        else
-            p->f64(nr_row_at(d, s - lo), e - s, d->features, w, b, o);
-    }
-    if (pt->gather(pt->ctx, p->gathered, counts, displs) != 0) {
-        /* a transport that reports failure instead of aborting: the loop's
-         * divergence check stops training on the NaN */
+    const size_t mine = (size_t)counts[pt->part] / dd;
+    pass_ctx c = {p, d, w, b};
+    nr_error ignored;
+    if (nr_partition_each_block(pt, d, r0, r1, k0, mine, p->threads, pass_block, &c, &ignored) !=
+            NR_OK ||
+        pt->gather(pt->ctx, p->gathered, counts, displs) != 0) {
+        /* a failed read, or a transport that reports failure instead of
+         * aborting: the loop's divergence check stops training on the NaN */
         for (size_t j = 0; j < dd; j++) out[j] = NAN;
         return;
     }

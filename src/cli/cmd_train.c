@@ -42,6 +42,10 @@ static void train_usage(FILE *f) {
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
         "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
+        "  --stream           read the rows in chunks (a reader thread, two buffers of\n"
+        "                     8 MiB) instead of mapping the file: bounded memory, same\n"
+        "                     bits; .npy files or 'part-*.npy' shards; batch, minibatch,\n"
+        "                     ols, batch --exact\n"
         "  --checkpoint FILE  write the whole training state to FILE, atomically, every\n"
         "                     --checkpoint-every K epochs, K >= 1 (10)\n"
         "  --resume FILE      continue from a checkpoint made with the same options and\n"
@@ -202,6 +206,12 @@ static nr_status write_history(const char *path, const nr_train_result *r, nr_er
 
 /* ---------------------------------------------------------------- train -- */
 
+/* One process: every block's sums are here already. */
+static int gather_none(void *ctx, double *all, const int *counts, const int *displs) {
+    (void)ctx, (void)all, (void)counts, (void)displs;
+    return 0;
+}
+
 /* Widest ratio between the features' root-mean-square values (1 when they
  * are alike): what makes one learning rate too large for some features and
  * too small for others. */
@@ -250,7 +260,7 @@ int cmd_train(int argc, char **argv) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *data = NULL, *model_out = NULL, *report_out = NULL, *history_out = NULL;
-    bool quiet = false, lr_given = false;
+    bool quiet = false, lr_given = false, stream = false;
     cli_args a;
     cli_args_init(&a, "train", argc, argv);
     while (cli_next(&a)) {
@@ -300,6 +310,8 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--kernel")) {
             ok = cli_choice(&a, "auto|scalar|avx2", &c);
             o.kernel = (nr_kernel_choice)c;
+        } else if (cli_is(&a, "--stream")) {
+            stream = true;
         } else if (cli_is(&a, "--checkpoint")) {
             ok = (o.checkpoint = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--checkpoint-every")) {
@@ -333,9 +345,17 @@ int cmd_train(int argc, char **argv) {
     nr_dataset *ds = NULL;
     nr_status s = NR_OK;
     const nr_data *d;
+    nr_partition whole; /* --stream: one process holds every row, read on demand */
     if (cli_train_hook) {
-        d = cli_train_hook->load(data, &lo, &o);
+        d = cli_train_hook->load(data, &lo, &o, stream);
         if (!cli_train_hook->root) model_out = report_out = history_out = NULL;
+    } else if (stream) {
+        if ((s = cli_shares_open(data, &lo, 0, 1, true, &whole, &d, &err)) != NR_OK) {
+            cli_shares_close();
+            return cli_fail(s, &err);
+        }
+        whole.gather = gather_none;
+        o.partition = &whole;
     } else {
         if ((s = nr_dataset_load(data, &lo, &ds, &err)) != NR_OK) return cli_fail(s, &err);
         d = nr_dataset_view(ds);
@@ -374,6 +394,7 @@ int cmd_train(int argc, char **argv) {
     }
     nr_model_free(&m);
     nr_dataset_free(ds);
+    if (stream && !cli_train_hook) cli_shares_close();
     return rc;
 }
 

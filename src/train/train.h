@@ -55,6 +55,14 @@ void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, c
  * `per` doubles: counts[k] and displs[k] (k < parts) of process k's blocks,
  * those whose first row lies in its share. Returns this process's first
  * block, or SIZE_MAX when the counts overflow an int. */
+/* Call fn(ctx, k, rows, n) for blocks [k0, k0 + count) of a pass over rows
+ * [r0, r1) of `d` as `pt` holds them: from memory (values starting at this
+ * process's share) or streamed. Calls for one chunk run on `threads`
+ * OpenMP threads. NR_ERR_IO when a streamed read fails. */
+typedef void (*nr_block_fn)(void *ctx, size_t k, const void *rows, size_t n);
+nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
+                                  size_t k0, size_t count, int threads, nr_block_fn fn, void *ctx,
+                                  nr_error *err);
 size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t per, int *counts,
                            int *displs);
 

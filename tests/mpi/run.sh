@@ -96,7 +96,7 @@ one_error() { # name, expected code, text, then np and train's options
 
 one_error "sgd refused" 2 "sgd is sequential" 2 --data d64.npy --algo sgd
 one_error "standardize refused" 2 "standardize" 2 --data d64.npy --standardize
-one_error "csv refused" 3 "reads .npy files" 2 --data x.csv
+one_error "csv refused" 3 "come from .npy files" 2 --data x.csv
 one_error "missing file" 3 "nothing.npy: cannot open" 3 --data nothing.npy
 mkdir miss && cp part-000.npy part-002.npy miss/ && ln -s /nonexistent miss/part-001.npy
 one_error "missing shard" 3 "part-001.npy: cannot open" 3 --data 'miss/part-*.npy'
