@@ -9,12 +9,14 @@
  * library computes each block where its rows are, gathers every block's
  * partial sums and adds them in block order (src/partition.c), so the
  * weights are the bits of `neuron train` on the same rows for any K and
- * any --threads. Rank 0 writes the outputs and shows progress; the other
+ * any --threads (default: the node's cores shared between its ranks).
+ * Rank 0 writes the outputs and shows progress; the other
  * ranks' stdout and stderr go to /dev/null, except for a failure of their
  * own while loading, which every rank learns of before anyone trains. */
 #include <fcntl.h>
 #include <limits.h>
 #include <mpi.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +186,20 @@ int main(int argc, char **argv) {
         int rc = bench_comm(argc - 2, argv + 2);
         MPI_Finalize();
         return rc;
+    }
+    /* ranks on one node share its cores: without OMP_NUM_THREADS (or
+     * --threads), each takes its part of them instead of all, which would
+     * put several spinning OpenMP teams on every core */
+    if (!getenv("OMP_NUM_THREADS")) {
+        MPI_Comm node;
+        int local = 1;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+            MPI_SUCCESS) {
+            MPI_Comm_size(node, &local);
+            MPI_Comm_free(&node);
+        }
+        const int share = omp_get_num_procs() / local;
+        omp_set_num_threads(share > 1 ? share : 1);
     }
     const cli_train_hooks hooks = {.load = load, .root = rank == 0, .agree_stop = agree_stop};
     cli_train_hook = &hooks;
