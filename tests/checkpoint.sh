@@ -5,19 +5,7 @@
 # a checkpoint from other options, other data, or damaged is refused with one
 # error line naming it. Run by scripts/test: tests/checkpoint.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "${1:-build}" && pwd)
-N=$build/neuron
-M=$build/neuron-mpi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-# ranks that wait yield the core (more ranks than cores here)
-export OMPI_MCA_mpi_yield_when_idle=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fails=0 passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "checkpoint tests: FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/mpi/common.sh" checkpoint "${1:-build}"
 
 "$N" gen --rows 400000 --features 4 --out d.npy >/dev/null
 opts=(--data d.npy --algo minibatch --batch 40000 --epochs 200 --val-split 0.1 --quiet)
@@ -79,7 +67,7 @@ if [ -s ck.bin ]; then
   refused "truncated" "cut.bin: the checkpoint is damaged" "${opts[@]}" --resume cut.bin
 fi
 
-if command -v mpirun >/dev/null && [ -x "$M" ]; then
+if [ $have_mpi = 1 ]; then
   # timeout -> mpirun -> the ranks: kill one rank
   victim() {
     local run
@@ -100,5 +88,4 @@ else
   echo "checkpoint tests: neuron-mpi part SKIPPED (mpirun or $M missing)"
 fi
 
-echo "checkpoint tests: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -5,26 +5,11 @@
 # not (GNU time), and a bad value is still named by file and row.
 # Run by scripts/test: tests/stream.sh BUILD_DIR
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-N=$build/neuron
-M=$build/neuron-mpi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-# ranks that wait yield the core (more ranks than cores here)
-export OMPI_MCA_mpi_yield_when_idle=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fails=0 passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "stream tests: FAIL: $*"; fails=$((fails + 1)); }
-have_mpi=0
-command -v mpirun >/dev/null && [ -x "$M" ] && have_mpi=1
+. "$(dirname "$0")/mpi/common.sh" stream "${1:-build}"
 
 # 2.2 million rows of 4 f32 features: 44 MB, several 8 MiB chunks
 "$N" gen --rows 2200000 --features 4 --out d.npy >/dev/null
-python3 "$here/mpi/split_npy.py" d.npy part 700000,333333
+python3 "$tools/split_npy.py" d.npy part 700000,333333
 same() { # name, then train's options
   local name=$1; shift
   "$N" train --quiet "$@" --data d.npy --model ref.json --history ref.csv >/dev/null
@@ -83,5 +68,4 @@ else
 fi
 echo "stream tests: peak RSS on a 1 GB file: --stream $s KiB, mapped $m KiB"
 
-echo "stream tests: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

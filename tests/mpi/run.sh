@@ -6,32 +6,18 @@
 #   tests/mpi/run.sh BUILD_DIR
 # Skips (saying so) when mpirun or BUILD_DIR/neuron-mpi is missing.
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-N=$build/neuron
-M=$build/neuron-mpi
-if ! command -v mpirun >/dev/null || [ ! -x "$M" ]; then
+. "$(dirname "$0")/common.sh" mpi "${1:-build}"
+if [ $have_mpi = 0 ]; then
   echo "mpi tests: SKIPPED (mpirun or $M missing; scripts/setup installs Open MPI)"
   exit 0
 fi
-# Open MPI refuses root unless told; loopback only, no network probing
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-# ranks that wait yield the core (more ranks than cores here)
-export OMPI_MCA_mpi_yield_when_idle=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fails=0 passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "mpi tests: FAIL: $*"; fails=$((fails + 1)); }
 mpi() { local np=$1; shift; timeout 60 mpirun --oversubscribe -np "$np" "$M" train "$@"; }
 
 # 30000 rows: 8 blocks, so 3 ranks get unequal shares and the last block is short
 "$N" gen --rows 30000 --features 3 --dtype f64 --out d64.npy --seed 7 >/dev/null
 "$N" gen --rows 30000 --features 2 --dtype f32 --out d32.npy --seed 8 >/dev/null
-python3 "$here/split_npy.py" d64.npy part 5000,12345
+python3 "$tools/split_npy.py" d64.npy part 5000,12345
 
 # The model file prints doubles round-trip exact: equal text is equal bits.
 # The history's loss column (%.17g) too; its seconds column is dropped.
@@ -147,5 +133,4 @@ else
   fi
 fi
 
-echo "mpi tests: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish
