@@ -87,6 +87,27 @@ nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opt
     return NR_OK;
 }
 
+nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err) {
+    const size_t k = (size_t)pt->parts;
+    int *counts = calloc(2 * k, sizeof *counts);
+    double *all = calloc(k, sizeof *all);
+    int rc = -1;
+    if (counts && all) {
+        for (size_t q = 0; q < k; q++) counts[q] = 1, counts[k + q] = (int)q;
+        all[pt->part] = (double)s;
+        rc = pt->gather(pt->ctx, all, counts, counts + k);
+    }
+    nr_status first = NR_OK;
+    int who = -1;
+    for (size_t q = 0; rc == 0 && q < k && who < 0; q++)
+        if (all[q] != 0) first = (nr_status)all[q], who = (int)q;
+    free(counts);
+    free(all);
+    if (rc != 0) return s != NR_OK ? s : nr_fail(err, NR_ERR_IO, "processes could not agree");
+    if (s != NR_OK || who < 0) return s;
+    return nr_fail(err, first, "process %d failed (its message says why)", who);
+}
+
 /* ----------------------------------------------------------- streaming -- */
 
 enum { CHUNK_BYTES = 8 << 20 }; /* per buffer; two are held */

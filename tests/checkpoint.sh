@@ -84,6 +84,17 @@ if [ $have_mpi = 1 ]; then
     --checkpoint-every 3 --model killed.json &&
     resumed_same "neuron-mpi, killed with 2 ranks, resumed with 3" \
       timeout 120 mpirun --oversubscribe -np 3 "$M" train "${mopts[@]}"
+  # rank 0 cannot write the checkpoint: every rank stops, one error line
+  t0=$SECONDS
+  timeout 20 mpirun --oversubscribe -np 2 "$M" train "${mopts[@]}" --checkpoint no/such/dir/ck.bin \
+    >/dev/null 2>err.txt
+  rc=$?
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ $((SECONDS - t0)) -le 10 ] &&
+     [ "$(grep -c '^neuron: error:' err.txt)" = 1 ] && grep -q "no/such/dir/ck.bin" err.txt; then
+    pass
+  else
+    fail "unwritable checkpoint with 2 ranks: exit $rc after $((SECONDS - t0)) s: $(head -3 err.txt)"
+  fi
 else
   echo "checkpoint tests: neuron-mpi part SKIPPED (mpirun or $M missing)"
 fi

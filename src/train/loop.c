@@ -334,9 +334,12 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
                 break;
             }
         }
-        if (writes && e % o->checkpoint_every == 0) {
+        if (o->checkpoint && e % o->checkpoint_every == 0) {
             ck = (nr_ckpt_loop){e, first, best, since, keep.loss, keep.epoch, keep.best};
-            if ((s = nr_checkpoint_save(t, o->checkpoint, res, &ck, fp, err)) != NR_OK) break;
+            if (writes) s = nr_checkpoint_save(t, o->checkpoint, res, &ck, fp, err);
+            /* one process writes: all stop together if it failed */
+            if (o->partition) s = nr_partition_agree(o->partition, s, err);
+            if (s != NR_OK) break;
         }
     }
     free(fp);

@@ -63,6 +63,9 @@ typedef void (*nr_block_fn)(void *ctx, size_t k, const void *rows, size_t n);
 nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
                                   size_t k0, size_t count, int threads, nr_block_fn fn, void *ctx,
                                   nr_error *err);
+/* Every process's status `s`: the first failure among them (a process
+ * that did not fail gets a message naming the one that did), or NR_OK. */
+nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err);
 size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t per, int *counts,
                            int *displs);
 
