@@ -388,6 +388,33 @@ NR_API const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
  * finishes an epoch). */
 typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples_per_second);
 
+/* Data-parallel training over several processes (neuron-mpi; doc/mpi.md). The n rows are cut into
+ * `parts` contiguous shares, process k holding global rows [bounds[k], bounds[k + 1]) (bounds[0] =
+ * 0, bounds[parts] = n, nondecreasing). This process is `part`; the nr_data given to nr_train has
+ * rows = n, but its values hold only rows [bounds[part], hi + 4095) clipped
+ * to n, starting at row bounds[part]: the trainer's 4096-row blocks are then
+ * computed by the process whose share holds their first row, and their
+ * partial sums are gathered and added in global block order, which gives
+ * the same bits as one process holding every row. `gather` must leave in
+ * `all` each process's `counts[k]` doubles at `all + displs[k]`, process by
+ * process (this process's own are already in place, as MPI_Allgatherv with
+ * MPI_IN_PLACE expects); it returns 0, or non-zero on failure. Every process
+ * must call nr_train with the same options, and stop after the same epoch. */
+typedef struct {
+    int parts, part;
+    const size_t *bounds; /* parts + 1 row indices */
+    int (*gather)(void *ctx, double *all, const int *counts, const int *displs);
+    void *ctx;
+    /* Streaming (NULL: the rows are in memory as above). Otherwise the
+     * values of the nr_data are not read: rows are fetched in chunks of
+     * whole blocks (about 8 MiB) into two buffers, one thread of the team
+     * reading the next chunk while the others sum this one. read(read_ctx, row, rows, buf)
+     * must fill buf with global rows [row, row + rows) (row-major, the
+     * data's dtype) and return 0, or non-zero on failure. */
+    int (*read)(void *read_ctx, size_t row, size_t rows, void *buf);
+    void *read_ctx;
+} nr_partition;
+
 typedef struct {
     nr_algo algo;
     nr_activation activation; /* phi, and with it the loss (default identity) */
@@ -446,6 +473,21 @@ typedef struct {
     nr_on_divergence on_divergence;
     nr_backoff_fn on_backoff; /* may be NULL */
     void *on_backoff_ctx;
+    /* NULL: this process holds every row (the default). Otherwise the rows
+     * are shared between processes (batch, minibatch with --shuffle
+     * batches|none, ols and batch --exact, identity activation, without
+     * standardize: others give NR_ERR_ARG) */
+    const nr_partition *partition;
+    /* Checkpoints (epoch optimizers but newton): every checkpoint_every
+     * epochs the whole training state is written atomically to
+     * `checkpoint` (NULL: never; with a partition, by part 0 only);
+     * `resume` (NULL: start afresh) continues from such a file, which must
+     * come from the same options and data (else NR_ERR_INPUT), and the run
+     * then ends with the bits of one never stopped. Costs one pass at the
+     * start for the data's fingerprint. */
+    const char *checkpoint;
+    int64_t checkpoint_every;
+    const char *resume;
 } nr_train_opts;
 
 /* Fill `o` with the defaults noted on each field (algo batch). */

@@ -13,6 +13,7 @@
 
 #include "exact.h"
 #include "kernels.h"
+#include "train/train.h"
 
 enum { BLOCK = 4096 };
 
@@ -138,8 +139,63 @@ void nr_stats_free(nr_stats *s) {
     memset(s, 0, sizeof *s);
 }
 
+typedef struct {
+    const nr_kernels *kern;
+    const nr_data *data;
+    const layout *L;
+    double *all, *bufs;
+    size_t per_thread;
+} stats_ctx;
+
+/* One block's statistics from its rows, wherever they are held. */
+static void stats_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const stats_ctx *c = ctx;
+    const nr_data one = {.rows = n, .features = c->data->features, .dtype = c->data->dtype,
+                         .values = rows};
+    block_stats(c->kern, &one, 0, n, c->L, c->all + k * c->L->per,
+                c->bufs ? c->bufs + (size_t)omp_get_thread_num() * c->per_thread : NULL);
+}
+
+/* Rows shared between processes (nr_partition): this process's blocks of
+ * [r0, r1) (data->values start at its share), every block's partial
+ * gathered in block order, then merged in that order as one process does. */
+static nr_status stats_partitioned(const nr_kernels *kern, const nr_data *data, size_t r0,
+                                   size_t r1, const nr_partition *pt, int threads, const layout *L,
+                                   double *bufs, size_t per_thread, double *tot, nr_error *err) {
+    const size_t nb = (r1 - r0 + BLOCK - 1) / BLOCK;
+    int *counts = malloc(2 * (size_t)pt->parts * sizeof *counts);
+    double *all =
+        nb <= SIZE_MAX / L->per / sizeof(double) ? malloc(nb * L->per * sizeof *all) : NULL;
+    size_t k0 = counts ? nr_partition_blocks(pt, r0, r1, L->per, counts, counts + pt->parts) : 0;
+    if (!counts || !all || k0 == SIZE_MAX) {
+        free(counts);
+        free(all);
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory for the statistics of %zu blocks", nb);
+    }
+    const size_t mine = (size_t)counts[pt->part] / L->per;
+    stats_ctx c = {kern, data, L, all, bufs, per_thread};
+    nr_status s =
+        nr_partition_each_block(pt, data, r0, r1, k0, mine, threads, stats_block, &c, err);
+    int rc = s == NR_OK ? pt->gather(pt->ctx, all, counts, counts + pt->parts) : -1;
+    size_t done = 0;
+    for (size_t k = 0; rc == 0 && k < nb; k++) {
+        const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
+        merge(L, tot, done, all + k * L->per, e - a);
+        done += e - a;
+    }
+    free(counts);
+    free(all);
+    if (s != NR_OK) return s;
+    return rc == 0 ? NR_OK : nr_fail(err, NR_ERR_IO, "gathering the statistics failed");
+}
+
 nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
                            int threads, nr_stats *s, nr_error *err) {
+    return nr_stats_collect_on(kern, data, r0, r1, threads, NULL, s, err);
+}
+
+nr_status nr_stats_collect_on(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
+                              int threads, const nr_partition *pt, nr_stats *s, nr_error *err) {
     memset(s, 0, sizeof *s);
     const size_t d = data->features, n = r1 - r0, nb = (n + BLOCK - 1) / BLOCK;
     if (n == 0) return nr_fail(err, NR_ERR_ARG, "no rows for the statistics");
@@ -174,7 +230,10 @@ nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r
         return nr_fail(err, NR_ERR_NOMEM, "out of memory for the statistics of %zu features", d);
     }
     size_t done = 0;
-    for (size_t g0 = 0; g0 < nb; g0 += group) {
+    nr_status st =
+        pt ? stats_partitioned(kern, data, r0, r1, pt, threads, &L, bufs, per_thread, tot, err)
+           : NR_OK;
+    for (size_t g0 = 0; !pt && g0 < nb; g0 += group) {
         const size_t gn = nb - g0 < group ? nb - g0 : group;
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t k = 0; k < gn; k++) {
@@ -187,6 +246,13 @@ nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r
             merge(&L, tot, done, part + k * L.per, hi - lo);
             done += hi - lo;
         }
+    }
+    if (st != NR_OK) {
+        free(part);
+        free(tot);
+        free(bufs);
+        nr_stats_free(s);
+        return st;
     }
     memcpy(s->mean, tot, d * sizeof *tot);
     s->ybar = tot[d];

@@ -20,6 +20,10 @@ typedef struct {
  * rule): the same bits for any thread count. */
 nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
                            int threads, nr_stats *s, nr_error *err);
+/* The same over rows shared between processes (`part`, NULL: none; see
+ * nr_partition): the same bits as one process holding every row. */
+nr_status nr_stats_collect_on(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
+                              int threads, const nr_partition *part, nr_stats *s, nr_error *err);
 void nr_stats_free(nr_stats *s);
 
 /* MSE of (w, b) from the statistics:

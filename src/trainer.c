@@ -37,6 +37,10 @@ static void block_sums(const nr_passer *p, const nr_data *d, size_t lo, size_t r
 
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out) {
+    if (p->part) {
+        nr_pass_partitioned(p, d, r0, r1, w, b, out);
+        return;
+    }
     const size_t dd = p->dd;
     for (size_t j = 0; j < dd; j++) out[j] = 0.0;
     const size_t nblocks = (r1 - r0 + BLOCK - 1) / BLOCK;
@@ -59,6 +63,7 @@ void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double 
 nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj,
                          nr_kernel_choice kc, int threads, nr_error *err) {
     p->partials = NULL;
+    p->part = NULL, p->gathered = NULL, p->counts = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
     p->f32 = obj->kernel_f32 ? obj->kernel_f32(p->k) : NULL;
@@ -75,7 +80,10 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
 
 void nr_passer_free(nr_passer *p) {
     free(p->partials);
-    p->partials = NULL;
+    free(p->gathered);
+    free(p->counts);
+    p->partials = p->gathered = NULL;
+    p->counts = NULL;
 }
 
 nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_kernel_choice k, int threads,
@@ -113,6 +121,7 @@ void nr_train_defaults(nr_train_opts *o) {
     o->power_t = 0.25;
     o->lr_step = 30;
     o->lr_gamma = 0.1;
+    o->checkpoint_every = 10;
 }
 
 void nr_train_result_free(nr_train_result *r) {

@@ -65,6 +65,14 @@ static void train_usage(FILE *f) {
         "                     sgd: one epoch of the per-sample rule (data order) built\n"
         "                     once as an affine map (O(n d^2)), then O(d^2) per epoch\n"
         "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
+        "  --stream           read the rows in chunks (two buffers of 8 MiB, the next\n"
+        "                     read ahead) instead of mapping the file: bounded memory, same\n"
+        "                     bits; .npy files or 'part-*.npy' shards; batch, minibatch,\n"
+        "                     ols, batch --exact\n"
+        "  --checkpoint FILE  write the whole training state to FILE, atomically, every\n"
+        "                     --checkpoint-every K epochs, K >= 1 (10)\n"
+        "  --resume FILE      continue from a checkpoint made with the same options and\n"
+        "                     data: ends with the bits of a run never stopped\n"
         "  --model OUT.json   write the trained model\n"
         "  --report OUT.json  write the report\n"
         "  --history OUT.csv  write one line per epoch: the losses before it, its seconds\n"
@@ -118,6 +126,8 @@ static volatile sig_atomic_t interrupts;
  * so that no message, JSON or shell prompt is glued to it. */
 static volatile sig_atomic_t progress_open;
 
+const cli_train_hooks *cli_train_hook;
+
 static void end_progress_line(void) {
     if (progress_open) {
         fputc('\n', stderr);
@@ -154,7 +164,7 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
             p->last = now;
         }
     }
-    return interrupts > 0;
+    return cli_train_hook ? cli_train_hook->agree_stop(interrupts > 0) : interrupts > 0;
 }
 
 /* ------------------------------------------------------------- outputs -- */
@@ -354,6 +364,12 @@ static nr_status write_history(nr_atomic *a, const nr_train_opts *o, const nr_tr
 
 /* ---------------------------------------------------------------- train -- */
 
+/* One process: every block's sums are here already. */
+static int gather_none(void *ctx, double *all, const int *counts, const int *displs) {
+    (void)ctx, (void)all, (void)counts, (void)displs;
+    return 0;
+}
+
 /* Widest ratio between the features' root-mean-square values (1 when they
  * are alike): what makes one learning rate too large for some features and
  * too small for others. */
@@ -377,12 +393,16 @@ static double feature_scale_ratio(const nr_data *d) {
  * only rows), divergence gets the options that would help. */
 static int train_failed(nr_status s, const nr_error *err, const char *path, const nr_data *d,
                         const nr_train_opts *o) {
+    /* a checkpoint's message names the checkpoint */
+    if (s == NR_ERR_INPUT && o->resume && !strncmp(err->msg, o->resume, strlen(o->resume)))
+        return cli_fail(s, err);
     if (s == NR_ERR_INPUT) {
         cli_error("%s: %s", path, err->msg);
         return cli_exit_code(s);
     }
     if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
-    const double ratio = o->standardize ? 1.0 : feature_scale_ratio(d);
+    /* a shared data set (neuron-mpi) is not all here to measure */
+    const double ratio = o->standardize || o->partition ? 1.0 : feature_scale_ratio(d);
     if (ratio > 100)
         cli_error("%s; try a smaller --lr (now %g), or --standardize (feature scales differ by "
                   "%.3gx)",
@@ -398,7 +418,7 @@ int cmd_train(int argc, char **argv) {
     nr_load_opts lo;
     nr_load_defaults(&lo);
     const char *data = NULL, *model_out = NULL, *report_out = NULL, *history_out = NULL;
-    bool quiet = false, progress = false, lr_given = false;
+    bool quiet = false, progress = false, lr_given = false, stream = false;
     /* options given, to refuse those the chosen algorithm would ignore */
     bool given_epochs = false, given_batch = false, given_shuffle = false, given_seed = false,
          given_tol = false, given_patience = false;
@@ -459,6 +479,14 @@ int cmd_train(int argc, char **argv) {
         } else if (cli_is(&a, "--kernel")) {
             ok = cli_choice(&a, "auto|scalar|avx2", &c);
             o.kernel = (nr_kernel_choice)c;
+        } else if (cli_is(&a, "--stream")) {
+            stream = true;
+        } else if (cli_is(&a, "--checkpoint")) {
+            ok = (o.checkpoint = cli_value(&a)) != NULL;
+        } else if (cli_is(&a, "--checkpoint-every")) {
+            ok = cli_int(&a, 1, 1000000000, &o.checkpoint_every);
+        } else if (cli_is(&a, "--resume")) {
+            ok = (o.resume = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--model")) {
             ok = (model_out = cli_value(&a)) != NULL;
         } else if (cli_is(&a, "--report")) {
@@ -534,19 +562,43 @@ int cmd_train(int argc, char **argv) {
     cli_outputs_input(&outs, "--data", data);
     nr_atomic *model_file = NULL, *report_file = NULL, *history_file = NULL;
     int rc = EXIT_OK;
-    if ((model_out && !(model_file = cli_outputs_add(&outs, "--model", model_out, &rc))) ||
-        (report_out && !(report_file = cli_outputs_add(&outs, "--report", report_out, &rc))) ||
-        (history_out && !(history_file = cli_outputs_add(&outs, "--history", history_out, &rc)))) {
+    /* neuron-mpi: the first process alone writes the outputs */
+    if (cli_train_hook && !cli_train_hook->root) model_out = report_out = history_out = NULL;
+    if (((model_out && !(model_file = cli_outputs_add(&outs, "--model", model_out, &rc))) ||
+         (report_out && !(report_file = cli_outputs_add(&outs, "--report", report_out, &rc))) ||
+         (history_out &&
+          !(history_file = cli_outputs_add(&outs, "--history", history_out, &rc)))) &&
+        rc == EXIT_OK)
+        rc = EXIT_OTHER;
+    /* every process learns that the first one cannot write (its message is
+     * the one line), and all stop with its code instead of waiting for it */
+    if (cli_train_hook) rc = cli_train_hook->agree_stop(rc);
+    if (rc != EXIT_OK) {
         cli_outputs_abort(&outs);
         return rc;
     }
     nr_dataset *ds = NULL;
-    nr_status s = nr_dataset_load(data, &lo, &ds, &err);
-    if (s != NR_OK) {
-        cli_outputs_abort(&outs);
-        return cli_fail(s, &err);
+    nr_status s = NR_OK;
+    const nr_data *d;
+    nr_partition whole; /* --stream: one process holds every row, read on demand */
+    if (cli_train_hook) {
+        d = cli_train_hook->load(data, &lo, &o, stream);
+        if (!cli_train_hook->root) model_out = report_out = history_out = NULL;
+    } else if (stream) {
+        if ((s = cli_shares_open(data, &lo, 0, 1, true, &whole, &d, &err)) != NR_OK) {
+            cli_shares_close();
+            cli_outputs_abort(&outs);
+            return cli_fail(s, &err);
+        }
+        whole.gather = gather_none;
+        o.partition = &whole;
+    } else {
+        if ((s = nr_dataset_load(data, &lo, &ds, &err)) != NR_OK) {
+            cli_outputs_abort(&outs);
+            return cli_fail(s, &err);
+        }
+        d = nr_dataset_view(ds);
     }
-    const nr_data *d = nr_dataset_view(ds);
     nr_model m;
     if ((s = nr_model_init(&m, d->features, &err)) != NR_OK) {
         cli_outputs_abort(&outs);
@@ -604,6 +656,7 @@ int cmd_train(int argc, char **argv) {
     cli_outputs_abort(&outs); /* nothing left after a commit */
     nr_model_free(&m);
     nr_dataset_free(ds);
+    if (stream && !cli_train_hook) cli_shares_close();
     return rc;
 }
 

@@ -19,4 +19,29 @@ bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok);
 /* Write `text` and a newline to `path` atomically (temp file + rename). */
 nr_status cli_write_text(const char *path, const char *text, nr_error *err);
 
+/* How `train` gets its rows and who speaks, when neuron-mpi runs it
+ * (src/mpi/neuron_mpi.c); NULL in neuron. */
+typedef struct {
+    /* This process's share of the rows, with o->partition set (the view
+     * counts every row); on failure it reports and exits itself, once for
+     * all processes. */
+    const nr_data *(*load)(const char *path, const nr_load_opts *lo, nr_train_opts *o,
+                           bool stream);
+    /* Whether this process writes the output files. */
+    bool root;
+    /* Every process's agreement to stop after this epoch: non-zero if any
+     * asks to (an interrupt reaches the processes at different epochs). */
+    int (*agree_stop)(int mine);
+} cli_train_hooks;
+extern const cli_train_hooks *cli_train_hook;
+
+/* The rows of one .npy file or of shards matching `pattern` (name order),
+ * as process `part` of `parts` holds them (src/cli/shares.c): its share
+ * mapped or read, or with `stream` read on demand through pt->read. Sets
+ * *d (every row counted, this share's values) and pt (the caller sets its
+ * gather); cli_shares_close releases them. */
+nr_status cli_shares_open(const char *pattern, const nr_load_opts *lo, int part, int parts,
+                          bool stream, nr_partition *pt, const nr_data **d, nr_error *err);
+void cli_shares_close(void);
+
 #endif

@@ -267,6 +267,22 @@ static bool back_off(nr_trainer *t, nr_train_result *res, int64_t *e, const nr_e
     return true;
 }
 
+/* --resume: the checkpoint's parameters, history and bookkeeping. */
+static nr_status resume_from(nr_trainer *t, nr_train_result *res, size_t *cap, const double *fp,
+                             nr_ckpt_loop *ck, nr_error *err) {
+    nr_ckpt_history h;
+    nr_status s = nr_checkpoint_load(t, t->o->resume, fp, ck, &h, err);
+    if (s == NR_OK && h.n) s = grow_history(res, h.val != NULL, cap, h.n, err);
+    if (s == NR_OK) {
+        memcpy(res->loss, h.loss, h.n * sizeof *h.loss);
+        memcpy(res->epoch_seconds, h.seconds, h.n * sizeof *h.seconds);
+        if (h.val) memcpy(res->val_history, h.val, h.n * sizeof *h.val);
+        res->epochs_run = ck->epoch;
+    }
+    free(h.loss);
+    return s;
+}
+
 /* The epochs of an epoch optimizer, with everything they share. */
 static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_result *res,
                             nr_error *err) {
@@ -290,8 +306,22 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         if (opt->finish) opt->finish(st);
         return s;
     }
+    /* checkpoints: the data's fingerprint, and where a resumed run starts */
+    double *fp = NULL;
+    nr_ckpt_loop ck = {.keep_best = keep.best};
+    if ((o->checkpoint || o->resume) && s == NR_OK) {
+        if (!(fp = malloc((t->f + 2) * sizeof *fp)))
+            s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
+        else
+            nr_checkpoint_fingerprint(t, fp);
+    }
+    if (o->resume && s == NR_OK && (s = resume_from(t, res, &cap, fp, &ck, err)) == NR_OK) {
+        first = ck.first, best = ck.best, since = ck.since;
+        keep.loss = ck.keep_loss, keep.epoch = ck.keep_epoch;
+    }
+    const bool writes = o->checkpoint && (!o->partition || o->partition->part == 0);
     const double t0 = nr_now_seconds();
-    for (int64_t e = 1; e <= o->epochs; e++) {
+    for (int64_t e = ck.epoch + 1; s == NR_OK && e <= o->epochs; e++) {
         const double te = nr_now_seconds();
         if (t->ext) {
             t->ext->epoch = e;
@@ -344,7 +374,15 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
                 break;
             }
         }
+        if (o->checkpoint && e % o->checkpoint_every == 0) {
+            ck = (nr_ckpt_loop){e, first, best, since, keep.loss, keep.epoch, keep.best};
+            if (writes) s = nr_checkpoint_save(t, o->checkpoint, res, &ck, fp, err);
+            /* one process writes: all stop together if it failed */
+            if (o->partition) s = nr_partition_agree(o->partition, s, err);
+            if (s != NR_OK) break;
+        }
     }
+    free(fp);
     res->seconds = nr_now_seconds() - t0 + t->setup_seconds;
     if (opt->finish) opt->finish(st);
     if (s == NR_OK && keep.epoch) best_restore(&keep, t, res);
@@ -380,9 +418,11 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     const nr_optimizer *opt = optimizer_for(o, err);
     if (!opt) return NR_ERR_ARG;
     if (opt->check && (s = opt->check(o, obj, err)) != NR_OK) return s;
+    if ((s = nr_checkpoint_check(o, err)) != NR_OK) return s;
 
     nr_trainer t = {.d = d, .o = o, .obj = obj, .f = d->features};
-    if ((s = nr_passer_init(&t.p, d, obj, o->kernel, o->threads, err)) != NR_OK) {
+    if ((s = nr_passer_init(&t.p, d, obj, o->kernel, o->threads, err)) != NR_OK ||
+        (o->partition && (s = nr_passer_partition(&t.p, d, o, err)) != NR_OK)) {
         nr_passer_free(&t.p);
         return s;
     }

@@ -50,9 +50,11 @@ static nr_status stats_init(nr_trainer *t, exact **out, nr_error *err) {
     if (!x) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     *out = x;
     const nr_data *d = t->d;
-    nr_status s = nr_stats_collect(t->p.k, d, 0, t->n_train, t->p.threads, &x->st, err);
+    nr_status s =
+        nr_stats_collect_on(t->p.k, d, 0, t->n_train, t->p.threads, t->p.part, &x->st, err);
     if (s == NR_OK && t->n_val)
-        s = nr_stats_collect(t->p.k, d, t->n_train, d->rows, t->p.threads, &x->vst, err);
+        s = nr_stats_collect_on(t->p.k, d, t->n_train, d->rows, t->p.threads, t->p.part, &x->vst,
+                                err);
     if (s != NR_OK) return s;
     if (t->mean) {
         standardize_stats(&x->st, t->mean, t->std);

@@ -16,7 +16,8 @@ static nr_status ols_check(const nr_train_opts *o, const nr_objective *obj, nr_e
 
 static nr_status ols_solve(nr_trainer *t, nr_error *err) {
     nr_stats st = {0};
-    nr_status s = nr_stats_collect(t->p.k, t->d, 0, t->n_train, t->p.threads, &st, err);
+    nr_status s =
+        nr_stats_collect_on(t->p.k, t->d, 0, t->n_train, t->p.threads, t->p.part, &st, err);
     /* ridge: (l2/2)|v|^2 on the mean squared error makes the normal
      * equations (C + (l2 n / 2) S^2) w = cxy on raw weights, S the
      * standardization's scales (v = S w) or the identity */

@@ -34,6 +34,10 @@ typedef struct {
     int threads;
     size_t dd;        /* f + 2 */
     double *partials; /* a group of blocks' sums */
+    /* rows shared between processes (partition.c), or NULL */
+    const nr_partition *part;
+    double *gathered; /* part: every block's sums, in block order */
+    int *counts;      /* part: per process, its doubles in `gathered`, then their offsets */
 } nr_passer;
 
 nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj,
@@ -41,6 +45,32 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
 void nr_passer_free(nr_passer *p);
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out);
+
+/* Data-parallel passes (partition.c): nr_passer_partition prepares `p` for
+ * rows shared as `part` says; nr_pass then hands over to
+ * nr_pass_partitioned, which computes this process's blocks, gathers every
+ * block's sums and adds them in block order, as nr_pass does. */
+nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opts *o,
+                              nr_error *err);
+void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
+                         double b, double *out);
+/* For a pass over rows [r0, r1) in blocks of NR_TRAIN_BLOCK rows, each
+ * `per` doubles: counts[k] and displs[k] (k < parts) of process k's blocks,
+ * those whose first row lies in its share. Returns this process's first
+ * block, or SIZE_MAX when the counts overflow an int. */
+/* Call fn(ctx, k, rows, n) for blocks [k0, k0 + count) of a pass over rows
+ * [r0, r1) of `d` as `pt` holds them: from memory (values starting at this
+ * process's share) or streamed. Calls for one chunk run on `threads`
+ * OpenMP threads. NR_ERR_IO when a streamed read fails. */
+typedef void (*nr_block_fn)(void *ctx, size_t k, const void *rows, size_t n);
+nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
+                                  size_t k0, size_t count, int threads, nr_block_fn fn, void *ctx,
+                                  nr_error *err);
+/* Every process's status `s`: the first failure among them (a process
+ * that did not fail gets a message naming the one that did), or NR_OK. */
+nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err);
+size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t per, int *counts,
+                           int *displs);
 
 /* What every optimizer shares: the data and its split, the parameters being
  * trained and the blocked pass. --standardize trains in the parameters
@@ -74,6 +104,33 @@ void nr_trainer_step(nr_trainer *t, size_t rows);
 /* The training rows as a per-sample rule walks them: the data themselves,
  * or (standardized) a double copy in *owned, to free. */
 nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error *err);
+
+/* Checkpoints (checkpoint.c): the epoch loop's state between two epochs. */
+typedef struct {
+    int64_t epoch;      /* epochs done */
+    double first, best; /* the loss of epoch 1; the best monitored loss (tol) */
+    int64_t since;      /* epochs without improvement (tol) */
+    double keep_loss;   /* restore_best: the best loss, its epoch, its parameters */
+    int64_t keep_epoch;
+    double *keep_best; /* f + 1, or NULL without restore_best */
+} nr_ckpt_loop;
+/* The history of a checkpoint: n epochs, in one allocation at `loss`. */
+typedef struct {
+    size_t n;
+    double *loss, *seconds, *val;
+} nr_ckpt_history;
+/* NR_ERR_ARG for options that checkpoints cannot serve. */
+nr_status nr_checkpoint_check(const nr_train_opts *o, nr_error *err);
+/* The data's fingerprint: the objective's sums at the zero model over every
+ * row (f + 2 doubles). */
+void nr_checkpoint_fingerprint(nr_trainer *t, double *out);
+nr_status nr_checkpoint_save(const nr_trainer *t, const char *path, const nr_train_result *res,
+                             const nr_ckpt_loop *l, const double *fp, nr_error *err);
+/* Read `path`, refusing it (NR_ERR_INPUT, naming what differs) unless it
+ * was made with the same options on the same data; set t->v, t->c, *l and
+ * *h (h->loss to free). */
+nr_status nr_checkpoint_load(const nr_trainer *t, const char *path, const double *fp,
+                             nr_ckpt_loop *l, nr_ckpt_history *h, nr_error *err);
 
 /* An optimizer: either epochs (init, epoch, finish) or a closed form
  * (solve). The loop knows nothing else of it. */
