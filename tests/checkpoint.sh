@@ -67,6 +67,21 @@ if [ -s ck.bin ]; then
   refused "truncated" "cut.bin: the checkpoint is damaged" "${opts[@]}" --resume cut.bin
 fi
 
+# the peers' options carry state a checkpoint does not hold: a usage error,
+# one line, exit 2, and no checkpoint written
+for peer in "--l2 0.1" "--momentum 0.9" "--average" "--on-divergence backoff"; do
+  rm -f peer.bin
+  # shellcheck disable=SC2086
+  "$N" train --quiet "${opts[@]}" $peer --checkpoint peer.bin >/dev/null 2>err.txt
+  rc=$?
+  if [ "$rc" = 2 ] && [ "$(grep -c '^neuron: error:' err.txt)" = 1 ] &&
+    grep -q "checkpoints do not yet hold" err.txt && [ ! -e peer.bin ]; then
+    pass
+  else
+    fail "checkpoint with $peer: exit $rc: $(cat err.txt)"
+  fi
+done
+
 if [ $have_mpi = 1 ]; then
   # timeout -> mpirun -> the ranks: kill one rank
   victim() {
