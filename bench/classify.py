@@ -104,7 +104,7 @@ def throughput(o, neuron, files):
             try:
                 before, nbytes = stream(o, neuron, path, tag + "_a")
                 rep, _ = train(o, neuron, path, tag, ["--activation", act, "--epochs",
-                                                      str(max(2, o.epochs // div))] + args)
+                                                      str(max(2, o.reps // div))] + args)
                 after, _ = stream(o, neuron, path, tag + "_b")
             except RuntimeError as e:
                 log(f"classify: {name} on {d} feature(s) failed, not reported: {e}")
@@ -128,8 +128,11 @@ def throughput(o, neuron, files):
 
 def history(path):
     with open(path) as f:
-        return [(int(r["epoch"]), float(r["loss"]), float(r["seconds"]))
-                for r in csv.DictReader(f)]
+        # columns named for what they hold (doc/formats.md): the loss at the
+        # epoch's start weights (minibatch: its batches' mean), the epoch's
+        # own seconds
+        return [(int(r["epoch"]), float(r.get("loss_before") or r["batch_loss_mean"]),
+                 float(r["epoch_seconds"])) for r in csv.DictReader(f)]
 
 
 def convergence(o, neuron, path):
@@ -225,7 +228,7 @@ def peers(o, neuron, files, tp, conv):
         for d, path in files.items():
             log(f"classify peer: {label}, f32, {d} feature(s)")
             cmd = [PEER_PY, os.path.join(HERE, "peers", script), "--data", path,
-                   "--epochs", str(o.epochs if "batch" in label else max(2, o.epochs // 5))]
+                   "--epochs", str(o.peer_epochs if "batch" in label else max(2, o.peer_epochs // 5))]
             cmd += extra
             if rows_opt:
                 cmd += ["--rows", str(limits[rows_opt])]
