@@ -14,8 +14,6 @@ static const nr_kernels scalar = {
     .perceptron_f64 = nr_perceptron_f64_scalar,
     .huber_f32 = nr_huber_f32_scalar,
     .huber_f64 = nr_huber_f64_scalar,
-    .sum_f32 = nr_sum_f32_scalar,
-    .sum_f64 = nr_sum_f64_scalar,
     .gram_f64 = nr_gram_f64_scalar,
 };
 #if defined(__x86_64__) || defined(_M_X64)
@@ -29,8 +27,6 @@ static const nr_kernels avx2 = {
     .perceptron_f64 = nr_perceptron_f64_avx2,
     .huber_f32 = nr_huber_f32_avx2,
     .huber_f64 = nr_huber_f64_avx2,
-    .sum_f32 = nr_sum_f32_avx2,
-    .sum_f64 = nr_sum_f64_avx2,
     .gram_f64 = nr_gram_f64_avx2,
 };
 

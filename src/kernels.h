@@ -29,11 +29,6 @@ typedef void (*nr_gradp_f32_fn)(const float *x, size_t n, size_t d, const double
 typedef void (*nr_gradp_f64_fn)(const double *x, size_t n, size_t d, const double *w, double b,
                                 double p, double *out);
 
-/* The streaming-read baseline: the sum of n values, read once, in the data's
- * own type (what a plain pass over the bytes costs, nothing more). */
-typedef double (*nr_sum_f32_fn)(const float *x, size_t n);
-typedef double (*nr_sum_f64_fn)(const double *x, size_t n);
-
 /* Upper triangle of the Gram matrix of n rows of w doubles (row-major):
  * G[a * wp + b] = sum_i x_ia x_ib for a <= b < w, wp = w rounded up to a
  * multiple of 4; other entries of G (w * wp doubles) are scratch. Rows may be
@@ -57,8 +52,6 @@ typedef struct {
     nr_grad_f64_fn perceptron_f64;
     nr_gradp_f32_fn huber_f32;
     nr_gradp_f64_fn huber_f64;
-    nr_sum_f32_fn sum_f32;
-    nr_sum_f64_fn sum_f64;
     nr_gram_fn gram_f64;
 } nr_kernels;
 
@@ -78,12 +71,8 @@ void nr_huber_f32_scalar(const float *x, size_t n, size_t d, const double *w, do
                          double delta, double *out);
 void nr_huber_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                          double delta, double *out);
-double nr_sum_f32_scalar(const float *x, size_t n);
-double nr_sum_f64_scalar(const double *x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
 void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G);
-double nr_sum_f32_avx2(const float *x, size_t n);
-double nr_sum_f64_avx2(const double *x, size_t n);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
 /* log1p of n values in [0, 1] (the logistic kernels' own, within 4 ulp;

@@ -380,39 +380,6 @@ KERNEL_AVX2(float, nr_perceptron_f32_avx2, perceptron1_f32, perceptrons1_f32, pe
 KERNEL_AVX2(double, nr_perceptron_f64_avx2, perceptron1_f64, perceptrons1_f64, perceptrons2_f64,
             perceptrons3_f64, perceptrons4_f64, perceptronn_f64, nr_perceptron_f64_scalar)
 
-/* Streaming read: four independent vector sums in the data's own type, so
- * the loop is bound by loads, not by the latency of one add chain. */
-double nr_sum_f32_avx2(const float *x, size_t n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
-        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
-        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
-        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
-    }
-    __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
-                              _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
-    double t = hsum(s);
-    for (; i < n; i++) t += (double)x[i];
-    return t;
-}
-
-double nr_sum_f64_avx2(const double *x, size_t n) {
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
-        a1 = _mm256_add_pd(a1, _mm256_loadu_pd(x + i + 4));
-        a2 = _mm256_add_pd(a2, _mm256_loadu_pd(x + i + 8));
-        a3 = _mm256_add_pd(a3, _mm256_loadu_pd(x + i + 12));
-    }
-    double t = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
-    for (; i < n; i++) t += x[i];
-    return t;
-}
-
 /* Gram triangle: four rows at a time, each vector of G loaded and stored
  * once per four rows, four FMAs in between; vectors start at the 4-aligned
  * column at or below the diagonal, so a few entries below it (scratch) are

@@ -40,16 +40,6 @@ SCALAR_OBJECTIVE(double, nr_logistic_f64_scalar, nr_row_logistic)
 SCALAR_OBJECTIVE(float, nr_perceptron_f32_scalar, nr_row_perceptron)
 SCALAR_OBJECTIVE(double, nr_perceptron_f64_scalar, nr_row_perceptron)
 
-#define SCALAR_SUM(T, NAME)                                                                        \
-    double NAME(const T *x, size_t n) {                                                            \
-        double s = 0.0;                                                                            \
-        for (size_t i = 0; i < n; i++) s += (double)x[i];                                          \
-        return s;                                                                                  \
-    }
-
-SCALAR_SUM(float, nr_sum_f32_scalar)
-SCALAR_SUM(double, nr_sum_f64_scalar)
-
 /* Four rows per sweep of the triangle: independent products, a quarter of
  * the loads and stores of G. */
 void nr_gram_f64_scalar(const double *x, size_t n, size_t w, double *G) {
