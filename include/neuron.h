@@ -316,6 +316,13 @@ const char *nr_kernel_name(nr_kernel_choice k, nr_error *err);
  * with stop_reason "interrupted" (how a SIGINT handler finishes an epoch). */
 typedef int (*nr_epoch_fn)(void *ctx, int64_t epoch, double loss, double samples_per_second);
 
+/* Polled during long computations that are not epochs: the pass of
+ * statistics of --algo ols and of --exact. Called on the calling thread
+ * between blocks of rows; a non-zero return abandons the run at once with
+ * NR_ERR_INTERRUPTED and nothing trained (there is no epoch to finish: the
+ * first Ctrl-C of a long ols stops it). */
+typedef int (*nr_stop_fn)(void *ctx);
+
 typedef struct {
     nr_algo algo;
     int64_t epochs;     /* >= 1 (default 100) */
@@ -341,6 +348,8 @@ typedef struct {
                    Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
+    nr_stop_fn should_stop; /* NULL: never polled */
+    void *should_stop_ctx;
 } nr_train_opts;
 
 void nr_train_defaults(nr_train_opts *o);

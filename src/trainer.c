@@ -449,8 +449,11 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     }
     if (o->algo == NR_ALGO_OLS) {
         const double t0 = now_seconds();
-        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK)
+        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, o->should_stop,
+                                  o->should_stop_ctx, &t.st, err)) != NR_OK)
             goto out;
+        /* the solve is scale-free (it standardizes internally), so
+         * --standardize changes no number: it is recorded in the model */
         if ((s = nr_stats_solve(&t.st, t.w, &t.b, err)) != NR_OK) goto out;
         res->seconds = now_seconds() - t0;
         res->samples_per_second = res->seconds > 0 ? (double)t.n_train / res->seconds : 0;
@@ -466,16 +469,23 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         free(m->mean);
         free(m->std);
         m->mean = m->std = NULL;
-        m->standardized = false;
+        m->standardized = t.mean != NULL;
+        if (t.mean) {
+            m->mean = t.mean, m->std = t.std;
+            t.mean = t.std = NULL;
+        }
         goto out;
     }
     double stats_seconds = 0; /* --exact: the one pass, counted in the run's time */
     if (o->exact) {
         const double ts = now_seconds();
-        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, &t.st, err)) != NR_OK)
+        if ((s = nr_stats_collect(t.p.k, d, 0, t.n_train, t.p.threads, o->should_stop,
+                                  o->should_stop_ctx, &t.st, err)) != NR_OK ||
+            (s = nr_stats_check_finite(&t.st, err)) != NR_OK)
             goto out;
-        if (n_val &&
-            (s = nr_stats_collect(t.p.k, d, t.n_train, d->rows, t.p.threads, &t.vst, err)) != NR_OK)
+        if (n_val && (s = nr_stats_collect(t.p.k, d, t.n_train, d->rows, t.p.threads,
+                                           o->should_stop, o->should_stop_ctx, &t.vst, err)) !=
+                         NR_OK)
             goto out;
         if (t.mean) {
             standardize_stats(&t.st, t.mean, t.std);

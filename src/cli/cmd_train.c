@@ -45,7 +45,8 @@ static void train_usage(FILE *f) {
         "  --quiet            no progress on stderr\n"
         "\n"
         "A first Ctrl-C finishes the current epoch, writes the outputs and exits 130;\n"
-        "a second one stops at once, leaving no partial file.\n",
+        "a second one stops at once, leaving no partial file. ols (and the one pass of\n"
+        "--exact) has no epoch to finish: a first Ctrl-C stops it, nothing written.\n",
         f);
 }
 
@@ -107,6 +108,13 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
             p->last = now;
         }
     }
+    return interrupts > 0;
+}
+
+/* ols and the statistics of --exact have no epoch to finish: the first
+ * signal stops them (exit 130, nothing written) */
+static int stop_requested(void *ctx) {
+    (void)ctx;
     return interrupts > 0;
 }
 
@@ -280,6 +288,7 @@ int cmd_train(int argc, char **argv) {
     progress_ctx pc = {.progress = !quiet && isatty(2), .epochs = o.epochs};
     o.on_epoch = on_epoch;
     o.on_epoch_ctx = &pc;
+    o.should_stop = stop_requested;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
     int rc = EXIT_OK;
