@@ -232,6 +232,59 @@ Test(tutorial_fast, non_contracting_runs_go_sequential_with_the_same_outcome, .t
     }
 }
 
+/* Near the stability limit (the default data: lr 1.5e-4 to 2.5e-4) rows with
+ * x near 99 expand each step by up to 3.9, and rounding errors inside an
+ * epoch grow by up to 1e12 before the epoch contracts them: the sequential
+ * run and the maps then each lose digits of their own (lr 2.5e-4: 6e-4
+ * apart). Every run must either agree to 1e-9 in every printed value or have
+ * fallen back to the sequential run, which is then the same bits; and the
+ * issue's two cases, lr 2e-4 and 2.5e-4 over 100 epochs, must fall back. */
+Test(tutorial_fast, near_the_stability_limit_agrees_or_falls_back, .timeout = 300) {
+    const char *seeds[] = {"42", "1", "-7", "18446744073709551617"};
+    int fell = 0, maps = 0;
+    for (size_t si = 0; si < sizeof seeds / sizeof seeds[0]; si++)
+        for (int k = 0; k <= 20; k++) {
+            nr_tutorial_opts o;
+            nr_tutorial_defaults(&o);
+            o.seed = seeds[si];
+            o.lr = 1.5e-4 + 5e-6 * k;
+            o.epochs = 20000;
+            lines seq = {0}, fast = {0};
+            nr_fast_path path = NR_FAST_PATH_MAPS;
+            cr_assert_eq(nr_tutorial_run(&o, record, &seq, NULL), NR_OK);
+            cr_assert_eq(nr_tutorial_fast_path(&o, record, &fast, &path, NULL), NR_OK);
+            cr_assert_eq(seq.n, fast.n);
+            if (path == NR_FAST_PATH_SEQUENTIAL) {
+                fell++;
+                cr_assert(!memcmp(seq.v, fast.v, seq.n * sizeof *seq.v), "fallback is the run");
+            } else {
+                maps++;
+            }
+            for (size_t i = 0; i < seq.n; i++) {
+                const double *a = seq.v[i], *b = fast.v[i], norm = fabs(a[1]) + fabs(a[2]);
+                cr_assert(close_rel(a[0], b[0], fabs(a[0])) <= 1e-9 &&
+                              close_rel(a[1], b[1], norm) <= 1e-9 &&
+                              close_rel(a[2], b[2], norm) <= 1e-9,
+                          "seed %s lr %.3g epoch %lld: sequential %.17g %.17g %.17g, fast %.17g "
+                          "%.17g %.17g",
+                          o.seed, o.lr, (long long)seq.e[i], a[0], a[1], a[2], b[0], b[1], b[2]);
+            }
+            lines_free(&seq);
+            lines_free(&fast);
+        }
+    cr_assert(maps > 0 && fell > 0, "maps %d, fallbacks %d: the sweep must see both", maps, fell);
+    for (int k = 0; k < 2; k++) {
+        nr_tutorial_opts o;
+        nr_tutorial_defaults(&o);
+        o.lr = k ? 2.5e-4 : 2e-4;
+        o.epochs = 100;
+        o.every = 1;
+        nr_fast_path path = NR_FAST_PATH_MAPS;
+        cr_assert_eq(nr_tutorial_fast_path(&o, NULL, NULL, &path, NULL), NR_OK);
+        cr_assert_eq(path, NR_FAST_PATH_SEQUENTIAL, "lr %g used the maps", o.lr);
+    }
+}
+
 Test(tutorial_fast, cli_prints_the_golden_seed42_lines_and_documents_the_flag) {
     /* Not a guarantee in general (a value within ~1e-12 of a rounding
      * boundary of the fourth decimal could print differently), but a fact
