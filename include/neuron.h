@@ -373,6 +373,8 @@ typedef struct {
                             epoch started from; minibatch, the mean of the batch
                             losses during the epoch */
     double *val_history; /* per epoch, or NULL */
+    bool exact_fallback; /* --exact asked, the ordinary epochs ran (sgd near its
+                            stability limit: see nr_train_opts.exact) */
     double *epoch_seconds;
 } nr_train_result;
 

@@ -189,6 +189,21 @@ void nr_affine_apply(const nr_affine *a, const double *s, double *out) {
     }
 }
 
+nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch, double lr,
+                         nr_error *err) {
+    nr_affine_apply(a, s, out);
+    const size_t d = a->m - 1;
+    for (size_t j = 0; j <= d; j++)
+        if (!isfinite(out[j]))
+            return nr_fail(err, NR_ERR_DIVERGED,
+                           "epoch %lld: the %s became %s after the epoch (its loss, taken at the "
+                           "epoch's start, was still finite): training diverged; try a smaller "
+                           "--lr (now %g)",
+                           (long long)epoch, j == d ? "bias" : "weights",
+                           isnan(out[j]) ? "NaN" : "infinite", lr);
+    return NR_OK;
+}
+
 double nr_affine_loss(const nr_affine *a, const double *s) {
     const size_t m = a->m;
     double quad = 0.0, lin = 0.0;

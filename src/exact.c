@@ -135,6 +135,7 @@ void nr_stats_free(nr_stats *s) {
     free(s->mean);
     free(s->C);
     free(s->cxy);
+    free(s->ref);
     memset(s, 0, sizeof *s);
 }
 
@@ -232,8 +233,47 @@ static double offset(const nr_stats *s, const double *w, double b) {
     return c;
 }
 
+nr_status nr_stats_set_reference(nr_stats *s, const double *s0, double sse0, const double *g0,
+                                 nr_error *err) {
+    const size_t m = s->d + 1;
+    free(s->ref);
+    if (!(s->ref = malloc(2 * m * sizeof *s->ref)))
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    s->g0 = s->ref + m;
+    memcpy(s->ref, s0, m * sizeof *s0);
+    memcpy(s->g0, g0, m * sizeof *g0);
+    s->sse0 = sse0;
+    return NR_OK;
+}
+
+/* h = e_w.m + e_b (the mean residual's change), and Ce = C e_w when `ce`. */
+static double about_reference(const nr_stats *s, const double *w, double b, double *ce) {
+    const size_t d = s->d;
+    double h = b - s->ref[d];
+    for (size_t j = 0; j < d; j++) h += (w[j] - s->ref[j]) * s->mean[j];
+    if (ce)
+        for (size_t a = 0; a < d; a++) {
+            double t = 0;
+            for (size_t k = 0; k < d; k++) t += s->C[a * d + k] * (w[k] - s->ref[k]);
+            ce[a] = t;
+        }
+    return h;
+}
+
 double nr_stats_mse(const nr_stats *s, const double *w, double b) {
     const size_t d = s->d;
+    if (s->ref) {
+        const double h = about_reference(s, w, b, NULL);
+        double lin = s->g0[d] * (b - s->ref[d]), quad = 0;
+        for (size_t a = 0; a < d; a++) {
+            const double ea = w[a] - s->ref[a];
+            double ce = 0;
+            for (size_t k = 0; k < d; k++) ce += s->C[a * d + k] * (w[k] - s->ref[k]);
+            quad += ea * ce;
+            lin += s->g0[a] * ea;
+        }
+        return (s->sse0 + (2 * lin + quad)) / (double)s->n + h * h;
+    }
     double q = s->syy;
     for (size_t a = 0; a < d; a++) {
         double cw = 0;
@@ -246,7 +286,14 @@ double nr_stats_mse(const nr_stats *s, const double *w, double b) {
 
 void nr_stats_grad(const nr_stats *s, const double *w, double b, double *gw, double *gb) {
     const size_t d = s->d;
-    const double c = offset(s, w, b), scale = 2.0 / (double)s->n;
+    const double scale = 2.0 / (double)s->n;
+    if (s->ref) {
+        const double h = about_reference(s, w, b, gw); /* gw = C e_w first */
+        for (size_t a = 0; a < d; a++) gw[a] = scale * (s->g0[a] + gw[a]) + 2 * h * s->mean[a];
+        *gb = scale * s->g0[d] + 2 * h;
+        return;
+    }
+    const double c = offset(s, w, b);
     for (size_t a = 0; a < d; a++) {
         double cw = 0;
         for (size_t k = 0; k < d; k++) cw += s->C[a * d + k] * w[k];

@@ -13,6 +13,10 @@ typedef struct {
     size_t d, n;
     double *mean, ybar;
     double *C, *cxy, syy;
+    /* Set by nr_stats_set_reference: a point s0 = (w0, b0) (d + 1 values) and
+     * a pass's sums there, sse0 = sum r^2 and g0 = (sum r x, sum r) with
+     * r = w0.x + b0 - y; NULL before. */
+    double *ref, sse0, *g0;
 } nr_stats;
 
 /* One blocked pass over rows [r0, r1) of `data`: each block's centered sums
@@ -33,11 +37,26 @@ void nr_stats_free(nr_stats *s);
 
 /* MSE of (w, b) from the statistics:
  * L = (w'Cw - 2 w'cxy + syy) / n + c^2, with c = b + w.m - ybar
- * (the cross terms vanish because centered sums are zero). */
+ * (the cross terms vanish because centered sums are zero).
+ * Near the optimum that is a difference of large terms: with a target of
+ * 1e6 and a loss of 0.1, syy/n ~ 1e12 cancels down to 0.1 and the result
+ * keeps only ~1e-4 of it. With a reference set (nr_stats_set_reference),
+ * the loss is instead expanded about s0, with e = (w, b) - s0 and
+ * h = e_w.m + e_b:
+ *   L = (sse0 + 2 g0.e + e_w' C e_w) / n + h^2,
+ * exact for any s0 (the residuals are affine in the state); with s0 at the
+ * optimum, g0 ~ 0 and every term is at most L, so L keeps its digits. */
 double nr_stats_mse(const nr_stats *s, const double *w, double b);
 
-/* Gradient of that MSE: dL/dw = (2/n)(C w - cxy) + 2 c m, dL/db = 2 c. */
+/* Gradient of that MSE: dL/dw = (2/n)(C w - cxy) + 2 c m, dL/db = 2 c; with
+ * a reference, dL/dw = (2/n)(g0_w + C e_w) + 2 h m, dL/db = (2/n) g0_b + 2 h. */
 void nr_stats_grad(const nr_stats *s, const double *w, double b, double *gw, double *gb);
+
+/* Expand the loss about s0 (d + 1 values, the bias last) from a pass there:
+ * sse0 = sum r^2, g0 = (sum r x_j ..., sum r) over the statistics' rows, in
+ * the statistics' coordinates (standardized ones if they were). */
+nr_status nr_stats_set_reference(nr_stats *s, const double *s0, double sse0, const double *g0,
+                                 nr_error *err);
 
 /* Least squares from the statistics. Overflowed statistics are refused as
  * nr_stats_check_finite refuses them. The rank is decided on scale-free

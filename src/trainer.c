@@ -263,9 +263,10 @@ static void standardize_stats(nr_stats *st, const double *m, const double *sd) {
 typedef struct {
     const nr_data *d;
     const nr_train_opts *o;
-    nr_stats st, vst; /* --exact: statistics of the training and held-out rows */
-    nr_affine E;      /* --exact sgd: one epoch of the per-sample rule as a map */
-    double *s, *s1;   /* --exact sgd: the state (v, c) and its image */
+    nr_train_opts plain; /* --exact that fell back: the options without it */
+    nr_stats st, vst;    /* --exact: statistics of the training and held-out rows */
+    nr_affine E;         /* --exact sgd: one epoch of the per-sample rule as a map */
+    double *s, *s1;      /* --exact sgd: the state (v, c) and its image */
     passer p;
     size_t f, n_train, n_val;
     double *mean, *std; /* standardization, or NULL */
@@ -283,6 +284,30 @@ static double mse(trainer *t, size_t r0, size_t r1) {
     to_raw(t->f, t->v, t->c, t->mean, t->std, t->w, &t->b);
     pass(&t->p, t->d, r0, r1, t->w, t->b, t->sums);
     return t->sums[t->f + 1] / (double)(r1 - r0);
+}
+
+/* --exact: expand the statistics' loss about the least-squares optimum (or
+ * the start point if there is none), from one pass of residuals there, so
+ * that losses near the optimum are not differences of large sums (exact.h). */
+static nr_status exact_reference(trainer *t, nr_stats *st, size_t r0, size_t r1, nr_error *err) {
+    const size_t f = t->f;
+    double *s0 = malloc(2 * (f + 1) * sizeof *s0), *g0 = s0 ? s0 + f + 1 : NULL;
+    if (!s0) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    for (int tries = 0; tries < 2; tries++) {
+        if (tries || nr_stats_solve(&t->st, s0, &s0[f], NULL) != NR_OK) {
+            memcpy(s0, t->v, f * sizeof *s0);
+            s0[f] = t->c;
+        }
+        to_raw(f, s0, s0[f], t->mean, t->std, t->w, &t->b);
+        pass(&t->p, t->d, r0, r1, t->w, t->b, t->sums);
+        if (isfinite(t->sums[f + 1])) break;
+    }
+    for (size_t j = 0; j < f; j++) /* sums of r x' for standardized x' = (x - m) / s */
+        g0[j] = t->mean ? (t->sums[j] - t->mean[j] * t->sums[f]) / t->std[j] : t->sums[j];
+    g0[f] = t->sums[f];
+    nr_status s = nr_stats_set_reference(st, s0, t->sums[f + 1], g0, err);
+    free(s0);
+    return s;
 }
 
 /* One gradient step from the sums over `rows` rows (MSE with PyTorch's mean
@@ -483,15 +508,31 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
                                   o->should_stop_ctx, &t.st, err)) != NR_OK ||
             (s = nr_stats_check_finite(&t.st, err)) != NR_OK)
             goto out;
-        if (n_val && (s = nr_stats_collect(t.p.k, d, t.n_train, d->rows, t.p.threads,
-                                           o->should_stop, o->should_stop_ctx, &t.vst, err)) !=
-                         NR_OK)
+        if (n_val &&
+            (s = nr_stats_collect(t.p.k, d, t.n_train, d->rows, t.p.threads, o->should_stop,
+                                  o->should_stop_ctx, &t.vst, err)) != NR_OK)
             goto out;
         if (t.mean) {
             standardize_stats(&t.st, t.mean, t.std);
             if (n_val) standardize_stats(&t.vst, t.mean, t.std);
         }
-        if (o->algo == NR_ALGO_SGD) {
+        if ((s = exact_reference(&t, &t.st, 0, t.n_train, err)) != NR_OK ||
+            (n_val && (s = exact_reference(&t, &t.vst, t.n_train, d->rows, err)) != NR_OK))
+            goto out;
+        /* sgd near its stability limit: rounding inside an epoch grows beyond
+         * what the maps and the per-sample run can agree on (affine.h); the
+         * per-sample run is the reference, so it runs instead */
+        nr_data rows_walked = *d;
+        rows_walked.rows = t.n_train;
+        if (t.scratch) rows_walked.values = t.scratch, rows_walked.dtype = NR_F64;
+        if (o->algo == NR_ALGO_SGD && nr_affine_amplification(&rows_walked, 0, t.n_train, o->lr) >
+                                          NR_AFFINE_MAX_AMPLIFICATION) {
+            t.plain = *o;
+            t.plain.exact = false;
+            o = t.o = &t.plain;
+            res->exact_fallback = true;
+        }
+        if (o->algo == NR_ALGO_SGD && o->exact) {
             /* the rows the reference rule would walk, in the same order */
             nr_data view = *d;
             view.rows = t.n_train;
@@ -535,7 +576,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
             loss = nr_stats_mse(&t.st, t.v, t.c);
             memcpy(t.s, t.v, f * sizeof *t.s);
             t.s[f] = t.c;
-            nr_affine_apply(&t.E, t.s, t.s1);
+            if ((s = nr_affine_step(&t.E, t.s, t.s1, e, o->lr, err)) != NR_OK) break;
             memcpy(t.v, t.s1, f * sizeof *t.v);
             t.c = t.s1[f];
         } else if (o->exact) {

@@ -357,17 +357,19 @@ Test(ols_cli, first_ctrl_c_stops_a_long_ols, .timeout = 300) {
     run_free(&r);
     const char *t[] = {"train", "--data", data, "--algo", "ols", "--model", model, NULL};
     int pid = start_neuron(t, out, errp);
-    char maps[64];
-    snprintf(maps, sizeof maps, "/proc/%d/maps", pid);
-    bool mapped = false;
-    for (double s = 0; s < 60 && !mapped; s += 0.02) {
-        char *m = read_file(maps, NULL);
-        mapped = m && strstr(m, "wide.npy");
-        free(m);
-        if (!mapped) sleep_s(0.02);
+    /* the data are loaded (and checked, a pass of its own) before the
+     * handler is installed: wait for the handler, seen in SigCgt */
+    char status_path[64];
+    snprintf(status_path, sizeof status_path, "/proc/%d/status", pid);
+    bool caught = false;
+    for (double s = 0; s < 60 && !caught; s += 0.02) {
+        char *text = read_file(status_path, NULL), *at = text ? strstr(text, "SigCgt:") : NULL;
+        caught = at && (strtoull(at + 7, NULL, 16) >> (SIGINT - 1) & 1);
+        free(text);
+        if (!caught) sleep_s(0.02);
     }
-    cr_assert(mapped, "neuron train did not start");
-    sleep_s(0.2);
+    cr_assert(caught, "neuron train never installed its SIGINT handler");
+    sleep_s(0.1);
     cr_assert_eq(kill(pid, SIGINT), 0);
     int status = wait_neuron(pid, 60);
     char *e = read_file(errp, NULL);

@@ -137,6 +137,8 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     cJSON_AddStringToObject(j, "algo", names[o->algo]);
     if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)o->batch);
     cJSON_AddBoolToObject(j, "exact", o->exact);
+    /* sgd --exact near its stability limit runs the per-sample epochs */
+    if (o->exact) cJSON_AddBoolToObject(j, "exact_fallback", r->exact_fallback);
     cJSON_AddStringToObject(j, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
     cJSON_AddStringToObject(j, "kernel", r->kernel ? r->kernel : "none");
     cJSON_AddNumberToObject(j, "threads", r->threads);
