@@ -345,9 +345,14 @@ typedef struct {
                    is built once as an affine map of (w, b) (O(n d^2),
                    parallel, deterministic; d <= 1024), then each
                    epoch costs O(d^2). Same recurrence, different
-                   rounding: agrees to ~1e-9, not bit for bit; a
-                   squared residual overflowing inside an epoch is
-                   not seen (divergence shows in the loss instead).
+                   rounding: agrees to ~1e-9, not bit for bit. Where
+                   rows expand (2 lr |z|^2 > 2) enough that rounding
+                   inside an epoch grows over 1e4-fold, the maps and
+                   the per-sample run cannot agree to 1e-9: the
+                   per-sample epochs run instead (result's
+                   exact_fallback). Losses of both come from the
+                   statistics expanded about the least-squares
+                   optimum (no cancellation near it; doc/exact.md).
                    Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
@@ -383,7 +388,14 @@ void nr_train_result_free(nr_train_result *r);
 /* Train `m` (features must match the data; its weights and bias are the
  * starting point: nr_model_init gives zeros) on `d` with the options. On
  * success the model holds weights for raw features (standardization folded
- * in, and recorded). Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
+ * in, and recorded). NR_ALGO_OLS solves the least-squares problem in closed
+ * form with a rank decision that does not depend on the units of the
+ * features (doc/exact.md): NR_ERR_INPUT naming a constant feature (spread
+ * within 1e-11 of its mean) or one that earlier features explain to within
+ * 1e-10 of its variance; NR_ERR_DIVERGED (exit 4) naming the feature or the
+ * target whose sums of squares overflow a double; its result does not
+ * depend on `standardize`, which is recorded in the model all the same.
+ * NR_ERR_INTERRUPTED when `should_stop` asked to stop a pass of statistics. Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
  * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
  * (the message names the epoch and suggests a smaller learning rate),
  * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for

@@ -4,8 +4,10 @@
  * the means, the centered Gram matrix, the centered X^T y and y^T y, so one
  * pass that collects them lets every later epoch cost O(d^2), whatever n.
  * Centering first keeps the statistics accurate (no cancellation between
- * sum x^2 and n m^2), and the loss comes from the same statistics. The
- * closed form solves the centered normal equations by Cholesky. */
+ * sum x^2 and n m^2), and the loss comes from the same statistics, expanded
+ * about the optimum. The closed form solves the centered normal equations
+ * scaled to correlations, by Cholesky, so that its rank decision has no
+ * units. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
