@@ -234,7 +234,7 @@ static void push_rows(nr_affine *a, const nr_data *data, size_t lo, size_t hi, d
 }
 
 nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, int threads,
-                          nr_affine *out, nr_error *err) {
+                          nr_stop_fn stop, void *stop_ctx, nr_affine *out, nr_error *err) {
     const size_t d = data->features;
     if (out->m != d + 1)
         return nr_fail(err, NR_ERR_INTERNAL, "affine map of %zu features for data of %zu",
@@ -262,14 +262,32 @@ nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, 
     nr_status s =
         part && rows ? nr_affine_init(&tmp, d, err) : nr_fail(err, NR_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < group && s == NR_OK; k++) s = nr_affine_init(&part[k], d, err);
+    int halt = 0;
     for (size_t g0 = 0; g0 < nb && s == NR_OK; g0 += group) {
         const size_t gn = nb - g0 < group ? nb - g0 : group;
 #pragma omp parallel for schedule(static) num_threads(threads) if (gn > 1)
         for (size_t k = 0; k < gn; k++) {
+            int h;
+#pragma omp atomic read
+            h = halt;
+            if (h) continue;
+            /* the calling thread (thread 0) polls, once per block */
+            if (stop && omp_get_thread_num() == 0 && stop(stop_ctx)) {
+#pragma omp atomic write
+                halt = 1;
+                continue;
+            }
             const size_t lo = r0 + (g0 + k) * NR_AFFINE_BLOCK;
             const size_t hi = lo + NR_AFFINE_BLOCK < r1 ? lo + NR_AFFINE_BLOCK : r1;
             nr_affine_identity(&part[k]);
             push_rows(&part[k], data, lo, hi, lr, rows + k * (d ? d : 1));
+        }
+        if (halt) {
+            s = nr_fail(err, NR_ERR_INTERRUPTED,
+                        "interrupted while building the epoch map (block %zu of %zu): nothing "
+                        "trained",
+                        g0 + 1, nb);
+            break;
         }
         /* fixed order, left to right: the thread count never shows */
         for (size_t k = 0; k < gn; k++) {
@@ -373,7 +391,7 @@ nr_status nr_tutorial_fast_path(const nr_tutorial_opts *o, nr_tutorial_fn fn, vo
     if (st == NR_OK) st = nr_affine_init(&E, 1, err);
     if (st == NR_OK) st = nr_affine_init(&C, 1, err);
     if (st == NR_OK) st = nr_affine_init(&P, 1, err);
-    if (st == NR_OK) st = nr_affine_epoch(&data, 0, n, o->lr, 0, &E, err);
+    if (st == NR_OK) st = nr_affine_epoch(&data, 0, n, o->lr, 0, NULL, NULL, &E, err);
     /* The maps stand in for the run only where the run is bounded: an epoch
      * map that does not contract (it diverges, or samples <= 1 leave a
      * direction untouched) or that overflowed goes to the sequential run,

@@ -92,9 +92,11 @@ double nr_affine_loss(const nr_affine *a, const double *s);
  * NR_AFFINE_BLOCK, each block's element is built by nr_affine_push (in
  * parallel, `threads` <= 0: OpenMP's default) and the blocks are composed
  * left to right: the same bits for any thread count. `out` must have been
- * initialised for data->features. */
+ * initialised for data->features. `stop` (may be NULL) is polled with
+ * `stop_ctx` before each block of more than one, on the calling thread: a
+ * non-zero answer returns NR_ERR_INTERRUPTED (`out` is then not the map). */
 nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, int threads,
-                          nr_affine *out, nr_error *err);
+                          nr_stop_fn stop, void *stop_ctx, nr_affine *out, nr_error *err);
 
 /* How much one epoch of per-sample SGD over rows [r0, r1) can magnify a
  * rounding error made inside it: the largest infinity norm of the products

@@ -544,7 +544,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
                 goto out;
             }
             t.s1 = t.s + f + 1;
-            if ((s = nr_affine_epoch(&view, 0, t.n_train, o->lr, t.p.threads, &t.E, err)) != NR_OK)
+            if ((s = nr_affine_epoch(&view, 0, t.n_train, o->lr, t.p.threads, o->should_stop,
+                                     o->should_stop_ctx, &t.E, err)) != NR_OK)
                 goto out;
         }
         stats_seconds = now_seconds() - ts;

@@ -357,7 +357,7 @@ static void one_epoch_equals_sgd(size_t d) {
     cr_assert_eq(nr_affine_init(&one, d, NULL), NR_OK);
     cr_assert_eq(nr_affine_init(&acc, d, NULL), NR_OK);
     cr_assert_eq(nr_affine_init(&tmp, d, NULL), NR_OK);
-    cr_assert_eq(nr_affine_epoch(&data, 0, N, lr, 1, &E, NULL), NR_OK);
+    cr_assert_eq(nr_affine_epoch(&data, 0, N, lr, 1, NULL, NULL, &E, NULL), NR_OK);
     /* the same epoch as a product of per-sample elements, composed in order */
     for (size_t i = 0; i < N; i++) {
         nr_affine_identity(&one);
@@ -406,7 +406,7 @@ Test(affine, power_by_squaring_equals_repeated_application) {
     nr_affine E, P;
     cr_assert_eq(nr_affine_init(&E, D, NULL), NR_OK);
     cr_assert_eq(nr_affine_init(&P, D, NULL), NR_OK);
-    cr_assert_eq(nr_affine_epoch(&data, 0, N, lr, 1, &E, NULL), NR_OK);
+    cr_assert_eq(nr_affine_epoch(&data, 0, N, lr, 1, NULL, NULL, &E, NULL), NR_OK);
     const uint64_t ks[] = {0, 1, 2, 3, 5, 8, 13, 31, 64, 100, 257, 1000};
     for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
         const uint64_t k = ks[t];
@@ -440,10 +440,10 @@ Test(affine, parallel_composition_is_the_same_for_any_thread_count) {
     cr_assert_eq(nr_affine_init(&ref, d, NULL), NR_OK);
     cr_assert_eq(nr_affine_init(&other, d, NULL), NR_OK);
     cr_assert_eq(nr_affine_init(&seq, d, NULL), NR_OK);
-    cr_assert_eq(nr_affine_epoch(&data, 0, n, lr, 1, &ref, NULL), NR_OK);
+    cr_assert_eq(nr_affine_epoch(&data, 0, n, lr, 1, NULL, NULL, &ref, NULL), NR_OK);
     const int threads[] = {2, 3, 4, 7};
     for (size_t t = 0; t < 4; t++) {
-        cr_assert_eq(nr_affine_epoch(&data, 0, n, lr, threads[t], &other, NULL), NR_OK);
+        cr_assert_eq(nr_affine_epoch(&data, 0, n, lr, threads[t], NULL, NULL, &other, NULL), NR_OK);
         cr_assert(!memcmp(ref.N, other.N, m * m * sizeof(double)), "threads %d", threads[t]);
         cr_assert(!memcmp(ref.Q, other.Q, m * m * sizeof(double)), "threads %d", threads[t]);
         cr_assert(!memcmp(ref.c, other.c, m * sizeof(double)), "threads %d", threads[t]);
@@ -463,8 +463,8 @@ Test(affine, parallel_composition_is_the_same_for_any_thread_count) {
     double *vd = malloc(n * m * sizeof *vd);
     for (size_t i = 0; i < n * m; i++) vd[i] = f[i] = (float)v[i];
     nr_data df = {n, d, NR_F32, f}, dd = {n, d, NR_F64, vd};
-    cr_assert_eq(nr_affine_epoch(&df, 0, n, lr, 2, &other, NULL), NR_OK);
-    cr_assert_eq(nr_affine_epoch(&dd, 0, n, lr, 3, &ref, NULL), NR_OK);
+    cr_assert_eq(nr_affine_epoch(&df, 0, n, lr, 2, NULL, NULL, &other, NULL), NR_OK);
+    cr_assert_eq(nr_affine_epoch(&dd, 0, n, lr, 3, NULL, NULL, &ref, NULL), NR_OK);
     cr_assert(!memcmp(ref.N, other.N, m * m * sizeof(double)) && ref.r == other.r);
     free(f);
     free(vd);

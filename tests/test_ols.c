@@ -247,6 +247,27 @@ Test(ols, overflowing_squares_are_told_apart_from_collinearity) {
     }
 }
 
+/* batch --exact reads the same statistics: an overflow there is the same
+ * numerical failure with the same message, not a loss of inf at epoch 1 */
+Test(ols, exact_epochs_refuse_overflowing_statistics_too) {
+    const size_t n = 2000, d = 1;
+    const double mean[] = {0}, sd[] = {1}, w[] = {1};
+    double *v = make_rows(n, d, mean, sd, w, 0, 0.1, 4);
+    for (size_t i = 0; i < n; i++) v[i * 2] *= 1e250;
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.exact = true;
+    nr_model m;
+    nr_model_init(&m, d, NULL);
+    nr_train_result r;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_DIVERGED, "%s", err.msg);
+    cr_assert(strstr(err.msg, "feature 1 overflowed"), "%s", err.msg);
+    nr_model_free(&m);
+    free(v);
+}
+
 /* ------------------------------------------------------- interruption -- */
 
 typedef struct {
@@ -290,6 +311,26 @@ Test(ols, the_pass_polls_should_stop_and_abandons_the_run) {
         nr_model_free(&m);
         nr_train_result_free(&r);
     }
+    /* sgd --exact, one thread: the 13 blocks of statistics poll first, then
+     * the blocks of the epoch map; a stop asked for at the 15th poll lands in
+     * the map's construction */
+    poll_ctx pc = {0, 15};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.algo = NR_ALGO_SGD;
+    o.exact = true;
+    o.lr = 1e-3;
+    o.threads = 1;
+    o.should_stop = poll_stop;
+    o.should_stop_ctx = &pc;
+    nr_model m;
+    nr_model_init(&m, d, NULL);
+    nr_train_result r;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_train(&dd, &o, &m, &r, &err), NR_ERR_INTERRUPTED, "%s", err.msg);
+    cr_assert(strstr(err.msg, "epoch map"), "%s", err.msg);
+    cr_assert_eq(pc.polls, 15);
+    nr_model_free(&m);
     free(v);
 }
 
