@@ -267,16 +267,7 @@ nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, 
         const size_t gn = nb - g0 < group ? nb - g0 : group;
 #pragma omp parallel for schedule(static) num_threads(threads) if (gn > 1)
         for (size_t k = 0; k < gn; k++) {
-            int h;
-#pragma omp atomic read
-            h = halt;
-            if (h) continue;
-            /* the calling thread (thread 0) polls, once per block */
-            if (stop && omp_get_thread_num() == 0 && stop(stop_ctx)) {
-#pragma omp atomic write
-                halt = 1;
-                continue;
-            }
+            if (nr_block_halted(stop, stop_ctx, &halt, omp_get_thread_num())) continue;
             const size_t lo = r0 + (g0 + k) * NR_AFFINE_BLOCK;
             const size_t hi = lo + NR_AFFINE_BLOCK < r1 ? lo + NR_AFFINE_BLOCK : r1;
             nr_affine_identity(&part[k]);

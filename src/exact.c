@@ -181,20 +181,11 @@ nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r
     int halt = 0;
     for (size_t g0 = 0; g0 < nb && !halt; g0 += group) {
         const size_t gn = nb - g0 < group ? nb - g0 : group;
-        /* thread 0 of the team is the calling thread: the only one that polls
-         * (a signal handler's flag is the usual answer), once per block, so
-         * that a block of thousands of features is the longest wait */
+        /* polled once per block: a block of thousands of features is the
+         * longest wait */
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t k = 0; k < gn; k++) {
-            int h;
-#pragma omp atomic read
-            h = halt;
-            if (h) continue;
-            if (stop && omp_get_thread_num() == 0 && stop(stop_ctx)) {
-#pragma omp atomic write
-                halt = 1;
-                continue;
-            }
+            if (nr_block_halted(stop, stop_ctx, &halt, omp_get_thread_num())) continue;
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
             block_stats(kern, data, lo, hi, &L, part + k * L.per,
                         bufs ? bufs + (size_t)omp_get_thread_num() * per_thread : NULL);
