@@ -501,6 +501,20 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         }
         goto out;
     }
+    /* the rows the reference rule walks, in the same order */
+    nr_data walked = *d;
+    walked.rows = t.n_train;
+    if (t.scratch) walked.values = t.scratch, walked.dtype = NR_F64;
+    /* sgd near its stability limit: rounding inside an epoch grows beyond
+     * what the maps and the per-sample run can agree on (affine.h); the
+     * per-sample run is the reference, so it runs instead */
+    if (o->exact && o->algo == NR_ALGO_SGD &&
+        nr_affine_amplification(&walked, 0, t.n_train, o->lr) > NR_AFFINE_MAX_AMPLIFICATION) {
+        t.plain = *o;
+        t.plain.exact = false;
+        o = t.o = &t.plain;
+        res->exact_fallback = true;
+    }
     double stats_seconds = 0; /* --exact: the one pass, counted in the run's time */
     if (o->exact) {
         const double ts = now_seconds();
@@ -519,24 +533,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         if ((s = exact_reference(&t, &t.st, 0, t.n_train, err)) != NR_OK ||
             (n_val && (s = exact_reference(&t, &t.vst, t.n_train, d->rows, err)) != NR_OK))
             goto out;
-        /* sgd near its stability limit: rounding inside an epoch grows beyond
-         * what the maps and the per-sample run can agree on (affine.h); the
-         * per-sample run is the reference, so it runs instead */
-        nr_data rows_walked = *d;
-        rows_walked.rows = t.n_train;
-        if (t.scratch) rows_walked.values = t.scratch, rows_walked.dtype = NR_F64;
-        if (o->algo == NR_ALGO_SGD && nr_affine_amplification(&rows_walked, 0, t.n_train, o->lr) >
-                                          NR_AFFINE_MAX_AMPLIFICATION) {
-            t.plain = *o;
-            t.plain.exact = false;
-            o = t.o = &t.plain;
-            res->exact_fallback = true;
-        }
-        if (o->algo == NR_ALGO_SGD && o->exact) {
-            /* the rows the reference rule would walk, in the same order */
-            nr_data view = *d;
-            view.rows = t.n_train;
-            if (t.scratch) view.values = t.scratch, view.dtype = NR_F64;
+        if (o->algo == NR_ALGO_SGD) {
             if ((s = nr_affine_init(&t.E, f, err)) != NR_OK) goto out;
             t.s = malloc(2 * (f + 1) * sizeof *t.s);
             if (!t.s) {
@@ -544,7 +541,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
                 goto out;
             }
             t.s1 = t.s + f + 1;
-            if ((s = nr_affine_epoch(&view, 0, t.n_train, o->lr, t.p.threads, o->should_stop,
+            if ((s = nr_affine_epoch(&walked, 0, t.n_train, o->lr, t.p.threads, o->should_stop,
                                      o->should_stop_ctx, &t.E, err)) != NR_OK)
                 goto out;
         }
