@@ -395,7 +395,8 @@ void nr_train_result_free(nr_train_result *r);
  * 1e-10 of its variance; NR_ERR_DIVERGED (exit 4) naming the feature or the
  * target whose sums of squares overflow a double; its result does not
  * depend on `standardize`, which is recorded in the model all the same.
- * NR_ERR_INTERRUPTED when `should_stop` asked to stop a pass of statistics. Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
+ * NR_ERR_INTERRUPTED when `should_stop` asked to stop a pass of statistics
+ * (ols, --exact). Returns NR_ERR_ARG for invalid options, NR_ERR_DIVERGED
  * when the loss becomes NaN/Inf or grows beyond 1e6 times its first value
  * (the message names the epoch and suggests a smaller learning rate),
  * NR_ERR_UNSUPPORTED for a kernel the CPU lacks. Bit-identical results for
