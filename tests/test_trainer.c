@@ -1015,3 +1015,27 @@ Test(exact, exact_standardize_far_from_zero_is_no_worse_than_the_ordinary_run) {
     nr_train_result_free(&rb);
     free(v);
 }
+
+/* A model with a non-finite weight or bias is refused before anything is
+ * written: JSON has no Inf or NaN, and a model file that neuron itself
+ * could not read back is worse than none. */
+Test(writers, models_with_non_finite_numbers_are_not_saved) {
+    char *dir = scratch_dir(), path[4096], names[1024];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    for (int k = 0; k < 4; k++) {
+        nr_model m;
+        cr_assert_eq(nr_model_init(&m, 2, NULL), NR_OK);
+        m.weights[0] = 1, m.weights[1] = 2, m.bias = 3;
+        if (k == 0) m.bias = INFINITY;
+        if (k == 1) m.bias = NAN;
+        if (k == 2) m.weights[1] = -INFINITY;
+        if (k == 3) m.weights[0] = NAN;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_model_save(&m, NULL, path, &err), NR_ERR_ARG, "case %d", k);
+        cr_assert(strstr(err.msg, "not finite") || strstr(err.msg, "non-finite"), "%s", err.msg);
+        cr_assert_eq(dir_entries(dir, names, sizeof names), 0, "case %d left: %s", k, names);
+        nr_model_free(&m);
+    }
+    rmdir(dir);
+    free(dir);
+}
