@@ -56,6 +56,10 @@ typedef struct {
     double *w, b;             /* the same on raw features (nr_trainer_raw) */
     double *sums;             /* f + 2: the last pass */
     double setup_seconds;     /* work an optimizer's init did that counts as training */
+    /* ols: a standardization recorded in the model, not trained in (its
+     * solve is scale-free); sgd --exact: whether the per-sample epochs ran */
+    double *rec_mean, *rec_std;
+    bool exact_fallback;
 } nr_trainer;
 
 /* t->w, t->b from t->v, t->c. */
@@ -69,6 +73,11 @@ void nr_trainer_step(nr_trainer *t, size_t rows);
 /* The training rows as a per-sample rule walks them: the data themselves,
  * or (standardized) a double copy in *owned, to free. */
 nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error *err);
+/* One epoch of the objective's per-sample rule over `rows` (the training
+ * rows as nr_trainer_rows gives them); *loss is the training loss at the
+ * parameters it starts from (sgd, and sgd --exact's fallback). */
+nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
+                               nr_error *err);
 
 /* An optimizer: either epochs (init, epoch, finish) or a closed form
  * (solve). The loop knows nothing else of it. */
