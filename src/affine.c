@@ -189,7 +189,7 @@ void nr_affine_apply(const nr_affine *a, const double *s, double *out) {
     }
 }
 
-nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch, double lr,
+nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch,
                          nr_error *err) {
     nr_affine_apply(a, s, out);
     const size_t d = a->m - 1;
@@ -197,10 +197,9 @@ nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64
         if (!isfinite(out[j]))
             return nr_fail(err, NR_ERR_DIVERGED,
                            "epoch %lld: the %s became %s after the epoch (its loss, taken at the "
-                           "epoch's start, was still finite): training diverged; try a smaller "
-                           "--lr (now %g)",
+                           "epoch's start, was still finite): training diverged",
                            (long long)epoch, j == d ? "bias" : "weights",
-                           isnan(out[j]) ? "NaN" : "infinite", lr);
+                           isnan(out[j]) ? "NaN" : "infinite");
     return NR_OK;
 }
 

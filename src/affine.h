@@ -79,9 +79,9 @@ void nr_affine_apply(const nr_affine *a, const double *s, double *out);
 
 /* One epoch of sgd --exact: out = M s + c, NR_ERR_DIVERGED when a weight or
  * the bias of `out` is not finite, with a message that says so (the loss of
- * the epoch, taken at its start, is still finite then) naming `epoch` and
- * `lr`. */
-nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch, double lr,
+ * the epoch, taken at its start, is still finite then) naming `epoch` (and
+ * no option: the caller knows its own). */
+nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch,
                          nr_error *err);
 
 /* The loss summed over the run that starts from `s`: s^T Q s + 2 q.s + r. */

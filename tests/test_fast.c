@@ -737,11 +737,12 @@ Test(sgd_exact, non_finite_weights_are_named) {
     const double s[2] = {1e10, -1e10};
     double out[2];
     nr_error err = {{0}};
-    cr_assert_eq(nr_affine_step(&a, s, out, 7, 10.0, &err), NR_ERR_DIVERGED);
+    cr_assert_eq(nr_affine_step(&a, s, out, 7, &err), NR_ERR_DIVERGED);
+    /* the library names no option: the CLI adds its advice on --lr */
     cr_assert(strstr(err.msg, "epoch 7") && strstr(err.msg, "weights became infinite") &&
-                  strstr(err.msg, "smaller --lr (now 10)"),
+                  !strstr(err.msg, "--"),
               "%s", err.msg);
     const double fine[2] = {1e-300, 0};
-    cr_assert_eq(nr_affine_step(&a, fine, out, 8, 10.0, &err), NR_OK);
+    cr_assert_eq(nr_affine_step(&a, fine, out, 8, &err), NR_OK);
     nr_affine_free(&a);
 }

@@ -265,7 +265,8 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
         cli_error("%s: %s", path, err->msg);
         return cli_exit_code(s);
     }
-    if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
+    /* ols has no learning rate: its overflow message says what to scale */
+    if (s != NR_ERR_DIVERGED || o->algo == NR_ALGO_OLS) return cli_fail(s, err);
     const double ratio = o->standardize ? 1.0 : feature_scale_ratio(d);
     if (ratio > 100)
         cli_error("%s; try a smaller --lr (now %g), or --standardize (feature scales differ by "

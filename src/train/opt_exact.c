@@ -164,7 +164,7 @@ static nr_status sgd_exact_epoch(nr_trainer *t, void *state, int64_t e, double *
     *loss = nr_stats_mse(&x->st, t->v, t->c);
     memcpy(x->s, t->v, f * sizeof *x->s);
     x->s[f] = t->c;
-    nr_status s = nr_affine_step(&x->E, x->s, x->s1, e, t->o->lr, err);
+    nr_status s = nr_affine_step(&x->E, x->s, x->s1, e, err);
     if (s != NR_OK) return s;
     memcpy(t->v, x->s1, f * sizeof *t->v);
     t->c = x->s1[f];
