@@ -62,11 +62,13 @@ fi
 cmp -s "$tmp/out_shared" "$tmp/out_static" || fail "shared and static builds print different results"
 
 # Exported symbols = the functions the installed headers declare (after the
-# preprocessor, so comments do not count). A declaration without NR_API, or
+# preprocessor, so comments do not count; a return type before a function
+# pointer, `nr_status (*fn)(...)`, is not a declaration). A declaration without NR_API, or
 # an internal function that leaks out, shows up here.
 nm -D --defined-only "$root$libdir/libneuron.so" | awk '{print $3}' | grep -v '^_' | sort >"$tmp/exported"
 printf '#include <neuron.h>\n#include <neuron_tutorial.h>\n' |
-  $cc -E $cflags - | grep -o '\bnr_[a-z0-9_]*[[:space:]]*(' | tr -d '( \t' | sort -u >"$tmp/declared"
+  $cc -E $cflags - | grep -oE '\bnr_[a-z0-9_]*[[:space:]]*\([^*]' | grep -oE '^nr_[a-z0-9_]*' |
+  sort -u >"$tmp/declared"
 if ! cmp -s "$tmp/exported" "$tmp/declared"; then
   { diff "$tmp/declared" "$tmp/exported" || true; } |
     sed -n 's/^</  declared, not exported:/p; s/^>/  exported, not declared:/p' >&2
