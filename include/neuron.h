@@ -415,6 +415,13 @@ typedef struct {
     void *read_ctx;
 } nr_partition;
 
+/* Polled during long computations that are not epochs: the pass of
+ * statistics of --algo ols and of --exact. Called on the calling thread
+ * between blocks of rows; a non-zero return abandons the run at once with
+ * NR_ERR_INTERRUPTED and nothing trained (there is no epoch to finish: the
+ * first Ctrl-C of a long ols stops it). */
+typedef int (*nr_stop_fn)(void *ctx);
+
 typedef struct {
     nr_algo algo;
     nr_activation activation; /* phi, and with it the loss (default identity) */
@@ -440,9 +447,14 @@ typedef struct {
                    is built once as an affine map of (w, b) (O(n d^2),
                    parallel, deterministic; d <= 1024), then each
                    epoch costs O(d^2). Same recurrence, different
-                   rounding: agrees to ~1e-9, not bit for bit; a
-                   squared residual overflowing inside an epoch is
-                   not seen (divergence shows in the loss instead).
+                   rounding: agrees to ~1e-9, not bit for bit. Where
+                   rows expand (2 lr |z|^2 > 2) enough that rounding
+                   inside an epoch grows over 1e4-fold, the maps and
+                   the per-sample run cannot agree to 1e-9: the
+                   per-sample epochs run instead (result's
+                   exact_fallback). Losses of both come from the
+                   statistics expanded about the least-squares
+                   optimum (no cancellation near it; doc/exact.md).
                    Others: NR_ERR_ARG */
     nr_epoch_fn on_epoch;
     void *on_epoch_ctx;
@@ -488,6 +500,8 @@ typedef struct {
     const char *checkpoint;
     int64_t checkpoint_every;
     const char *resume;
+    nr_stop_fn should_stop; /* NULL: never polled */
+    void *should_stop_ctx;
 } nr_train_opts;
 
 /* Fill `o` with the defaults noted on each field (algo batch). */
@@ -519,6 +533,8 @@ typedef struct {
                             batch means: they differ when the last batch is
                             short); newton, at the iterate the epoch accepted */
     double *val_history; /* per epoch, or NULL */
+    bool exact_fallback; /* --exact asked, the ordinary epochs ran (sgd near its
+                            stability limit: see nr_train_opts.exact) */
     double *epoch_seconds;
     int backoffs; /* on_divergence backoff: how many times, and each one's */
     int64_t backoff_epoch[NR_MAX_BACKOFFS];   /* epoch that diverged */
@@ -547,14 +563,21 @@ NR_API void nr_train_result_free(nr_train_result *r);
  * message names the epoch and what went non-finite, and no option: the
  * caller knows its own), unless on_divergence backs off (then only when
  * NR_MAX_BACKOFFS halvings did not help; each one is in the result and
- * goes to on_backoff); NR_ERR_UNSUPPORTED for a kernel the CPU lacks. The
+ * goes to on_backoff); NR_ERR_INTERRUPTED when `should_stop` asked to
+ * stop a pass of statistics (ols, --exact); NR_ERR_UNSUPPORTED for a
+ * kernel the CPU lacks. The
  * peers' options (l2 ... on_divergence) apply as documented at
  * each field; a pair that cannot be honoured (l1 or huber with ols or
  * newton, any of them with sgd --exact, average with restore_best, huber
  * with a classifier) is NR_ERR_ARG naming them. With none of them set the
- * trainer runs exactly as without them, bit for bit.
- * Bit-identical results for any thread count: rows are reduced in fixed
- * blocks, in a fixed order. `res` is always written: on success it owns the
+ * trainer runs exactly as without them, bit for bit. NR_ALGO_OLS solves the least-squares problem
+ * in closed form with a rank decision that does not depend on the units of the features
+ * (doc/exact.md): NR_ERR_INPUT naming a constant feature (spread within 1e-11 of its mean) or one
+ * that earlier features explain to within 1e-10 of its variance; NR_ERR_DIVERGED naming the feature
+ * or the target whose sums of squares overflow a double (batch --exact likewise); its result does
+ * not depend on `standardize`, which is recorded in the model all the same (without l2: with it,
+ * the penalty is on the standardized weights). Bit-identical results for any thread count: rows are
+ * reduced in fixed blocks, in a fixed order. `res` is always written: on success it owns the
  * history (free it with nr_train_result_free); on failure it holds no arrays
  * and `m` keeps the weights it came with. A stop asked by on_epoch is a
  * success. */

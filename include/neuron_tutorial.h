@@ -109,7 +109,10 @@ NR_API nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, v
  * Where the epoch map does not contract (a learning rate that diverges, or
  * samples <= 1 which leave a direction untouched) or overflows, it runs
  * nr_tutorial_run itself, so divergence is reported exactly as there (lines
- * with inf/nan, NR_ERR_DIVERGED on the overflow Python raises). */
+ * with inf/nan, NR_ERR_DIVERGED on the overflow Python raises). It also runs
+ * nr_tutorial_run near the stability limit, where rows that expand at each
+ * step magnify the rounding inside an epoch by more than 1e4 (the defaults
+ * from lr ~1.7e-4): there the two computations would not agree to 1e-9. */
 NR_API nr_status nr_tutorial_fast(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ctx,
                                   nr_error *err);
 

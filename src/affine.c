@@ -189,6 +189,20 @@ void nr_affine_apply(const nr_affine *a, const double *s, double *out) {
     }
 }
 
+nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch,
+                         nr_error *err) {
+    nr_affine_apply(a, s, out);
+    const size_t d = a->m - 1;
+    for (size_t j = 0; j <= d; j++)
+        if (!isfinite(out[j]))
+            return nr_fail(err, NR_ERR_DIVERGED,
+                           "epoch %lld: the %s became %s after the epoch (its loss, taken at the "
+                           "epoch's start, was still finite): training diverged",
+                           (long long)epoch, j == d ? "bias" : "weights",
+                           isnan(out[j]) ? "NaN" : "infinite");
+    return NR_OK;
+}
+
 double nr_affine_loss(const nr_affine *a, const double *s) {
     const size_t m = a->m;
     double quad = 0.0, lin = 0.0;
@@ -219,7 +233,7 @@ static void push_rows(nr_affine *a, const nr_data *data, size_t lo, size_t hi, d
 }
 
 nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, int threads,
-                          nr_affine *out, nr_error *err) {
+                          nr_stop_fn stop, void *stop_ctx, nr_affine *out, nr_error *err) {
     const size_t d = data->features;
     if (out->m != d + 1)
         return nr_fail(err, NR_ERR_INTERNAL, "affine map of %zu features for data of %zu",
@@ -247,14 +261,23 @@ nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, 
     nr_status s =
         part && rows ? nr_affine_init(&tmp, d, err) : nr_fail(err, NR_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < group && s == NR_OK; k++) s = nr_affine_init(&part[k], d, err);
+    int halt = 0;
     for (size_t g0 = 0; g0 < nb && s == NR_OK; g0 += group) {
         const size_t gn = nb - g0 < group ? nb - g0 : group;
 #pragma omp parallel for schedule(static) num_threads(threads) if (gn > 1)
         for (size_t k = 0; k < gn; k++) {
+            if (nr_block_halted(stop, stop_ctx, &halt, omp_get_thread_num())) continue;
             const size_t lo = r0 + (g0 + k) * NR_AFFINE_BLOCK;
             const size_t hi = lo + NR_AFFINE_BLOCK < r1 ? lo + NR_AFFINE_BLOCK : r1;
             nr_affine_identity(&part[k]);
             push_rows(&part[k], data, lo, hi, lr, rows + k * (d ? d : 1));
+        }
+        if (halt) {
+            s = nr_fail(err, NR_ERR_INTERRUPTED,
+                        "interrupted while building the epoch map (block %zu of %zu): nothing "
+                        "trained",
+                        g0 + 1, nb);
+            break;
         }
         /* fixed order, left to right: the thread count never shows */
         for (size_t k = 0; k < gn; k++) {
@@ -272,6 +295,47 @@ nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, 
     free(rows);
     nr_affine_free(&tmp);
     return s;
+}
+
+static double row_value(const nr_data *data, size_t at) {
+    return data->dtype == NR_F64 ? ((const double *)data->values)[at]
+                                 : (double)((const float *)data->values)[at];
+}
+
+double nr_affine_amplification(const nr_data *data, size_t r0, size_t r1, double lr) {
+    const size_t d = data->features, m = d + 1, cols = d + 1;
+    const double g = lr * 2;
+    bool expands = false;
+    for (size_t i = r0; i < r1 && !expands; i++) {
+        double zz = 1.0;
+        for (size_t j = 0; j < d; j++)
+            zz += row_value(data, i * cols + j) * row_value(data, i * cols + j);
+        expands = !(g * zz <= 2.0);
+    }
+    if (!expands) return 1.0;
+    double *S = malloc((m * m + 2 * m) * sizeof *S);
+    if (!S) return INFINITY; /* unknown: the caller takes the safe path */
+    double *z = S + m * m, *Sz = z + m, worst = 1.0;
+    for (size_t i = 0; i < m * m; i++) S[i] = i % (m + 1) == 0 ? 1.0 : 0.0;
+    /* S <- S M_i = S - g (S z) z^T, from the last row back to the first */
+    for (size_t i = r1; i-- > r0 && isfinite(worst);) {
+        for (size_t j = 0; j < m; j++) z[j] = j < d ? row_value(data, i * cols + j) : 1.0;
+        for (size_t a = 0; a < m; a++) {
+            double t = 0.0;
+            for (size_t k = 0; k < m; k++) t += S[a * m + k] * z[k];
+            Sz[a] = g * t;
+        }
+        for (size_t a = 0; a < m; a++) {
+            double row = 0.0;
+            for (size_t k = 0; k < m; k++) {
+                S[a * m + k] -= Sz[a] * z[k];
+                row += fabs(S[a * m + k]);
+            }
+            if (!(row <= worst)) worst = isnan(row) ? INFINITY : row;
+        }
+    }
+    free(S);
+    return worst;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -317,13 +381,18 @@ nr_status nr_tutorial_fast_path(const nr_tutorial_opts *o, nr_tutorial_fn fn, vo
     if (st == NR_OK) st = nr_affine_init(&E, 1, err);
     if (st == NR_OK) st = nr_affine_init(&C, 1, err);
     if (st == NR_OK) st = nr_affine_init(&P, 1, err);
-    if (st == NR_OK) st = nr_affine_epoch(&data, 0, n, o->lr, 0, &E, err);
+    if (st == NR_OK) st = nr_affine_epoch(&data, 0, n, o->lr, 0, NULL, NULL, &E, err);
     /* The maps stand in for the run only where the run is bounded: an epoch
      * map that does not contract (it diverges, or samples <= 1 leave a
      * direction untouched) or that overflowed goes to the sequential run,
      * which is exact there too and quick (it stops at the overflow, or has
      * at most one sample). */
-    if (st == NR_OK && (!all_finite(&E) || !contracts_2x2(E.N))) {
+    /* ... and only where rounding inside an epoch is not magnified beyond
+     * what 1e-9 of agreement allows (near the stability limit both runs
+     * lose digits, each its own, and agree on nothing past the fifth) */
+    if (st == NR_OK &&
+        (!all_finite(&E) || !contracts_2x2(E.N) ||
+         nr_affine_amplification(&data, 0, n, o->lr) > NR_AFFINE_MAX_AMPLIFICATION)) {
         free(v);
         nr_affine_free(&E);
         nr_affine_free(&C);

@@ -77,6 +77,13 @@ nr_status nr_affine_pow(const nr_affine *a, uint64_t k, nr_affine *out, nr_error
  * alias `s`. */
 void nr_affine_apply(const nr_affine *a, const double *s, double *out);
 
+/* One epoch of sgd --exact: out = M s + c, NR_ERR_DIVERGED when a weight or
+ * the bias of `out` is not finite, with a message that says so (the loss of
+ * the epoch, taken at its start, is still finite then) naming `epoch` (and
+ * no option: the caller knows its own). */
+nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64_t epoch,
+                         nr_error *err);
+
 /* The loss summed over the run that starts from `s`: s^T Q s + 2 q.s + r. */
 double nr_affine_loss(const nr_affine *a, const double *s);
 
@@ -85,12 +92,34 @@ double nr_affine_loss(const nr_affine *a, const double *s);
  * NR_AFFINE_BLOCK, each block's element is built by nr_affine_push (in
  * parallel, `threads` <= 0: OpenMP's default) and the blocks are composed
  * left to right: the same bits for any thread count. `out` must have been
- * initialised for data->features. */
+ * initialised for data->features. `stop` (may be NULL) is polled with
+ * `stop_ctx` before each block of more than one, on the calling thread: a
+ * non-zero answer returns NR_ERR_INTERRUPTED (`out` is then not the map). */
 nr_status nr_affine_epoch(const nr_data *data, size_t r0, size_t r1, double lr, int threads,
-                          nr_affine *out, nr_error *err);
+                          nr_stop_fn stop, void *stop_ctx, nr_affine *out, nr_error *err);
+
+/* How much one epoch of per-sample SGD over rows [r0, r1) can magnify a
+ * rounding error made inside it: the largest infinity norm of the products
+ * M_{r1-1} ... M_i of the per-sample maps M_i = I - 2 lr z_i z_i^T that
+ * follow a row (suffix products), at least 1. An error of one ulp made at
+ * row i reaches the end of the epoch multiplied by that product, in the
+ * sequential run as in the maps, so neither run holds more than about
+ * 1 / (amplification * 2^-53) of the recurrence's digits. Near the
+ * stability limit rows with 2 lr |z|^2 > 2 expand (the tutorial's x = 99 at
+ * lr 2.5e-4 by 3.9 each) and the products reach 1e12: the two runs then
+ * disagree far beyond 1e-9. 1 at once (O(n d)) when every row has
+ * 2 lr |z|^2 <= 2, each map being non-expanding; else O(n d^2), sequential.
+ * INFINITY when the products overflow. */
+double nr_affine_amplification(const nr_data *data, size_t r0, size_t r1, double lr);
+
+/* Above this amplification the maps are not used (see doc/exact.md): the
+ * observed disagreement with the sequential run is ~3 amplification 2^-53,
+ * so 1e4 keeps it below ~1e-11, two orders within the promised 1e-9. */
+#define NR_AFFINE_MAX_AMPLIFICATION 1e4
 
 /* How nr_tutorial_fast ran: the affine maps, or the sequential reference
- * (when the epoch map is not a contraction, see neuron.h). */
+ * (when the epoch map is not a contraction, or when its amplification is
+ * above NR_AFFINE_MAX_AMPLIFICATION; see neuron.h). */
 typedef enum { NR_FAST_PATH_MAPS = 0, NR_FAST_PATH_SEQUENTIAL } nr_fast_path;
 
 /* nr_tutorial_fast, also telling which path it took (`path` may be NULL). */

@@ -4,8 +4,10 @@
  * the means, the centered Gram matrix, the centered X^T y and y^T y, so one
  * pass that collects them lets every later epoch cost O(d^2), whatever n.
  * Centering first keeps the statistics accurate (no cancellation between
- * sum x^2 and n m^2), and the loss comes from the same statistics. The
- * closed form solves the centered normal equations by Cholesky. */
+ * sum x^2 and n m^2), and the loss comes from the same statistics, expanded
+ * about the optimum. The closed form solves the centered normal equations
+ * scaled to correlations, by Cholesky, so that its rank decision has no
+ * units. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -136,6 +138,7 @@ void nr_stats_free(nr_stats *s) {
     free(s->mean);
     free(s->C);
     free(s->cxy);
+    free(s->ref);
     memset(s, 0, sizeof *s);
 }
 
@@ -150,8 +153,8 @@ typedef struct {
 /* One block's statistics from its rows, wherever they are held. */
 static void stats_block(void *ctx, size_t k, const void *rows, size_t n) {
     const stats_ctx *c = ctx;
-    const nr_data one = {.rows = n, .features = c->data->features, .dtype = c->data->dtype,
-                         .values = rows};
+    const nr_data one = {
+        .rows = n, .features = c->data->features, .dtype = c->data->dtype, .values = rows};
     block_stats(c->kern, &one, 0, n, c->L, c->all + k * c->L->per,
                 c->bufs ? c->bufs + (size_t)omp_get_thread_num() * c->per_thread : NULL);
 }
@@ -190,12 +193,14 @@ static nr_status stats_partitioned(const nr_kernels *kern, const nr_data *data, 
 }
 
 nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
-                           int threads, nr_stats *s, nr_error *err) {
-    return nr_stats_collect_on(kern, data, r0, r1, threads, NULL, s, err);
+                           int threads, nr_stop_fn stop, void *stop_ctx, nr_stats *s,
+                           nr_error *err) {
+    return nr_stats_collect_on(kern, data, r0, r1, threads, NULL, stop, stop_ctx, s, err);
 }
 
 nr_status nr_stats_collect_on(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,
-                              int threads, const nr_partition *pt, nr_stats *s, nr_error *err) {
+                              int threads, const nr_partition *pt, nr_stop_fn stop, void *stop_ctx,
+                              nr_stats *s, nr_error *err) {
     memset(s, 0, sizeof *s);
     const size_t d = data->features, n = r1 - r0, nb = (n + BLOCK - 1) / BLOCK;
     if (n == 0) return nr_fail(err, NR_ERR_ARG, "no rows for the statistics");
@@ -233,26 +238,35 @@ nr_status nr_stats_collect_on(const nr_kernels *kern, const nr_data *data, size_
     nr_status st =
         pt ? stats_partitioned(kern, data, r0, r1, pt, threads, &L, bufs, per_thread, tot, err)
            : NR_OK;
-    for (size_t g0 = 0; !pt && g0 < nb; g0 += group) {
+    int halt = 0;
+    for (size_t g0 = 0; !pt && g0 < nb && !halt; g0 += group) {
         const size_t gn = nb - g0 < group ? nb - g0 : group;
+        /* polled once per block: a block of thousands of features is the
+         * longest wait */
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t k = 0; k < gn; k++) {
+            if (nr_block_halted(stop, stop_ctx, &halt, omp_get_thread_num())) continue;
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
             block_stats(kern, data, lo, hi, &L, part + k * L.per,
                         bufs ? bufs + (size_t)omp_get_thread_num() * per_thread : NULL);
         }
+        if (halt) break;
         for (size_t k = 0; k < gn; k++) {
             const size_t lo = r0 + (g0 + k) * BLOCK, hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
             merge(&L, tot, done, part + k * L.per, hi - lo);
             done += hi - lo;
         }
     }
-    if (st != NR_OK) {
+    if (st != NR_OK || halt) {
         free(part);
         free(tot);
         free(bufs);
         nr_stats_free(s);
-        return st;
+        if (st != NR_OK) return st;
+        return nr_fail(err, NR_ERR_INTERRUPTED,
+                       "interrupted during the pass of statistics (%zu of %zu rows): nothing "
+                       "trained",
+                       done, n);
     }
     memcpy(s->mean, tot, d * sizeof *tot);
     s->ybar = tot[d];
@@ -273,8 +287,47 @@ static double offset(const nr_stats *s, const double *w, double b) {
     return c;
 }
 
+nr_status nr_stats_set_reference(nr_stats *s, const double *s0, double sse0, const double *g0,
+                                 nr_error *err) {
+    const size_t m = s->d + 1;
+    free(s->ref);
+    if (!(s->ref = malloc(2 * m * sizeof *s->ref)))
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    s->g0 = s->ref + m;
+    memcpy(s->ref, s0, m * sizeof *s0);
+    memcpy(s->g0, g0, m * sizeof *g0);
+    s->sse0 = sse0;
+    return NR_OK;
+}
+
+/* h = e_w.m + e_b (the mean residual's change), and Ce = C e_w when `ce`. */
+static double about_reference(const nr_stats *s, const double *w, double b, double *ce) {
+    const size_t d = s->d;
+    double h = b - s->ref[d];
+    for (size_t j = 0; j < d; j++) h += (w[j] - s->ref[j]) * s->mean[j];
+    if (ce)
+        for (size_t a = 0; a < d; a++) {
+            double t = 0;
+            for (size_t k = 0; k < d; k++) t += s->C[a * d + k] * (w[k] - s->ref[k]);
+            ce[a] = t;
+        }
+    return h;
+}
+
 double nr_stats_mse(const nr_stats *s, const double *w, double b) {
     const size_t d = s->d;
+    if (s->ref) {
+        const double h = about_reference(s, w, b, NULL);
+        double lin = s->g0[d] * (b - s->ref[d]), quad = 0;
+        for (size_t a = 0; a < d; a++) {
+            const double ea = w[a] - s->ref[a];
+            double ce = 0;
+            for (size_t k = 0; k < d; k++) ce += s->C[a * d + k] * (w[k] - s->ref[k]);
+            quad += ea * ce;
+            lin += s->g0[a] * ea;
+        }
+        return (s->sse0 + (2 * lin + quad)) / (double)s->n + h * h;
+    }
     double q = s->syy;
     for (size_t a = 0; a < d; a++) {
         double cw = 0;
@@ -287,7 +340,14 @@ double nr_stats_mse(const nr_stats *s, const double *w, double b) {
 
 void nr_stats_grad(const nr_stats *s, const double *w, double b, double *gw, double *gb) {
     const size_t d = s->d;
-    const double c = offset(s, w, b), scale = 2.0 / (double)s->n;
+    const double scale = 2.0 / (double)s->n;
+    if (s->ref) {
+        const double h = about_reference(s, w, b, gw); /* gw = C e_w first */
+        for (size_t a = 0; a < d; a++) gw[a] = scale * (s->g0[a] + gw[a]) + 2 * h * s->mean[a];
+        *gb = scale * s->g0[d] + 2 * h;
+        return;
+    }
+    const double c = offset(s, w, b);
     for (size_t a = 0; a < d; a++) {
         double cw = 0;
         for (size_t k = 0; k < d; k++) cw += s->C[a * d + k] * w[k];
@@ -296,54 +356,96 @@ void nr_stats_grad(const nr_stats *s, const double *w, double b, double *gw, dou
     *gb = 2 * c;
 }
 
+nr_status nr_stats_check_finite(const nr_stats *s, nr_error *err) {
+    const size_t d = s->d;
+    if (!isfinite(s->ybar) || !isfinite(s->syy))
+        return nr_fail(err, NR_ERR_DIVERGED,
+                       "least squares: the sum of squares of the target overflowed a double "
+                       "(|y| beyond ~1e154 or n var(y) beyond 1.8e308); scale the target down");
+    for (size_t j = 0; j < d; j++)
+        if (!isfinite(s->mean[j]) || !isfinite(s->C[j * d + j]))
+            return nr_fail(err, NR_ERR_DIVERGED,
+                           "least squares: the sum of squares of feature %zu overflowed a double "
+                           "(|x| beyond ~1e154 or n var(x) beyond 1.8e308); scale it down",
+                           j + 1);
+    for (size_t j = 0; j < d; j++) {
+        bool ok = isfinite(s->cxy[j]);
+        for (size_t k = 0; k < d && ok; k++) ok = isfinite(s->C[j * d + k]);
+        if (!ok)
+            return nr_fail(err, NR_ERR_DIVERGED,
+                           "least squares: the sums of products of feature %zu overflowed a "
+                           "double; scale the data down",
+                           j + 1);
+    }
+    return NR_OK;
+}
+
 nr_status nr_stats_solve(const nr_stats *s, double *w, double *b, nr_error *err) {
     const size_t d = s->d;
-    double *L = malloc(d * d * sizeof *L), *z = malloc(d * sizeof *z);
-    if (!L || !z) {
+    nr_status st = nr_stats_check_finite(s, err);
+    if (st != NR_OK) return st;
+    /* constant: the spread is 0, or so small next to the mean that it is the
+     * rounding of the values (and of the block means) rather than data */
+    for (size_t j = 0; j < d; j++) {
+        const double sd = sqrt(s->C[j * d + j] / (double)s->n);
+        if (!(sd > NR_OLS_CONSTANT * fabs(s->mean[j])))
+            return nr_fail(err, NR_ERR_INPUT,
+                           "least squares has no unique solution: feature %zu is constant "
+                           "(standard deviation %.3g, mean %.17g)",
+                           j + 1, sd, s->mean[j]);
+    }
+    double *L = malloc(d * d * sizeof *L), *z = malloc(d * sizeof *z), *D = malloc(d * sizeof *D);
+    if (!L || !z || !D) {
         free(L);
         free(z);
+        free(D);
         return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     }
-    /* Cholesky C = L L^T; a pivot below n * eps * max diagonal means the
-     * centered features are (numerically) linearly dependent. */
-    double dmax = 0;
-    for (size_t a = 0; a < d; a++) dmax = fmax(dmax, s->C[a * d + a]);
-    const double floor_ = dmax * 1e-13;
-    nr_status st = NR_OK;
+    /* R = D C D has a unit diagonal whatever the units of the features, so
+     * its pivots are fractions of variance and one threshold fits every
+     * scale (a Cholesky of C itself compares variances of 1e-8 and 1e6). */
+    for (size_t j = 0; j < d; j++) D[j] = 1.0 / sqrt(s->C[j * d + j]);
     for (size_t j = 0; j < d && st == NR_OK; j++) {
-        double v = s->C[j * d + j];
+        double v = 1.0;
         for (size_t k = 0; k < j; k++) v -= L[j * d + k] * L[j * d + k];
-        if (!(v > floor_)) {
-            st =
-                nr_fail(err, NR_ERR_INPUT,
-                        "least squares has no unique solution: feature %zu is constant or a linear "
-                        "combination of the others",
-                        j + 1);
+        if (!(v > NR_OLS_COLLINEAR)) {
+            st = nr_fail(err, NR_ERR_INPUT,
+                         "least squares has no unique solution: feature %zu is a linear "
+                         "combination of features 1-%zu (they explain all but %.2g of its "
+                         "variance)",
+                         j + 1, j, v > 0 ? v : 0.0);
             break;
         }
         L[j * d + j] = sqrt(v);
         for (size_t i = j + 1; i < d; i++) {
-            double t = s->C[i * d + j];
+            double t = s->C[i * d + j] * D[i] * D[j];
             for (size_t k = 0; k < j; k++) t -= L[i * d + k] * L[j * d + k];
             L[i * d + j] = t / L[j * d + j];
         }
     }
     if (st == NR_OK) {
-        for (size_t i = 0; i < d; i++) { /* L z = cxy */
-            double t = s->cxy[i];
+        /* R u = D cxy, then w = D u */
+        for (size_t i = 0; i < d; i++) { /* L z = D cxy */
+            double t = s->cxy[i] * D[i];
             for (size_t k = 0; k < i; k++) t -= L[i * d + k] * z[k];
             z[i] = t / L[i * d + i];
         }
-        for (size_t i = d; i-- > 0;) { /* L^T w = z */
+        for (size_t i = d; i-- > 0;) { /* L^T u = z, u kept in w */
             double t = z[i];
             for (size_t k = i + 1; k < d; k++) t -= L[k * d + i] * w[k];
             w[i] = t / L[i * d + i];
         }
+        for (size_t j = 0; j < d; j++) w[j] *= D[j];
         double c = s->ybar;
         for (size_t j = 0; j < d; j++) c -= w[j] * s->mean[j];
         *b = c;
+        for (size_t j = 0; j < d && st == NR_OK; j++)
+            if (!isfinite(w[j]) || !isfinite(*b))
+                st = nr_fail(err, NR_ERR_DIVERGED,
+                             "least squares: the solution overflowed a double (weight %zu)", j + 1);
     }
     free(L);
     free(z);
+    free(D);
     return st;
 }

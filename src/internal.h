@@ -30,4 +30,17 @@ nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **buf, double *w0, 
  * prediction computes it. */
 double nr_activate(nr_activation a, double z);
 
+/* For an OpenMP loop over blocks that a caller may stop: true when this
+ * block is to be skipped, because a stop was asked for. Only thread 0 of the
+ * team, the calling thread, polls `stop` (so the callback never runs on a
+ * worker); the answer reaches the others through the shared *halt. */
+static inline bool nr_block_halted(nr_stop_fn stop, void *stop_ctx, int *halt, int thread) {
+    if (__atomic_load_n(halt, __ATOMIC_RELAXED)) return true;
+    if (stop && thread == 0 && stop(stop_ctx)) {
+        __atomic_store_n(halt, 1, __ATOMIC_RELAXED);
+        return true;
+    }
+    return false;
+}
+
 #endif

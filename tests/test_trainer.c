@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "kernels.h"
 #include "neuron.h"
 #include "util.h"
@@ -358,9 +359,10 @@ Test(trainer, divergence_message_says_what_became_non_finite) {
         double lr;
         const char *frag;
     } cases[] = {
-        /* the loss is finite and unchanged at the epoch's start: the
-         * weights are what overflowed, within the epoch's map */
-        {NR_ALGO_SGD, true, 10, "epoch 1: the weights became"},
+        /* rows expand at lr 10: sgd --exact falls back to the per-sample
+         * run, whose message names what overflowed within the epoch
+         * (nr_affine_step's own message: tests/test_fast.c) */
+        {NR_ALGO_SGD, true, 10, "a squared residual overflowed"},
         {NR_ALGO_BATCH, false, 100, "the training loss grew to"},
         {NR_ALGO_SGD, false, 10, "a squared residual overflowed"},
     };
@@ -759,5 +761,268 @@ Test(train_cli, errors_and_exit_codes) {
         run_free(&r);
     }
     cr_assert(access(model, F_OK) != 0, "no model written on divergence");
+    free(dir);
+}
+
+/* ------------------------------------------- shuffles, stopping, records -- */
+
+/* Minibatch GD over the 4 batches of `B` rows of `v` (n = 4B, one feature)
+ * taken in the order `perm`, one epoch from w = b = 0: the rule of SPEC
+ * section 4 written out, to recognise the order the trainer used. */
+static void minibatch_in_order(const double *v, size_t B, const int *perm, double lr, double *w,
+                               double *b) {
+    *w = 0, *b = 0;
+    for (int k = 0; k < 4; k++) {
+        double gw = 0, gb = 0;
+        for (size_t i = 0; i < B; i++) {
+            const double *row = v + 2 * ((size_t)perm[k] * B + i);
+            const double r = *w * row[0] + *b - row[1];
+            gw += r * row[0], gb += r;
+        }
+        *w -= lr * ((2.0 / (double)B) * gw);
+        *b -= lr * ((2.0 / (double)B) * gb);
+    }
+}
+
+/* Over 24 seeds, each run of one epoch must be minibatch GD in some order of
+ * the 4 units (batches, or samples with B = 1), and the orders must vary: a
+ * shuffle that does nothing, or that loses a unit, fails. 1e-12: the same
+ * sums of at most 3 terms, in another association at worst; two different
+ * orders differ by far more (1e-3 here). */
+static void shuffle_permutes_units(nr_shuffle sh, size_t B) {
+    const size_t n = 4 * B;
+    double *v = gen_f64(n, 1, NR_DIST_NORMAL, 17, 0.5);
+    for (size_t i = 0; i < n; i++) v[2 * i] *= 1 + (double)i; /* units clearly unlike */
+    static const int perms[24][4] = {
+        {0, 1, 2, 3}, {0, 1, 3, 2}, {0, 2, 1, 3}, {0, 2, 3, 1}, {0, 3, 1, 2}, {0, 3, 2, 1},
+        {1, 0, 2, 3}, {1, 0, 3, 2}, {1, 2, 0, 3}, {1, 2, 3, 0}, {1, 3, 0, 2}, {1, 3, 2, 0},
+        {2, 0, 1, 3}, {2, 0, 3, 1}, {2, 1, 0, 3}, {2, 1, 3, 0}, {2, 3, 0, 1}, {2, 3, 1, 0},
+        {3, 0, 1, 2}, {3, 0, 2, 1}, {3, 1, 0, 2}, {3, 1, 2, 0}, {3, 2, 0, 1}, {3, 2, 1, 0}};
+    const double lr = 0.01;
+    /* with B = 1 the units are samples, with B > 1 whole batches */
+    double ref[24][2];
+    for (int p = 0; p < 24; p++) minibatch_in_order(v, B, perms[p], lr, &ref[p][0], &ref[p][1]);
+    bool seen[24] = {false};
+    int distinct = 0;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        nr_data d = {n, 1, NR_F64, v};
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_MINIBATCH;
+        o.batch = B;
+        o.shuffle = sh;
+        o.epochs = 1;
+        o.lr = lr;
+        o.seed = seed;
+        nr_model m;
+        nr_train_result r;
+        train_ok(&d, &o, &m, &r);
+        int match = -1;
+        for (int p = 0; p < 24; p++)
+            if (fabs(m.weights[0] - ref[p][0]) <= 1e-12 * fabs(ref[p][0]) &&
+                fabs(m.bias - ref[p][1]) <= 1e-12 * fabs(ref[p][1]) + 1e-300)
+                match = p;
+        cr_assert_geq(match, 0, "seed %llu: w %.17g b %.17g is no order of the %s",
+                      (unsigned long long)seed, m.weights[0], m.bias,
+                      B == 1 ? "samples" : "batches");
+        if (!seen[match]) seen[match] = true, distinct++;
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    /* 24 draws of 24 orders: fewer than 6 distinct has probability < 1e-6 */
+    cr_assert_geq(distinct, 6, "only %d distinct orders over 24 seeds", distinct);
+    free(v);
+}
+
+Test(trainer, shuffle_batches_permutes_the_batches) {
+    shuffle_permutes_units(NR_SHUFFLE_BATCHES, 3);
+}
+
+Test(trainer, shuffle_samples_permutes_the_samples) {
+    shuffle_permutes_units(NR_SHUFFLE_SAMPLES, 1);
+}
+
+/* lr 1.5 on x ~ U(-1, 1): the bias direction has the epoch factor
+ * |1 - 2 lr| = 2, so the loss grows about 4x an epoch and passes 1e6 times
+ * its first value near epoch 11, while staying finite for 200 epochs (4^200
+ * ~ 1e120): only the growth rule can stop it, and early. */
+Test(trainer, a_loss_growing_a_million_fold_is_divergence) {
+    double *v = gen_f64(1000, 1, NR_DIST_UNIFORM, 2, 0.1);
+    nr_data d = {1000, 1, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.lr = 1.5;
+    o.epochs = 200;
+    nr_model m;
+    nr_model_init(&m, 1, NULL);
+    m.bias = 1; /* a start away from the optimum along the unstable direction */
+    nr_train_result r;
+    nr_error err = {{0}};
+    cr_assert_eq(nr_train(&d, &o, &m, &r, &err), NR_ERR_DIVERGED, "%s", err.msg);
+    long long e = 0;
+    const char *at = strstr(err.msg, "epoch ");
+    cr_assert(at && sscanf(at, "epoch %lld", &e) == 1, "%s", err.msg);
+    cr_assert(e >= 6 && e <= 16, "stopped at epoch %lld: %s", e, err.msg);
+    nr_model_free(&m);
+    free(v);
+}
+
+/* tol 1e30: only the first epoch counts as an improvement (on +inf), so the
+ * run stops after exactly `patience` more epochs. */
+Test(trainer, patience_counts_exactly_the_epochs_without_improvement) {
+    double *v = gen_f64(500, 1, NR_DIST_UNIFORM, 3, 0.1);
+    nr_data d = {500, 1, NR_F64, v};
+    for (int64_t patience = 1; patience <= 4; patience++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.epochs = 100;
+        o.tol = 1e30;
+        o.patience = patience;
+        nr_model m;
+        nr_train_result r;
+        train_ok(&d, &o, &m, &r);
+        cr_assert_str_eq(r.stop_reason, "tolerance");
+        cr_assert_eq(r.epochs_run, 1 + patience, "patience %lld: %lld epochs run",
+                     (long long)patience, (long long)r.epochs_run);
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    free(v);
+}
+
+/* The standardization recorded by batch is the training rows' mean and
+ * population std, against long double sums (1e-12: two blocked passes in
+ * double); validation rows are not part of it. */
+Test(trainer, standardize_records_the_training_rows_mean_and_std) {
+    const size_t n = 9000, d = 2, n_train = 6000;
+    double *v = gen_f64(n, d, NR_DIST_NORMAL, 8, 0.1);
+    for (size_t i = 0; i < n; i++) v[i * 3] = 4 + 3 * v[i * 3], v[i * 3 + 1] *= 0.01;
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.standardize = true;
+    o.val_split = 1.0 / 3;
+    o.epochs = 3;
+    nr_model m;
+    nr_train_result r;
+    train_ok(&dd, &o, &m, &r);
+    cr_assert(m.standardized && m.mean && m.std);
+    for (size_t j = 0; j < d; j++) {
+        long double s = 0, q = 0;
+        for (size_t i = 0; i < n_train; i++) s += v[i * 3 + j];
+        s /= n_train;
+        for (size_t i = 0; i < n_train; i++) q += (v[i * 3 + j] - s) * (v[i * 3 + j] - s);
+        const double sd = (double)sqrtl(q / n_train);
+        cr_assert_leq(fabs(m.mean[j] - (double)s), 1e-12 * fmax(fabs((double)s), sd), "mean[%zu]",
+                      j);
+        cr_assert_leq(fabs(m.std[j] - sd), 1e-12 * sd, "std[%zu] = %.17g, want %.17g", j, m.std[j],
+                      sd);
+    }
+    nr_model_free(&m);
+    nr_train_result_free(&r);
+    free(v);
+}
+
+/* An abandoned atomic write leaves nothing: not the target, not the
+ * temporary file that held the bytes written so far. */
+Test(writers, atomic_abort_removes_the_temporary_file) {
+    char *dir = scratch_dir(), path[4096], names[1024];
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    nr_atomic a;
+    nr_error err;
+    cr_assert_eq(nr_atomic_create(&a, path, &err), NR_OK, "%s", err.msg);
+    cr_assert_eq(nr_atomic_write(&a, "{\"partial\":", 12, &err), NR_OK, "%s", err.msg);
+    cr_assert_eq(dir_entries(dir, names, sizeof names), 1, "the temporary file exists: %s", names);
+    nr_atomic_abort(&a);
+    cr_assert_eq(dir_entries(dir, names, sizeof names), 0, "left behind: %s", names);
+    rmdir(dir);
+    free(dir);
+}
+
+/* Features in [1e6, 1e6 + 1] with --standardize: the model on raw features
+ * has w x and b of ~1e6 |w| that cancel in every residual, so the ordinary
+ * trainer's residuals carry an absolute error of ~1e6 |w| 2^-53 each, and
+ * its losses a relative error of about 2 (1e6 |w| / sqrt(L)) 2^-53 (here
+ * ~1e-8 at the noise floor): the data's conditioning, not the method's.
+ * --exact works on the standardized statistics (centred per block, no such
+ * cancellation) and expands the loss about the optimum (exact.h), so it
+ * must be no worse: its worst loss over the epochs within 1e-12 of a long
+ * double run of the same recurrence, or at least as close to it as the
+ * ordinary trainer's worst (measured: 1.4e-9 and 4.3e-9). */
+Test(exact, exact_standardize_far_from_zero_is_no_worse_than_the_ordinary_run) {
+    const size_t n = 20000, d = 2;
+    double *v = gen_f64(n, d, NR_DIST_UNIFORM, 31, 0.01);
+    for (size_t i = 0; i < n; i++) {
+        double *r = v + i * 3;
+        r[0] = 1e6 + (r[0] + 1) / 2, r[1] = 1e6 + (r[1] + 1) / 2;
+        r[2] = 3 * r[0] - 2 * r[1] + 7 + 0.01 * (double)(i % 13);
+    }
+    nr_data dd = {n, d, NR_F64, v};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.standardize = true;
+    o.epochs = 60;
+    o.lr = 0.2;
+    nr_model ma, mb;
+    nr_train_result ra, rb;
+    train_ok(&dd, &o, &ma, &ra);
+    o.exact = true;
+    train_ok(&dd, &o, &mb, &rb);
+    /* the same recurrence in long double, on features standardized in long
+     * double with the trainer's own mean and std (so that both runs walk the
+     * same real problem) */
+    long double *z = malloc(n * 3 * sizeof *z), vv[2] = {0, 0}, c = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < 3; j++)
+            z[i * 3 + j] =
+                j < 2 ? ((long double)v[i * 3 + j] - ma.mean[j]) / ma.std[j] : v[i * 3 + j];
+    double worst_a = 0, worst_b = 0;
+    for (int64_t e = 0; e < o.epochs; e++) {
+        long double loss = 0, g[3] = {0, 0, 0};
+        for (size_t i = 0; i < n; i++) {
+            const long double r = vv[0] * z[i * 3] + vv[1] * z[i * 3 + 1] + c - z[i * 3 + 2];
+            loss += r * r, g[0] += r * z[i * 3], g[1] += r * z[i * 3 + 1], g[2] += r;
+        }
+        loss /= n;
+        for (size_t j = 0; j < 2; j++) vv[j] -= (long double)o.lr * (2.0L / n) * g[j];
+        c -= (long double)o.lr * (2.0L / n) * g[2];
+        const double ea = (double)(fabsl(ra.loss[e] - loss) / loss);
+        const double eb = (double)(fabsl(rb.loss[e] - loss) / loss);
+        worst_a = fmax(worst_a, ea), worst_b = fmax(worst_b, eb);
+    }
+    cr_assert(worst_b <= 1e-12 || worst_b <= worst_a,
+              "worst relative loss error from long double: exact %.3g, ordinary %.3g", worst_b,
+              worst_a);
+    /* the noise 0.01 (i % 13) has variance 1.4e-3 */
+    cr_assert_lt(ra.loss[o.epochs - 1], 2e-3, "it trained to the noise floor");
+    free(z);
+    nr_model_free(&ma);
+    nr_model_free(&mb);
+    nr_train_result_free(&ra);
+    nr_train_result_free(&rb);
+    free(v);
+}
+
+/* A model with a non-finite weight or bias is refused before anything is
+ * written: JSON has no Inf or NaN, and a model file that neuron itself
+ * could not read back is worse than none. */
+Test(writers, models_with_non_finite_numbers_are_not_saved) {
+    char *dir = scratch_dir(), path[4096], names[1024];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    for (int k = 0; k < 4; k++) {
+        nr_model m;
+        cr_assert_eq(nr_model_init(&m, 2, NULL), NR_OK);
+        m.weights[0] = 1, m.weights[1] = 2, m.bias = 3;
+        if (k == 0) m.bias = INFINITY;
+        if (k == 1) m.bias = NAN;
+        if (k == 2) m.weights[1] = -INFINITY;
+        if (k == 3) m.weights[0] = NAN;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_model_save(&m, NULL, path, &err), NR_ERR_ARG, "case %d", k);
+        cr_assert(strstr(err.msg, "not finite") || strstr(err.msg, "non-finite"), "%s", err.msg);
+        cr_assert_eq(dir_entries(dir, names, sizeof names), 0, "case %d left: %s", k, names);
+        nr_model_free(&m);
+    }
+    rmdir(dir);
     free(dir);
 }

@@ -85,7 +85,8 @@ static void train_usage(FILE *f) {
         "ols solves least squares in closed form: it runs no epochs, so --epochs, --lr,\n"
         "--tol, --patience, --exact and --history do not apply to it.\n"
         "A first Ctrl-C finishes the current epoch, writes the outputs and exits 130;\n"
-        "a second one stops at once, leaving no partial file.\n",
+        "a second one stops at once, leaving no partial file. ols (and the one pass of\n"
+        "--exact) has no epoch to finish: a first Ctrl-C stops it, nothing written.\n",
         f);
 }
 
@@ -165,6 +166,13 @@ static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
         }
     }
     return cli_train_hook ? cli_train_hook->agree_stop(interrupts > 0) : interrupts > 0;
+}
+
+/* ols and the statistics of --exact have no epoch to finish: the first
+ * signal stops them (exit 130, nothing written) */
+static int stop_requested(void *ctx) {
+    (void)ctx;
+    return interrupts > 0;
 }
 
 /* ------------------------------------------------------------- outputs -- */
@@ -290,6 +298,8 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     cJSON_AddStringToObject(j, "activation", activations[o->activation]);
     if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)o->batch);
     cJSON_AddBoolToObject(j, "exact", o->exact);
+    /* sgd --exact near its stability limit runs the per-sample epochs */
+    if (o->exact) cJSON_AddBoolToObject(j, "exact_fallback", r->exact_fallback);
     cJSON_AddStringToObject(j, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
     cJSON_AddStringToObject(j, "kernel", r->kernel ? r->kernel : "none");
     cJSON_AddNumberToObject(j, "threads", r->threads);
@@ -400,7 +410,8 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
         cli_error("%s: %s", path, err->msg);
         return cli_exit_code(s);
     }
-    if (s != NR_ERR_DIVERGED) return cli_fail(s, err);
+    /* ols has no learning rate: its overflow message says what to scale */
+    if (s != NR_ERR_DIVERGED || o->algo == NR_ALGO_OLS) return cli_fail(s, err);
     /* a shared data set (neuron-mpi) is not all here to measure */
     const double ratio = o->standardize || o->partition ? 1.0 : feature_scale_ratio(d);
     if (ratio > 100)
@@ -617,6 +628,7 @@ int cmd_train(int argc, char **argv) {
     backoff_ctx bc = {0};
     o.on_backoff = on_backoff;
     o.on_backoff_ctx = &bc;
+    o.should_stop = stop_requested;
     nr_train_result r;
     s = nr_train(d, &o, &m, &r, &err);
     end_progress_line();

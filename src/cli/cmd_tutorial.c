@@ -31,7 +31,9 @@ static void usage(FILE *f) {
           "                blocks of K epochs come from repeated squaring (microseconds).\n"
           "                Same lines, agreeing with the sequential run to ~1e-9 relative\n"
           "                rather than bit for bit (last digits may differ); a learning\n"
-          "                rate whose epoch map does not contract runs sequentially\n"
+          "                rate whose epoch map does not contract, or so close to the\n"
+          "                stability limit that rounding grows inside an epoch, runs\n"
+          "                sequentially\n"
           "  -h, --help    this help\n",
           f);
 }

@@ -484,12 +484,14 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     free(m->mean);
     free(m->std);
     m->mean = m->std = NULL;
+    if (!t.mean) t.mean = t.rec_mean, t.std = t.rec_std, t.rec_mean = t.rec_std = NULL;
     m->standardized = t.mean != NULL;
     if (t.mean) {
         m->mean = t.mean, m->std = t.std;
         t.mean = t.std = NULL;
     }
 out:
+    res->exact_fallback = t.exact_fallback; /* on failure too: which run failed */
     if (s != NR_OK) nr_train_result_free(res);
     nr_ext_free(&t);
     nr_passer_free(&t.p);
@@ -498,5 +500,7 @@ out:
     free(t.sums);
     free(t.mean);
     free(t.std);
+    free(t.rec_mean);
+    free(t.rec_std);
     return s;
 }

@@ -26,13 +26,18 @@ static nr_status sgd_init(nr_trainer *t, void **state, nr_error *err) {
     return nr_trainer_rows(t, &s->view, &s->owned, err);
 }
 
+nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
+                               nr_error *err) {
+    *loss = nr_trainer_loss(t, 0, t->n_train);
+    if (t->ext && t->ext->rich_sgd) return nr_ext_sgd_epoch(t, rows, e, err);
+    return t->obj->sgd_epoch(rows, t->lr, e, t->v, &t->c, err);
+}
+
 static nr_status sgd_epoch(nr_trainer *t, void *state, int64_t e, double *loss, const char **stop,
                            nr_error *err) {
     (void)stop;
     sgd *s = state;
-    *loss = nr_trainer_loss(t, 0, t->n_train);
-    if (t->ext && t->ext->rich_sgd) return nr_ext_sgd_epoch(t, &s->view, e, err);
-    return t->obj->sgd_epoch(&s->view, t->lr, e, t->v, &t->c, err);
+    return nr_trainer_sgd_epoch(t, &s->view, e, loss, err);
 }
 
 const nr_optimizer nr_opt_sgd = {

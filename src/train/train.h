@@ -91,6 +91,10 @@ typedef struct {
     double setup_seconds;     /* work an optimizer's init did that counts as training */
     double lr;                /* the learning rate: o->lr, halved by each backoff */
     struct nr_ext *ext;       /* the peers' options (schedule.c), or NULL */
+    /* ols: a standardization recorded in the model, not trained in (its
+     * solve is scale-free); sgd --exact: whether the per-sample epochs ran */
+    double *rec_mean, *rec_std;
+    bool exact_fallback;
 } nr_trainer;
 
 /* t->w, t->b from t->v, t->c. */
@@ -104,6 +108,11 @@ void nr_trainer_step(nr_trainer *t, size_t rows);
 /* The training rows as a per-sample rule walks them: the data themselves,
  * or (standardized) a double copy in *owned, to free. */
 nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error *err);
+/* One epoch of the objective's per-sample rule over `rows` (the training
+ * rows as nr_trainer_rows gives them); *loss is the training loss at the
+ * parameters it starts from (sgd, and sgd --exact's fallback). */
+nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
+                               nr_error *err);
 
 /* Checkpoints (checkpoint.c): the epoch loop's state between two epochs. */
 typedef struct {
