@@ -59,3 +59,23 @@ def report(peer, algo, X, times, loss, **extra):
     }
     out.update(extra)
     print(json.dumps(out))
+
+
+def torch_linear(o, X, y):
+    """The PyTorch peers' common set-up: o.threads threads (all cores when 0),
+    X and y as float32 tensors sharing numpy's memory (y as a column), and a
+    zero-initialised nn.Linear(d, 1), as neuron starts. Imports torch here,
+    so that the other peers do not need it."""
+    import os
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(o.threads or len(os.sched_getaffinity(0)))
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).unsqueeze(1)
+    model = torch.nn.Linear(Xt.shape[1], 1)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    return model, Xt, yt

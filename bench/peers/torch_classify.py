@@ -3,9 +3,6 @@
 BCEWithLogitsLoss (mean reduction) and optim.SGD, one step per epoch over all
 rows, on every core (--threads, as many as neuron used), float32 tensors
 sharing numpy's memory; labels 0/1 from a `neuron gen --task classify` file."""
-import os
-
-import numpy as np
 import torch
 
 import classify_common as cc
@@ -13,13 +10,7 @@ import common
 
 o = common.args(__doc__, threads=True)
 X, y = cc.load(o.data, o.rows)
-torch.set_num_threads(o.threads or len(os.sched_getaffinity(0)))
-Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).unsqueeze(1)
-model = torch.nn.Linear(Xt.shape[1], 1)
-with torch.no_grad():
-    model.weight.zero_()
-    model.bias.zero_()
+model, Xt, yt = common.torch_linear(o, X, y)
 loss_fn = torch.nn.BCEWithLogitsLoss()
 opt = torch.optim.SGD(model.parameters(), lr=o.lr)
 
