@@ -288,8 +288,11 @@ def peers(o, neuron, files, tp):
             # seconds per sample of one process each: neuron's median epoch
             # (after its own warm-up epoch), the peer's (after its first)
             def ours():
+                # at least 10 epochs, each timed over 5 ms of back-to-back
+                # epochs (bench's --min-time): neuron's sub-millisecond
+                # epochs would otherwise bring their jitter into the ratio
                 run([neuron, "bench", "--data", path, "--algos", algo, "--threads", str(threads),
-                     "--reps", str(epochs), "--warmup", "1", "--max-rounds", "1", "--quiet",
+                     "--reps", str(max(epochs, 10)), "--warmup", "1", "--max-rounds", "1", "--quiet",
                      "--out", dest])
                 with open(dest) as f:
                     b = json.load(f)

@@ -741,12 +741,18 @@ typedef nr_status (*nr_measure_fn)(void *ctx, double *seconds, nr_error *err);
 /* How nr_measure_pair repeats: `warmup` pairs run first and are discarded;
  * then rounds of `reps` pairs (a, b, a, b, ...); after each round, while
  * the ratio b/a of the pairs so far is noisy and fewer than `max_rounds`
- * rounds ran, another round is added to the same sample. */
+ * rounds ran, another round is added to the same sample. With
+ * `min_seconds` > 0, one measurement of a (or b) calls it back to back
+ * until the calls' seconds add up to at least min_seconds (at most 10^4
+ * calls) and counts their mean: a sub-millisecond epoch is then timed over
+ * several, so that the scheduler's and the timer's jitter, which do not
+ * shrink with the epoch, weigh less. */
 typedef struct {
     int warmup;         /* >= 0 (1) */
     int reps;           /* >= 1 (10) */
     int max_rounds;     /* >= 1 (3) */
     double noisy_above; /* NR_NOISY_SPREAD */
+    double min_seconds; /* >= 0 (0: one call per measurement) */
 } nr_measure_plan;
 
 NR_API void nr_measure_defaults(nr_measure_plan *p);

@@ -49,6 +49,7 @@ void nr_measure_defaults(nr_measure_plan *p) {
     p->reps = 10;
     p->max_rounds = 3;
     p->noisy_above = NR_NOISY_SPREAD;
+    p->min_seconds = 0.0;
 }
 
 void nr_pair_free(nr_pair *p) {
@@ -73,15 +74,34 @@ static nr_status summarize_pairs(nr_pair *p, double noisy_above, double *ratio, 
     return nr_summarize(ratio, p->n, noisy_above, &p->ratio, err);
 }
 
+enum { MAX_CALLS = 10000 }; /* per measurement, whatever min_seconds asks */
+
+/* One measurement: fn once, or back to back until min_seconds, as the mean. */
+static nr_status measure(nr_measure_fn fn, void *ctx, double min_seconds, double *seconds,
+                         nr_error *err) {
+    double sum = 0.0, t;
+    int calls = 0;
+    do {
+        nr_status s = fn(ctx, &t, err);
+        if (s != NR_OK) return s;
+        sum += t, calls++;
+    } while (sum < min_seconds && calls < MAX_CALLS);
+    *seconds = sum / calls;
+    return NR_OK;
+}
+
 nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *actx, nr_measure_fn b,
                           void *bctx, nr_pair *out, nr_error *err) {
     memset(out, 0, sizeof *out);
     if (plan->warmup < 0 || plan->reps < 1 || plan->max_rounds < 1 ||
-        plan->reps > 1000000 / plan->max_rounds || !(plan->noisy_above >= 0))
+        plan->reps > 1000000 / plan->max_rounds || !(plan->noisy_above >= 0) ||
+        !(plan->min_seconds >= 0 && plan->min_seconds <= 3600))
         return nr_fail(err, NR_ERR_ARG,
                        "measurement plan out of range: warmup %d (>= 0), reps %d (>= 1), rounds "
-                       "%d (>= 1, reps x rounds <= 10^6), noisy above %g (>= 0)",
-                       plan->warmup, plan->reps, plan->max_rounds, plan->noisy_above);
+                       "%d (>= 1, reps x rounds <= 10^6), noisy above %g (>= 0), min seconds %g "
+                       "(in [0, 3600])",
+                       plan->warmup, plan->reps, plan->max_rounds, plan->noisy_above,
+                       plan->min_seconds);
     const size_t cap = (size_t)plan->reps * (size_t)plan->max_rounds;
     out->a = malloc(cap * sizeof *out->a);
     out->b = malloc(cap * sizeof *out->b);
@@ -93,11 +113,13 @@ nr_status nr_measure_pair(const nr_measure_plan *plan, nr_measure_fn a, void *ac
     }
     double ta, tb;
     for (int w = 0; w < plan->warmup; w++)
-        if ((s = a(actx, &ta, err)) != NR_OK || (s = b(bctx, &tb, err)) != NR_OK) goto done;
+        if ((s = measure(a, actx, plan->min_seconds, &ta, err)) != NR_OK ||
+            (s = measure(b, bctx, plan->min_seconds, &tb, err)) != NR_OK)
+            goto done;
     for (int r = 0; r < plan->max_rounds; r++) {
         for (int i = 0; i < plan->reps; i++) {
-            if ((s = a(actx, &out->a[out->n], err)) != NR_OK ||
-                (s = b(bctx, &out->b[out->n], err)) != NR_OK)
+            if ((s = measure(a, actx, plan->min_seconds, &out->a[out->n], err)) != NR_OK ||
+                (s = measure(b, bctx, plan->min_seconds, &out->b[out->n], err)) != NR_OK)
                 goto done;
             out->n++;
         }

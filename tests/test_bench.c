@@ -81,14 +81,15 @@ Test(bench, every_figure_is_interleaved_repetitions_with_spread_and_flags) {
     cr_assert_str_eq(cJSON_GetObjectItem(j, "regime")->valuestring, "cache-resident");
     cr_assert_gt(num(j, "llc_bytes"), 0);
     cr_assert_eq(num(j, "warmup_pairs"), 1);
+    cr_assert_eq(num(j, "min_seconds"), 0.005, "the default time of one measurement");
     cJSON *res = cJSON_GetObjectItem(j, "results"), *e;
     cr_assert_eq(cJSON_GetArraySize(res), 8);
     cJSON_ArrayForEach(e, res) {
         const char *algo = cJSON_GetObjectItem(e, "algo")->valuestring;
         const bool exact = !strcmp(algo, "exact");
-        const bool few = exact || !strcmp(algo, "sgd"); /* max(3, 8 / 4) pairs a round */
+        const bool few = exact || !strcmp(algo, "sgd"); /* max(5, 8 / 2) pairs a round */
         const size_t rounds = (size_t)num(e, "rounds"), n = (size_t)num(e, "reps");
-        cr_assert(rounds >= 1 && rounds <= 2 && n == rounds * (few ? 3 : 8), "%s: %zu in %zu", algo,
+        cr_assert(rounds >= 1 && rounds <= 2 && n == rounds * (few ? 5 : 8), "%s: %zu in %zu", algo,
                   n, rounds);
         const cJSON *ratio = cJSON_GetObjectItem(e, "read_over_epoch");
         check_summary(cJSON_GetObjectItem(e, exact ? "run_seconds" : "epoch_seconds"), 0.1, n,
@@ -172,6 +173,8 @@ Test(bench, bad_options_are_usage_errors) {
         {{"bench", "--data", data, "--reps", "0", NULL}, 2, "--reps"},
         {{"bench", "--data", data, "--noisy", "-0.1", NULL}, 2, "--noisy"},
         {{"bench", "--data", data, "--max-rounds", "0", NULL}, 2, "--max-rounds"},
+        {{"bench", "--data", data, "--min-time", "-1", NULL}, 2, "--min-time"},
+        {{"bench", "--data", data, "--min-time", "61", NULL}, 2, "--min-time"},
         {{"bench", "--data", data, "--warmup", "x", NULL}, 2, "--warmup"},
         {{"bench", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
     };

@@ -110,6 +110,34 @@ Test(stats, pairs_are_interleaved_and_warmup_is_discarded) {
     nr_pair_free(&r);
 }
 
+Test(stats, min_seconds_times_several_calls_and_counts_their_mean) {
+    char log[256] = {0};
+    size_t len = 0;
+    /* a: 0.4 s a call, 3 calls reach 1 s; b: 0.25 then 0.75, 2 calls */
+    const double sa[] = {0.4}, sb[] = {0.25, 0.75};
+    fake a = {log, &len, 'a', sa, 1, 0, 0}, b = {log, &len, 'b', sb, 2, 0, 0};
+    nr_measure_plan p;
+    nr_measure_defaults(&p);
+    cr_assert_eq(p.min_seconds, 0.0, "one call per measurement unless asked");
+    p.warmup = 0, p.reps = 2, p.max_rounds = 1, p.min_seconds = 1.0;
+    nr_pair r;
+    cr_assert_eq(nr_measure_pair(&p, fake_measure, &a, fake_measure, &b, &r, NULL), NR_OK);
+    cr_assert_str_eq(log, "aaabbaaabb");
+    cr_assert_eq(r.n, 2);
+    for (size_t i = 0; i < r.n; i++) {
+        /* the mean of the calls, not their sum or the last one: exact in
+         * binary for these values ((0.4 * 3) / 3 may round, so compare
+         * within one ulp) */
+        cr_assert(fabs(r.a[i] - 0.4) <= 0x1p-52 * 0.4, "a[%zu] = %.17g", i, r.a[i]);
+        cr_assert(r.b[i] == 0.5, "b[%zu] = %.17g", i, r.b[i]);
+    }
+    nr_pair_free(&r);
+    p.min_seconds = -1.0;
+    nr_error err;
+    cr_assert_eq(nr_measure_pair(&p, fake_measure, &a, fake_measure, &b, &r, &err), NR_ERR_ARG);
+    cr_assert(strstr(err.msg, "min seconds"), "%s", err.msg);
+}
+
 Test(stats, a_noisy_ratio_is_remeasured_up_to_the_bound_then_flagged) {
     char log[256] = {0};
     size_t len = 0;

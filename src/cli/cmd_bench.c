@@ -33,7 +33,10 @@ static void usage(FILE *f) {
           "                   (batch,minibatch:65536,minibatch:4096,sgd)\n"
           "  --threads LIST   comma-separated thread counts; 'all' = every core (1,all)\n"
           "  --reps K         pairs per round, in [1, 10^5] (10); sgd and exact\n"
-          "                   max(3, K/4). --epochs K is the same option\n"
+          "                   max(5, K/2). --epochs K is the same option\n"
+          "  --min-time S     each epoch or read of a pair is timed over back-to-back\n"
+          "                   calls adding up to S seconds, as their mean, in [0, 60]\n"
+          "                   (0.005: a sub-millisecond epoch is timed over several)\n"
           "  --warmup W       pairs run first and discarded, in [0, 100] (1)\n"
           "  --max-rounds M   rounds at most while the ratio is noisy, in [1, 100] (3)\n"
           "  --noisy F        spread above which a figure is noisy, in [0, 10] (0.1)\n"
@@ -272,7 +275,7 @@ int cmd_bench(int argc, char **argv) {
     bench_algo algos[MAX_LIST];
     int nalgos = 0, threads[MAX_LIST], nthreads = 0, c;
     int64_t reps = 10, exact_epochs = 1000, warmup = 1, rounds = 3;
-    double lr = 0, noisy = NR_NOISY_SPREAD;
+    double lr = 0, noisy = NR_NOISY_SPREAD, min_time = 0.005;
     bool quiet = false;
     nr_kernel_choice kernel = NR_KERNEL_AUTO;
     cli_args a;
@@ -295,6 +298,8 @@ int cmd_bench(int argc, char **argv) {
             ok = cli_int(&a, 0, 100, &warmup);
         } else if (cli_is(&a, "--max-rounds")) {
             ok = cli_int(&a, 1, 100, &rounds);
+        } else if (cli_is(&a, "--min-time")) {
+            ok = cli_double(&a, 0, 60, false, &min_time);
         } else if (cli_is(&a, "--noisy")) {
             ok = cli_double(&a, 0, 10, false, &noisy);
         } else if (cli_is(&a, "--exact-epochs")) {
@@ -359,6 +364,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(root, "warmup_pairs", (double)warmup);
     cJSON_AddNumberToObject(root, "max_rounds", (double)rounds);
     cJSON_AddNumberToObject(root, "noisy_above", noisy);
+    cJSON_AddNumberToObject(root, "min_seconds", min_time);
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     cJSON_AddStringToObject(root, "omp_proc_bind", bind ? bind : "");
     cJSON_AddStringToObject(root, "omp_places", places ? places : "");
@@ -376,9 +382,10 @@ int cmd_bench(int argc, char **argv) {
                    "fraction of the memory bandwidth a plain read reaches\n",
                    bytes / (double)llc.bytes);
         printf("# each figure: %lld warm-up pair(s) discarded, then %lld interleaved (epoch, read) "
-               "pairs per round, up to %lld rounds while the spread of read/epoch > %.0f%%; exact: "
-               "one run of %lld epochs with its pass of statistics per repetition\n",
-               (long long)warmup, (long long)reps, (long long)rounds, 100 * noisy,
+               "pairs per round, up to %lld rounds while the spread of read/epoch > %.0f%%, each "
+               "the mean of calls adding up to %g ms; exact: one run of %lld epochs with its pass "
+               "of statistics per repetition\n",
+               (long long)warmup, (long long)reps, (long long)rounds, 100 * noisy, 1e3 * min_time,
                (long long)exact_epochs);
         printf("%-16s %3s %4s %3s %9s %9s %9s %4s %11s %8s %-20s\n", "algo", "d", "type", "thr",
                "median ms", "min ms", "max ms", "n", "samples/s", "read ms", "of read (q1-q3 %)");
@@ -402,10 +409,12 @@ int cmd_bench(int argc, char **argv) {
             plan.warmup = (int)warmup;
             plan.max_rounds = (int)rounds;
             plan.noisy_above = noisy;
+            plan.min_seconds = min_time;
             /* sgd epochs and exact runs are long and their ratio is not a
-             * bandwidth: fewer repetitions */
+             * bandwidth: fewer repetitions, but not so few that one slow
+             * read moves the median */
             plan.reps =
-                b->exact || b->algo == NR_ALGO_SGD ? (int)(reps / 4 > 3 ? reps / 4 : 3) : (int)reps;
+                b->exact || b->algo == NR_ALGO_SGD ? (int)(reps / 2 > 5 ? reps / 2 : 5) : (int)reps;
             nr_pair p;
             if ((s = nr_model_init(&e.m, d->features, &err)) != NR_OK ||
                 (s = nr_measure_pair(&plan, measure_epoch, &e, measure_read, &rd, &p, &err)) !=
