@@ -106,8 +106,10 @@ inline bool parse_plain(const char *p, const char *end, double *out, const char 
 size_t nr_parse_row(const char *p, const char *end, char delim, size_t max_len, double *out,
                     size_t n, const char **stop) {
     // Clinger's path is exact only when rounding to nearest (fast_float
-    // checks the same before taking it)
-    const bool plain = fast_float::detail::rounds_to_nearest();
+    // checks the same before taking it); the 8-byte reads assume the first
+    // byte lowest
+    const bool plain =
+        __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && fast_float::detail::rounds_to_nearest();
     size_t j = 0;
     for (;;) {
         while (p < end && *p != delim && (*p == ' ' || *p == '\t')) p++;
