@@ -4,9 +4,10 @@
  *
  * The file is mapped and split into chunks at line boundaries; a first
  * parallel pass counts the lines and rows of each chunk, a second parses the
- * chunks in parallel straight into their rows of the output. Numbers go
- * through fast_float (strtod for other spellings), so they are rounded
- * correctly. On bad input the error with
+ * chunks in parallel straight into their rows of the output, a row of plain
+ * numbers in one pass (nr_parse_row), any other line field by field.
+ * Numbers go through fast_float (strtod for other spellings), so they are
+ * rounded correctly. On bad input the error with
  * the smallest line number is reported, whatever the thread count. */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,54 +260,79 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
         return s;
     }
     void *dst = nr_dataset_mutable(ds);
+    /* A row of plain numbers is read in one pass (nr_parse_row); anything
+     * else in a line (blanks only, quotes, a '+', too few or many fields,
+     * garbage) sends that line through the general rules (split_fields,
+     * parse_number), which accept what they accept and name what they
+     * refuse: the fast path changes no value and no message. It needs a
+     * delimiter that no number contains. */
+    const bool fast = !memchr("0123456789.eE+-\r\n", delim, 17);
+    /* f64 with the target last: a row is parsed where it goes */
+    const bool in_place = want == NR_F64 && target == cols - 1;
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t k = 0; k < nchunks; k++) {
         /* room for one field more than expected, to tell "too many" */
         const char **b = malloc(2 * (cols + 1) * sizeof *b), **e = b ? b + cols + 1 : NULL;
-        if (!b) {
+        double *vals = malloc(cols * sizeof *vals);
+        if (!b || !vals) {
+            free(b);
+            free(vals);
             ch[k].nomem = true;
             continue;
         }
         size_t line = ch[k].first_line, row = ch[k].first_row;
         for (const char *q = ch[k].begin; q < ch[k].end && !ch[k].err_line; line++) {
-            const char *nl = memchr(q, '\n', (size_t)(ch[k].end - q));
-            const char *le = nl ? nl : ch[k].end;
-            if (!is_blank_line(q, le)) {
-                size_t nf = split_fields(q, le, delim, b, e, cols + 1);
+            if (*q == '\n') { /* an empty line */
+                q++;
+                continue;
+            }
+            double *v = in_place ? (double *)dst + row * cols : vals;
+            size_t good = cols; /* fields read; field good + 1 is refused for `why` */
+            const char *why = NULL, *stop;
+            if (fast && nr_parse_row(q, ch[k].end, delim, MAX_FIELD, v, cols, &stop) == cols &&
+                (stop == ch[k].end || *stop == '\n')) {
+                q = stop == ch[k].end ? stop : stop + 1;
+            } else {
+                const char *nl = memchr(q, '\n', (size_t)(ch[k].end - q));
+                const char *le = nl ? nl : ch[k].end, *ls = q;
+                q = nl ? nl + 1 : ch[k].end;
+                if (is_blank_line(ls, le)) continue;
+                size_t nf = split_fields(ls, le, delim, b, e, cols + 1);
                 if (nf != cols) {
                     ch[k].err_line = line;
                     snprintf(ch[k].err, sizeof ch[k].err, "expected %zu fields, found %zu", cols,
                              nf);
                     break;
                 }
-                for (size_t j = 0; j < cols; j++) {
-                    double v = 0;
-                    const char *why = parse_number(b[j], e[j], &v);
-                    if (why) {
+                for (size_t j = 0; j < cols && !why; j++)
+                    if ((why = parse_number(b[j], e[j], &v[j]))) good = j;
+            }
+            /* stored in field order, so that an f32 overflow before a bad
+             * field is the one reported, as a field-by-field reader would */
+            for (size_t j = 0; j < good && !in_place; j++) {
+                size_t c = j == target ? cols - 1 : (j > target ? j - 1 : j);
+                if (want == NR_F32) {
+                    float f = (float)v[j];
+                    if (isinf(f)) {
                         ch[k].err_line = line;
-                        snprintf(ch[k].err, sizeof ch[k].err, "field %zu ('%.*s') %s", j + 1,
-                                 (int)(e[j] - b[j] > 40 ? 40 : e[j] - b[j]), b[j], why);
+                        snprintf(ch[k].err, sizeof ch[k].err, "field %zu (%g) overflows float32",
+                                 j + 1, v[j]);
                         break;
                     }
-                    size_t c = j == target ? cols - 1 : (j > target ? j - 1 : j);
-                    if (want == NR_F32) {
-                        float f = (float)v;
-                        if (isinf(f)) {
-                            ch[k].err_line = line;
-                            snprintf(ch[k].err, sizeof ch[k].err,
-                                     "field %zu (%g) overflows float32", j + 1, v);
-                            break;
-                        }
-                        ((float *)dst)[row * cols + c] = f;
-                    } else {
-                        ((double *)dst)[row * cols + c] = v;
-                    }
+                    ((float *)dst)[row * cols + c] = f;
+                } else {
+                    ((double *)dst)[row * cols + c] = v[j];
                 }
-                row++;
             }
-            q = nl ? nl + 1 : ch[k].end;
+            if (why && !ch[k].err_line) {
+                ch[k].err_line = line;
+                snprintf(ch[k].err, sizeof ch[k].err, "field %zu ('%.*s') %s", good + 1,
+                         (int)(e[good] - b[good] > 40 ? 40 : e[good] - b[good]), b[good], why);
+            }
+            row++;
         }
         free(b);
+        free(vals);
     }
     for (size_t k = 0; k < nchunks; k++)
         if (ch[k].nomem) {

@@ -243,3 +243,117 @@ Test(parse_float, csv_keeps_strtods_accept_and_reject_rules) {
                   bad[i].field, err.msg);
     }
 }
+
+/* nr_parse_row (the CSV reader's one-pass row parser, which reads the usual
+ * spelling 8 bytes at a time) on `s` as both fields of the row "s,s\n",
+ * followed by digits it must not read into, or with the row at the very end
+ * of the buffer (where it may not read 8 bytes): when strtod takes all of s
+ * as a finite number, both fields must have strtod's bits and the row end
+ * where it does; otherwise the row must be handed back (fewer than 2 fields
+ * or a stop short of the '\n'), for the general rules to name the problem. */
+static void row_same_as_strtod(const char *s) {
+    const size_t n = strlen(s);
+    char *end;
+    const double want = strtod(s, &end);
+    const bool takes = n > 0 && end == s + n && isfinite(want);
+    static char buf[2 * 256 + 16];
+    for (int at_end = 0; at_end < 2; at_end++) {
+        size_t len = 0;
+        memcpy(buf, s, n), len += n;
+        buf[len++] = ',';
+        memcpy(buf + len, s, n), len += n;
+        const size_t row_end = len;
+        if (!at_end) {
+            memcpy(buf + len, "\n12345678", 9);
+            len += 9;
+        }
+        double got[2] = {-1, -1};
+        const char *stop = NULL;
+        const size_t k = nr_parse_row(buf, buf + len, ',', 256, got, 2, &stop);
+        if (takes) {
+            cr_assert_eq(k, 2, "'%s' (at_end %d): %zu fields", s, at_end, k);
+            cr_assert_eq(stop, buf + row_end, "'%s' (at_end %d): stopped at %td of %zu", s, at_end,
+                         stop - buf, row_end);
+            for (int j = 0; j < 2; j++)
+                cr_assert_eq(bits(got[j]), bits(want), "'%s' (at_end %d) field %d: %a, strtod %a",
+                             s, at_end, j + 1, got[j], want);
+        } else {
+            cr_assert(k < 2 || stop != buf + row_end, "'%s' (at_end %d) taken as %a", s, at_end,
+                      got[0]);
+        }
+    }
+}
+
+Test(parse_float, row_parser_matches_strtod) {
+    /* around the fast path's limits: 7 and 8 integer digits, 8 and 16
+     * fraction digits, 19 and 20 digits, 2^53 +- 1 as the digits' integer,
+     * exponents and points where they stop it */
+    static const char *fixed[] = {"0",
+                                  "-0",
+                                  "-0.0",
+                                  "7",
+                                  "1234567",
+                                  "12345678",
+                                  "123456789",
+                                  "1234567.5",
+                                  "12345678.5",
+                                  "0.12345678",
+                                  "0.123456789",
+                                  "-0.1234567890123456",
+                                  "0.12345678901234567",
+                                  "1234567.123456789012",
+                                  "1234567.1234567890123",
+                                  "9007199.254740992",
+                                  "9007199.254740993",
+                                  "0.9007199254740991",
+                                  "0.9007199254740993",
+                                  "1.5e3",
+                                  "1.5E3",
+                                  "12e5",
+                                  "1.",
+                                  "-1.",
+                                  ".5",
+                                  "-.5",
+                                  "5.e2",
+                                  "0000001.5",
+                                  "00000000.5",
+                                  "1.5.",
+                                  "1x",
+                                  "-",
+                                  "--1",
+                                  "1e",
+                                  "0.1",
+                                  "0.30000000000000004",
+                                  "3.0517578125e-05",
+                                  "inf",
+                                  "nan",
+                                  "4.9e-324",
+                                  "1e308",
+                                  "1e309"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) row_same_as_strtod(fixed[i]);
+
+    /* data-like values as writers print them, and digit strings of 1-22
+     * digits with a point anywhere and an optional sign */
+    nr_mt mt;
+    nr_mt_seed_u64(&mt, 53);
+    char s[64];
+    for (long i = 0; i < 1000000; i++) {
+        const int kind = (int)(i % 4);
+        if (kind == 0) {
+            snprintf(s, sizeof s, "%.9g", (double)(float)nr_mt_uniform(&mt, -1, 1));
+        } else if (kind == 1) {
+            snprintf(s, sizeof s, "%.17g", nr_mt_uniform(&mt, -1000, 1000));
+        } else {
+            size_t len = 0;
+            if (nr_mt_next_u32(&mt) & 1) s[len++] = '-';
+            const int digits = 1 + (int)(nr_mt_next_u32(&mt) % 22);
+            const int point = (int)(nr_mt_next_u32(&mt) % (unsigned)(digits + 2)) - 1;
+            for (int d = 0; d < digits; d++) {
+                if (d == point) s[len++] = '.';
+                s[len++] = (char)('0' + nr_mt_next_u32(&mt) % 10);
+            }
+            s[len] = '\0';
+        }
+        row_same_as_strtod(s);
+    }
+}

@@ -1,0 +1,73 @@
+/* What the `neuron` command loads before main: the shared objects it needs
+ * at every start (libcjson, libm, libc), not libsleef (its ~930 symbol
+ * relocations cost about 1 ms, most of `tutorial --fast`) nor libgomp and
+ * libgcc_s (linked in); libsleef comes when a logistic AVX2 kernel first
+ * needs its exp, and that exp is the real one. Seen through the dynamic
+ * loader's own trace (LD_DEBUG=files). The sanitizer build links the usual
+ * way and is not checked. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static bool sanitized(void) {
+    const char *s = getenv("NEURON_SANITIZED");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+/* The train report's "train_loss" (printed on stdout). */
+static double train_loss(const run_result *r) {
+    const char *p = strstr(r->out, "\"train_loss\":");
+    cr_assert(p, "no train_loss in: %s", r->out);
+    return strtod(p + strlen("\"train_loss\":"), NULL);
+}
+
+Test(startup, tutorial_fast_maps_no_sleef_gomp_or_gcc_s) {
+    if (sanitized()) cr_skip_test("sanitizer build: linked as usual");
+    setenv("LD_DEBUG", "files", 1);
+    run_result r;
+    const char *args[] = {"tutorial", "--fast", NULL};
+    run_neuron(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "file=libc.so"), "no loader trace: %s", r.err);
+    cr_assert(!strstr(r.err, "file=libsleef"), "libsleef loaded at start:\n%s", r.err);
+    cr_assert(!strstr(r.err, "file=libgomp"), "libgomp loaded at start:\n%s", r.err);
+    cr_assert(!strstr(r.err, "file=libgcc_s"), "libgcc_s loaded at start:\n%s", r.err);
+    run_free(&r);
+}
+
+Test(startup, logistic_avx2_loads_sleef_on_first_use_and_matches_scalar, .timeout = 120) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        cr_skip_test("no AVX2 on this CPU");
+    char *dir = scratch_dir(), data[512];
+    snprintf(data, sizeof data, "%s/cls.npy", dir);
+    run_result r;
+    const char *gen[] = {"gen",    "--rows",   "5000",  "--features", "3",
+                         "--task", "classify", "--out", data,         NULL};
+    run_neuron(&r, gen);
+    cr_assert_eq(r.status, 0, "gen: %s", r.err);
+    run_free(&r);
+    double loss[2];
+    const char *kernels[] = {"scalar", "avx2"};
+    for (int k = 0; k < 2; k++) {
+        setenv("LD_DEBUG", k ? "files" : "", 1);
+        const char *train[] = {"train",    "--data", data,       "--activation", "sigmoid",
+                               "--epochs", "30",     "--kernel", kernels[k],     NULL};
+        run_neuron(&r, train);
+        cr_assert_eq(r.status, 0, "train --kernel %s: exit %d: %s", kernels[k], r.status, r.err);
+        loss[k] = train_loss(&r);
+        if (k && !sanitized())
+            cr_assert(strstr(r.err, "file=libsleef") && strstr(r.err, "dynamically loaded"),
+                      "libsleef not loaded on use:\n%s", r.err);
+        run_free(&r);
+    }
+    /* the kernels sum in other orders: agreement to ~1e-15 relative is
+     * expected, 1e-9 leaves room; a wrong exp would be off in the 1st digit */
+    cr_assert(fabs(loss[1] - loss[0]) <= 1e-9 * loss[0], "log loss avx2 %.17g, scalar %.17g",
+              loss[1], loss[0]);
+    free(dir);
+}
