@@ -135,7 +135,7 @@ static nr_status each_block_streamed(const nr_partition *pt, const nr_data *d, s
      * depend on the number of threads) */
     size_t nt = STREAM_BYTES / (per * blockb);
     if (nt < 1) nt = 1;
-    if (nt > (size_t)threads) nt = (size_t)threads;
+    if (threads >= 1 && nt > (size_t)threads) nt = (size_t)threads;
     if (nt > groups) nt = groups;
     const size_t stride = (per * blockb + 63) & ~(size_t)63; /* no line shared between threads */
     char *bufs = malloc(nt * stride);
