@@ -158,7 +158,7 @@ static nr_status each_block_streamed(const nr_partition *pt, const nr_data *d, s
             const size_t ka = k0 + g * per, kb = ka + per < k0 + count ? ka + per : k0 + count;
             const size_t a = r0 + ka * BLOCK, e = r0 + kb * BLOCK < r1 ? r0 + kb * BLOCK : r1;
             if (pt->read(pt->read_ctx, a, e - a, buf) != 0) {
-#pragma omp critical(nr_stream_failure)
+#pragma omp critical /* unnamed: a named one exports a lock symbol */
                 if (g < bad) {
                     bad_a = a, bad_e = e;
 #pragma omp atomic write
