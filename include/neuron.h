@@ -406,11 +406,15 @@ typedef struct {
     int (*gather)(void *ctx, double *all, const int *counts, const int *displs);
     void *ctx;
     /* Streaming (NULL: the rows are in memory as above). Otherwise the
-     * values of the nr_data are not read: rows are fetched in chunks of
-     * whole blocks (about 8 MiB) into two buffers, one thread of the team
-     * reading the next chunk while the others sum this one. read(read_ctx, row, rows, buf)
-     * must fill buf with global rows [row, row + rows) (row-major, the
-     * data's dtype) and return 0, or non-zero on failure. */
+     * values of the nr_data are not read: every thread of a pass fetches
+     * its own runs of whole blocks (about 256 KiB, or one block when a
+     * block is larger) into its own buffer and sums them at once, so
+     * `read` is called from several threads at the same time and must be
+     * safe for that (pread is). read(read_ctx, row, rows, buf) must fill
+     * buf with global rows [row, row + rows) (row-major, the data's dtype)
+     * and return 0, or non-zero on failure (ols and --exact then fail with
+     * NR_ERR_IO naming the first rows that could not be read; the epochs
+     * of batch and minibatch see NaN sums and stop as NR_ERR_DIVERGED). */
     int (*read)(void *read_ctx, size_t row, size_t rows, void *buf);
     void *read_ctx;
 } nr_partition;

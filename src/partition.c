@@ -110,17 +110,72 @@ nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err)
 
 /* ----------------------------------------------------------- streaming -- */
 
-enum { CHUNK_BYTES = 8 << 20 }; /* per buffer; two are held */
+/* Streamed, every thread of the team reads its own groups of whole blocks
+ * with pread into its own buffer and sums them at once. The buffer is small
+ * enough to stay in the core's L2, so the copy out of the page cache is the
+ * epoch's one pass over memory, as the mapped epoch's reads are, and it runs
+ * on every thread: no reader thread whose copy the others wait for, no
+ * barrier per chunk. The blocks stay the unit of work, so the bits are the
+ * mapped run's. Groups are handed out in file order (dynamic), which keeps
+ * the reads of the whole team sequential for the kernel's readahead. */
+enum {
+    GROUP_BYTES = 256 << 10, /* a thread's read: half of a 512 KiB L2 */
+    STREAM_BYTES = 16 << 20, /* every thread's buffer, when blocks are wide */
+};
 
-typedef struct {
-    const nr_partition *pt;
-    size_t row, rows;
-    void *buf;
-    int rc;
-} chunk_read;
-
-static void read_chunk(chunk_read *c) {
-    c->rc = c->pt->read(c->pt->read_ctx, c->row, c->rows, c->buf);
+static nr_status each_block_streamed(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
+                                     size_t k0, size_t count, int threads, nr_block_fn fn,
+                                     void *ctx, nr_error *err) {
+    const size_t rowb = (d->features + 1) * nr_dtype_size(d->dtype), blockb = BLOCK * rowb;
+    size_t per = GROUP_BYTES / blockb; /* blocks per read */
+    if (per < 1) per = 1;              /* a block wider than a group: one block at a time */
+    if (per > count) per = count;
+    const size_t groups = (count + per - 1) / per;
+    /* wide blocks: fewer threads rather than more memory (the bits do not
+     * depend on the number of threads) */
+    size_t nt = STREAM_BYTES / (per * blockb);
+    if (nt < 1) nt = 1;
+    if (threads >= 1 && nt > (size_t)threads) nt = (size_t)threads;
+    if (nt > groups) nt = groups;
+    const size_t stride = (per * blockb + 63) & ~(size_t)63; /* no line shared between threads */
+    char *bufs = malloc(nt * stride);
+    if (!bufs)
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory for %zu buffers of %zu rows", nt,
+                       per * BLOCK);
+    /* the first failing read is named whatever the threads: every group
+     * before the lowest failing one is still read, only later ones are
+     * skipped (the pass is lost: no need to wait on more failing reads) */
+    size_t bad = SIZE_MAX, bad_a = 0, bad_e = 0;
+#pragma omp parallel num_threads((int)nt) if (nt > 1)
+    {
+        char *buf = bufs + (size_t)omp_get_thread_num() * stride;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t g = 0; g < groups; g++) {
+            size_t first_bad;
+#pragma omp atomic read
+            first_bad = bad;
+            if (g > first_bad) continue;
+            const size_t ka = k0 + g * per, kb = ka + per < k0 + count ? ka + per : k0 + count;
+            const size_t a = r0 + ka * BLOCK, e = r0 + kb * BLOCK < r1 ? r0 + kb * BLOCK : r1;
+            if (pt->read(pt->read_ctx, a, e - a, buf) != 0) {
+#pragma omp critical /* unnamed: a named one exports a lock symbol */
+                if (g < bad) {
+                    bad_a = a, bad_e = e;
+#pragma omp atomic write
+                    bad = g;
+                }
+                continue;
+            }
+            for (size_t k = ka; k < kb; k++) {
+                const size_t s = r0 + k * BLOCK, t = s + BLOCK < r1 ? s + BLOCK : r1;
+                fn(ctx, k, buf + (s - a) * rowb, t - s);
+            }
+        }
+    }
+    free(bufs);
+    if (bad != SIZE_MAX)
+        return nr_fail(err, NR_ERR_IO, "reading rows %zu to %zu failed", bad_a + 1, bad_e);
+    return NR_OK;
 }
 
 nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
@@ -136,53 +191,7 @@ nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size
         }
         return NR_OK;
     }
-    /* chunks of whole blocks, two buffers: chunk c + 1 is read while chunk
-     * c is summed */
-    const size_t rowb = (d->features + 1) * nr_dtype_size(d->dtype);
-    size_t cb = CHUNK_BYTES / (BLOCK * rowb);
-    if (cb < 1) cb = 1; /* a block wider than a chunk: one block at a time */
-    if (cb > count) cb = count;
-    const size_t nchunks = (count + cb - 1) / cb, first = r0 + k0 * BLOCK;
-    const size_t end = r0 + (k0 + count) * BLOCK < r1 ? r0 + (k0 + count) * BLOCK : r1;
-    const size_t span = cb * BLOCK < end - first ? cb * BLOCK : end - first;
-    char *buf[2] = {malloc(span * rowb), nchunks > 1 ? malloc(span * rowb) : NULL};
-    if (!buf[0] || (nchunks > 1 && !buf[1])) {
-        free(buf[0]), free(buf[1]);
-        return nr_fail(err, NR_ERR_NOMEM, "out of memory for two chunks of %zu rows", span);
-    }
-    chunk_read next = {
-        .pt = pt, .row = first, .rows = span < end - first ? span : end - first, .buf = buf[0]};
-    read_chunk(&next);
-    nr_status s = next.rc ? nr_fail(err, NR_ERR_IO, "reading rows %zu to %zu failed", first + 1,
-                                    first + next.rows)
-                          : NR_OK;
-    for (size_t c = 0; s == NR_OK && c < nchunks; c++) {
-        const size_t ka = k0 + c * cb, kb = ka + cb < k0 + count ? ka + cb : k0 + count;
-        const size_t ca = r0 + ka * BLOCK;
-        char *cur = buf[c % 2];
-        const bool more = c + 1 < nchunks;
-        if (more) {
-            const size_t na = r0 + kb * BLOCK, ne = na + span < end ? na + span : end;
-            next = (chunk_read){.pt = pt, .row = na, .rows = ne - na, .buf = buf[(c + 1) % 2]};
-        }
-        /* one thread of the team reads the next chunk, then joins the
-         * others on this one's blocks: no thread more than the cores, and
-         * none spinning while a separate reader works */
-#pragma omp parallel num_threads(threads)
-        {
-            if (more && omp_get_thread_num() == 0) read_chunk(&next);
-#pragma omp for schedule(dynamic, 1)
-            for (size_t k = ka; k < kb; k++) {
-                const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
-                fn(ctx, k, cur + (a - ca) * rowb, e - a);
-            }
-        }
-        if (more && next.rc)
-            s = nr_fail(err, NR_ERR_IO, "reading rows %zu to %zu failed", next.row + 1,
-                        next.row + next.rows);
-    }
-    free(buf[0]), free(buf[1]);
-    return s;
+    return each_block_streamed(pt, d, r0, r1, k0, count, threads, fn, ctx, err);
 }
 
 /* ----------------------------------------------------------------- pass -- */

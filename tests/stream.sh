@@ -7,7 +7,7 @@
 set -uo pipefail
 . "$(dirname "$0")/mpi/common.sh" stream "${1:-build}"
 
-# 2.2 million rows of 4 f32 features: 44 MB, several 8 MiB chunks
+# 2.2 million rows of 4 f32 features: 44 MB, many reads of 3 blocks and a short last one
 "$N" gen --rows 2200000 --features 4 --out d.npy >/dev/null
 python3 "$tools/split_npy.py" d.npy part 700000,333333
 same() { # name, then train's options

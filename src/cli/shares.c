@@ -5,6 +5,7 @@
  * shards), plus the rows of a block that straddles into the next share;
  * with `stream` it holds none and reads rows on demand (nr_partition.read).
  * Used by neuron-mpi and by `neuron train --stream`. */
+#include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <math.h>
@@ -171,7 +172,8 @@ static nr_status hold_rows(size_t a, size_t e, size_t own, nr_error *err) {
     return NR_OK;
 }
 
-/* stream: rows [row, row + rows) from the shards they span. */
+/* stream: rows [row, row + rows) from the shards they span. Called from
+ * every thread of a pass at once: pread keeps no file position to share. */
 static int read_rows(void *ctx, size_t row, size_t rows, void *buf) {
     (void)ctx;
     const size_t rowb = (g.features + 1) * nr_dtype_size(g.dtype);
@@ -184,6 +186,7 @@ static int read_rows(void *ctx, size_t row, size_t rows, void *buf) {
         const size_t len = n * rowb, off = g.shards[i].off + lo * rowb;
         for (size_t got = 0; got < len;) {
             ssize_t r = pread(g.fds[i], dst + got, len - got, (off_t)(off + got));
+            if (r < 0 && errno == EINTR) continue; /* a signal (SIGINT ends the epoch) */
             if (r <= 0) return -1;
             got += (size_t)r;
         }
@@ -201,9 +204,12 @@ static nr_status stream_rows(size_t a, size_t own, nr_error *err) {
     if (!(g.fds = malloc(g.nshards * sizeof *g.fds)))
         return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < g.nshards; i++) g.fds[i] = -1;
-    for (size_t i = 0; i < g.nshards; i++)
+    for (size_t i = 0; i < g.nshards; i++) {
         if ((g.fds[i] = open(g.shards[i].path, O_RDONLY | O_CLOEXEC)) < 0)
             return nr_fail(err, NR_ERR_INPUT, "%s: cannot open: %m", g.shards[i].path);
+        /* every pass reads it front to back: a wider readahead when not cached */
+        posix_fadvise(g.fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
     const size_t rowb = (g.features + 1) * nr_dtype_size(g.dtype);
     size_t chunk = ((size_t)8 << 20) / rowb;
     if (chunk < 1) chunk = 1;
