@@ -10,8 +10,6 @@
  * gradient vector. Tails of rows go through the same scalar formula. */
 #include <immintrin.h>
 
-#include <sleef.h>
-
 #include "kernels.h"
 #include "objective.h"
 
@@ -57,49 +55,112 @@ static inline double hsum(__m256d v) {
 #define RESN_LOGISTIC(D_, B_, Y_, R_, L_) RESN_OBJ(logistic4, D_, B_, Y_, R_, L_)
 #define RESN_PERCEPTRON(D_, B_, Y_, R_, L_) RESN_OBJ(perceptron4, D_, B_, Y_, R_, L_)
 
-/* log1p(e) for e in [0, 1], the logistic loss's one use of it: 2 atanh(s)
- * with s = e / (2 + e) in [0, 1/3], as 2 s (1 + s^2/3 + s^4/5 + ... +
- * s^32/33): the first term left out, s^34/35 <= 9^-17 / 35 = 4.8e-18, is
- * below half an ulp, and the rounding of s (2 ulp), of the sum (1 ulp; its
- * terms fall by 9x each) and of the product keep the result within 4 ulp of
- * log1p (tested against libm over the whole interval). A quarter of the
- * instructions of a general log1p, which must first reduce its argument. */
-static inline __m256d log1p_unit(__m256d e) {
-    static const double inv_odd[] = {1.0 / 33, 1.0 / 31, 1.0 / 29, 1.0 / 27, 1.0 / 25, 1.0 / 23,
-                                     1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13, 1.0 / 11,
-                                     1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3,  1.0};
-    const __m256d S = _mm256_div_pd(e, _mm256_add_pd(_mm256_set1_pd(2.0), e));
-    const __m256d T = _mm256_mul_pd(S, S);
-    __m256d P = _mm256_set1_pd(inv_odd[0]);
-    for (int k = 1; k < 17; k++) P = _mm256_fmadd_pd(P, T, _mm256_set1_pd(inv_odd[k]));
-    return _mm256_mul_pd(_mm256_add_pd(S, S), P);
+/* exp(x) for x <= 0, the logistic loss's one use of it, inline (a call into
+ * a library spills every live vector around it). x = k ln2 + r with
+ * k = round(x / ln2) and |r| <= ln2 / 2; r = x - k ln2_hi is exact under an
+ * FMA (|r| < 1/2 needs 52 bits, and ln2_hi's last bit is 2^-53), the lo term
+ * adds half an ulp of r. exp(r) = 1 + (r + r^2 Q(r)) with Q of degree 9:
+ * the Taylor series to r^14 economised to degree 11 with Chebyshev
+ * polynomials (tools: exact rationals), which adds at most 3.1e-18 and
+ * leaves 1.6e-17 relative in all; Q by Estrin's scheme (depth 4 instead of
+ * 9: the kernel's speed is bound by this chain's latency), the 1 added
+ * last so that its rounding is the only one at that magnitude. Within 1 ulp
+ * of libm's exp (tested over all of [-708, 0]). 2^k goes straight into the
+ * exponent field, valid while the result is normal: below x = -708
+ * (exp < 3.3e-308) the result is 0, not the subnormal, an absolute error
+ * under 2^-1021. */
+static inline __m256d exp_neg(__m256d x) {
+#define C(v) _mm256_set1_pd(v)
+    const __m256d shift = C(0x1.8p52); /* round-to-integer in the low bits */
+    const __m256d t = _mm256_fmadd_pd(x, C(0x1.71547652b82fep0), shift);
+    const __m256d k = _mm256_sub_pd(t, shift);
+    __m256d r = _mm256_fmadd_pd(k, C(-0x1.62e42fefa39efp-1), x);
+    r = _mm256_fmadd_pd(k, C(-0x1.abc9e3b39803fp-56), r);
+    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
+    const __m256d q0 = _mm256_fmadd_pd(C(0x1.5555555555562p-3), r, C(0x1.0000000000011p-1));
+    const __m256d q1 = _mm256_fmadd_pd(C(0x1.111111110db8cp-7), r, C(0x1.555555554f0c9p-5));
+    const __m256d q2 = _mm256_fmadd_pd(C(0x1.a01a01b7f87b9p-13), r, C(0x1.6c16c187fd064p-10));
+    const __m256d q3 = _mm256_fmadd_pd(C(0x1.71dde78948070p-19), r, C(0x1.a01991a992487p-16));
+    const __m256d q4 = _mm256_fmadd_pd(C(0x1.af780f134c082p-26), r, C(0x1.28b408236db17p-22));
+    const __m256d u0 = _mm256_fmadd_pd(q1, r2, q0), u1 = _mm256_fmadd_pd(q3, r2, q2);
+    const __m256d Q = _mm256_fmadd_pd(q4, r8, _mm256_fmadd_pd(u1, r4, u0));
+    const __m256d p = _mm256_add_pd(C(1.0), _mm256_fmadd_pd(r2, Q, r));
+    const __m256i scaled =
+        _mm256_add_epi64(_mm256_castpd_si256(p), _mm256_slli_epi64(_mm256_castpd_si256(t), 52));
+    /* lanes below -708 (and -inf) computed garbage above: cleared */
+    const __m256d under = _mm256_cmp_pd(x, C(-708.0), _CMP_LT_OQ);
+    return _mm256_andnot_pd(under, _mm256_castsi256_pd(scaled));
+}
+
+/* 1 / (1 + e) and log1p(e) for e in [0, 1], from one division. log1p:
+ * with c = [e > sqrt2 - 1], log1p(e) = c ln2 + 2 atanh(s), s = (e - c) /
+ * (e + 2 + c) in [-0.1716, 0.1716] (the second form is log((1 + e) / 2)
+ * with e - 1 exact), and 2 atanh(s) = s P(s^2), P the series
+ * 2 (1 + T/3 + T^2/5 + ...) to T^13 economised to degree 7 on
+ * [0, 0.02944] (2.3e-18 relative), by Estrin's scheme; so log1p keeps full
+ * relative accuracy down to the smallest e. The one division is
+ * q = 1 / ((1 + e)(e + 2 + c)), and 1 / (1 + e) = q (e + 2 + c),
+ * s = (e - c) q (1 + e): the rounding of each factor cancels between the
+ * two, so each result is within a few ulps (log1p: 8 by the sum of the
+ * roundings; tested against libm over all of [0, 1]). */
+static inline void recip_log1p(__m256d e, __m256d *inv, __m256d *lp) {
+    const __m256d one = C(1.0);
+    const __m256d hi = _mm256_cmp_pd(e, C(0x1.a827999fcef34p-2), _CMP_GT_OQ);
+    const __m256d c = _mm256_and_pd(hi, one);
+    const __m256d e1 = _mm256_add_pd(one, e);
+    const __m256d den = _mm256_add_pd(e, _mm256_add_pd(c, C(2.0)));
+    const __m256d q = _mm256_div_pd(one, _mm256_mul_pd(e1, den));
+    *inv = _mm256_mul_pd(q, den);
+    const __m256d s = _mm256_mul_pd(_mm256_sub_pd(e, c), _mm256_mul_pd(q, e1));
+    const __m256d t = _mm256_mul_pd(s, s), t2 = _mm256_mul_pd(t, t), t4 = _mm256_mul_pd(t2, t2);
+    const __m256d p0 = _mm256_fmadd_pd(C(0x1.55555555555aep-1), t, C(2.0));
+    const __m256d p1 = _mm256_fmadd_pd(C(0x1.249249452ca4ep-2), t, C(0x1.999999997acbbp-2));
+    const __m256d p2 = _mm256_fmadd_pd(C(0x1.74669cf4e164dp-3), t, C(0x1.c71c4fed958d8p-3));
+    const __m256d p3 = _mm256_fmadd_pd(C(0x1.2f50f45620b19p-3), t, C(0x1.39996536d32e6p-3));
+    const __m256d P = _mm256_fmadd_pd(_mm256_fmadd_pd(p3, t2, p2), t4, _mm256_fmadd_pd(p1, t2, p0));
+    /* + c ln2 as hi + lo, masked rather than multiplied: off the FMA ports */
+    const __m256d sp =
+        _mm256_add_pd(_mm256_mul_pd(s, P), _mm256_and_pd(hi, C(0x1.abc9e3b39803fp-56)));
+    *lp = _mm256_add_pd(sp, _mm256_and_pd(hi, C(0x1.62e42fefa39efp-1)));
+#undef C
 }
 
 void nr_log1p_unit_avx2(const double *e, size_t n, double *out) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, log1p_unit(_mm256_loadu_pd(e + i)));
-    for (; i < n; i++) {
-        double t[4] = {e[i], 0, 0, 0};
-        _mm256_storeu_pd(t, log1p_unit(_mm256_loadu_pd(t)));
-        out[i] = t[0];
+    for (size_t i = 0; i < n; i += 4) {
+        double t[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < 4 && i + k < n; k++) t[k] = e[i + k];
+        __m256d inv, lp;
+        recip_log1p(_mm256_loadu_pd(t), &inv, &lp);
+        _mm256_storeu_pd(t, lp);
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = t[k];
+    }
+}
+
+void nr_exp_neg_avx2(const double *x, size_t n, double *out) {
+    for (size_t i = 0; i < n; i += 4) {
+        double t[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < 4 && i + k < n; k++) t[k] = x[i + k];
+        _mm256_storeu_pd(t, exp_neg(_mm256_loadu_pd(t)));
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = t[k];
     }
 }
 
 /* Logistic loss of 4 rows (objective.h, nr_row_logistic): with t = [y > 0]
  * and the margin against the label m = (1 - 2t) z, loss = softplus(m) =
  * max(m, 0) + log1p(e) and r = sigmoid(z) - t = (1 - 2t) sigmoid(m), with
- * e = exp(-|m|) in (0, 1]: no overflow for any z, full relative accuracy of
- * r in both tails. exp is SLEEF's (within 1 ulp), log1p log1p_unit. */
+ * e = exp(-|m|) in [0, 1]: no overflow for any z, full relative accuracy of
+ * r in both tails. (1 - 2t) is a sign bit, flipped with an xor. */
 static inline void logistic4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
-    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
-    const __m256d S = _mm256_sub_pd(one, _mm256_add_pd(T, T));
-    const __m256d M = _mm256_mul_pd(S, Z);
-    const __m256d A = _mm256_andnot_pd(_mm256_set1_pd(-0.0), M);
-    const __m256d E = Sleef_expd4_u10avx2(_mm256_sub_pd(zero, A));
-    const __m256d num = _mm256_blendv_pd(E, one, _mm256_cmp_pd(M, zero, _CMP_GE_OQ));
-    *R = _mm256_mul_pd(S, _mm256_div_pd(num, _mm256_add_pd(one, E)));
-    *L = _mm256_add_pd(_mm256_max_pd(M, zero), log1p_unit(E));
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    const __m256d S = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), sign);
+    const __m256d M = _mm256_xor_pd(Z, S);
+    const __m256d E = exp_neg(_mm256_or_pd(M, sign));
+    __m256d inv, lp;
+    recip_log1p(E, &inv, &lp);
+    /* sigmoid(m) = 1 / (1 + e) for m >= 0, e / (1 + e) below (sign bit of m) */
+    const __m256d num = _mm256_blendv_pd(_mm256_set1_pd(1.0), E, M);
+    *R = _mm256_xor_pd(_mm256_mul_pd(num, inv), S);
+    *L = _mm256_add_pd(_mm256_max_pd(M, zero), lp);
 }
 
 /* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0). */
