@@ -297,69 +297,77 @@ GRADN(double, logisticn_f64, load4_f64, ROW_LOGISTIC)
 GRADN(float, perceptronn_f32, load4_f32, ROW_PERCEPTRON)
 GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
 
-/* Up to 16 features: four rows at a time with the weights and the gradient
- * in registers (DV vectors of 4). The four dot products are reduced together
- * (two hadds and a cross-lane add give the four residuals in one vector), so
- * a row costs no horizontal sum of its own and no store-to-load round trip
- * through a gradient array: the loop is bound by memory, not by latency. */
+/* Four rows at a time with the weights and the gradient in registers (NV
+ * vectors of 4, at most NVMAX): the loop of the widths up to 16 (NV = NVMAX a
+ * constant, so W and G stay in registers) and of Huber's kernel (NV the
+ * row's vectors, up to 256). The four dot products are reduced together (two
+ * hadds and a cross-lane add give the four residuals in one vector), so a
+ * row costs no horizontal sum of its own and no store-to-load round trip
+ * through a gradient array: the loop is bound by memory, not by latency.
+ * RES forms the residuals R and adds the losses into L from the dot
+ * products; ROW does one row of the tail by the scalar formula; PF bytes
+ * from the first of the four rows are prefetched (every line of the four
+ * for the small widths, one line for Huber's, as each was tuned). Expects
+ * x, n, d, w, b and out of the kernel's signature. */
+#define ROWS4(T, LOAD, NV, NVMAX, PF, RES, ROW)                                                    \
+    const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
+    const __m256i m = tail_mask64(tail);                                                           \
+    __m256d W[NVMAX], G[NVMAX];                                                                    \
+    for (int v = 0; v < (int)(NV); v++) {                                                          \
+        double t[4];                                                                               \
+        for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;           \
+        W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                     \
+    }                                                                                              \
+    const __m256d B = _mm256_set1_pd(b);                                                           \
+    __m256d S = _mm256_setzero_pd(), L = S;                                                        \
+    size_t i = 0;                                                                                  \
+    for (; i + 4 <= n; i += 4) {                                                                   \
+        const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                     \
+        for (size_t o = 0; o < (PF); o += 64)                                                      \
+            _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                            \
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
+            a0 = _mm256_fmadd_pd(W[v], LOAD(r0 + 4 * v, k, m), a0);                                \
+            a1 = _mm256_fmadd_pd(W[v], LOAD(r1 + 4 * v, k, m), a1);                                \
+            a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                                \
+            a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                                \
+        }                                                                                          \
+        const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
+        const __m256d dot =                                                                        \
+            _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));     \
+        const __m256d Y =                                                                          \
+            _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);            \
+        __m256d R;                                                                                 \
+        RES(dot, B, Y, R, L)                                                                       \
+        S = _mm256_add_pd(S, R);                                                                   \
+        const __m256d R0 = _mm256_permute4x64_pd(R, 0x00), R1 = _mm256_permute4x64_pd(R, 0x55);    \
+        const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa), R3 = _mm256_permute4x64_pd(R, 0xff);    \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
+            G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                              \
+        }                                                                                          \
+    }                                                                                              \
+    double g[4 * NVMAX];                                                                           \
+    for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                         \
+    double s = hsum(S), l = hsum(L);                                                               \
+    for (; i < n; i++) { /* the last rows, by the scalar formula */                                \
+        const T *row = x + i * st;                                                                 \
+        double z = b, r, lr;                                                                       \
+        for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                                 \
+        ROW(z, (double)row[d], lr, r);                                                             \
+        for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                                 \
+        s += r, l += lr;                                                                           \
+    }                                                                                              \
+    for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
+    out[d] = s, out[d + 1] = l;
+
 #define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        const size_t tail = d - 4 * (DV - 1), st = d + 1;                                          \
-        const __m256i m = tail_mask64(tail);                                                       \
-        __m256d W[DV], G[DV];                                                                      \
-        for (int v = 0; v < DV; v++) {                                                             \
-            double t[4];                                                                           \
-            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
-            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
-        }                                                                                          \
-        const __m256d B = _mm256_set1_pd(b);                                                       \
-        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
-        size_t i = 0;                                                                              \
-        for (; i + 4 <= n; i += 4) {                                                               \
-            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
-            for (size_t o = 0; o < 4 * st * sizeof(T); o += 64)                                    \
-                _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                        \
-            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
-            for (int v = 0; v < DV; v++) {                                                         \
-                const size_t k = v + 1 < DV ? 4 : tail;                                            \
-                a0 = _mm256_fmadd_pd(W[v], LOAD(r0 + 4 * v, k, m), a0);                            \
-                a1 = _mm256_fmadd_pd(W[v], LOAD(r1 + 4 * v, k, m), a1);                            \
-                a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                            \
-                a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                            \
-            }                                                                                      \
-            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
-            const __m256d dot =                                                                    \
-                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
-            const __m256d Y =                                                                      \
-                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
-            __m256d R;                                                                             \
-            RES(dot, B, Y, R, L)                                                                   \
-            S = _mm256_add_pd(S, R);                                                               \
-            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
-                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
-            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
-                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
-            for (int v = 0; v < DV; v++) {                                                         \
-                const size_t k = v + 1 < DV ? 4 : tail;                                            \
-                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
-            }                                                                                      \
-        }                                                                                          \
-        double g[4 * DV];                                                                          \
-        for (int v = 0; v < DV; v++) _mm256_storeu_pd(g + 4 * v, G[v]);                            \
-        double s = hsum(S), l = hsum(L);                                                           \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const T *row = x + i * st;                                                             \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
-            ROW(z, (double)row[d], lr, r);                                                         \
-            for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
-        out[d] = s, out[d + 1] = l;                                                                \
+        ROWS4(T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                                       \
     }
 
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
@@ -472,81 +480,31 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
     }
 }
 
-/* Huber (kernels.h, nr_gradp_*): four rows at a time, each row's dot
- * product vectorised across features into G-style accumulators, the four
- * residuals clipped and their losses formed together in one vector. The
- * weights are padded to whole vectors in Wp (at most 1024 features here;
- * wider goes to the scalar kernel). */
+/* Huber (kernels.h, nr_gradp_*): ROWS4 with the residuals clipped to
+ * [-delta, delta] and their losses formed together in one vector; up to 1024
+ * features (256 vectors), wider goes to the scalar kernel. */
+#define RESN_HUBER(DOT, B, Y, R, L)                                                                \
+    {                                                                                              \
+        const __m256d D = _mm256_set1_pd(delta), half = _mm256_set1_pd(0.5);                       \
+        const __m256d E = _mm256_sub_pd(_mm256_add_pd(DOT, B), Y);                                 \
+        R = _mm256_min_pd(_mm256_max_pd(E, _mm256_set1_pd(-delta)), D);                            \
+        const __m256d A = _mm256_andnot_pd(_mm256_set1_pd(-0.0), E);                               \
+        const __m256d in = _mm256_cmp_pd(A, D, _CMP_LE_OQ);                                        \
+        const __m256d quad = _mm256_mul_pd(half, _mm256_mul_pd(E, E));                             \
+        const __m256d lin = _mm256_mul_pd(D, _mm256_sub_pd(A, _mm256_mul_pd(half, D)));            \
+        L = _mm256_add_pd(L, _mm256_blendv_pd(lin, quad, in));                                     \
+    }
+#define ROW_HUBER(z, y, l, r) nr_row_huber((z) - (y), delta, &l, &r)
+
 #define HUBER_AVX2(T, NAME, LOAD, SCALAR)                                                          \
     void NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,             \
               double *out) {                                                                       \
-        const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1), st = d + 1;                        \
+        const size_t dv = (d + 3) / 4;                                                             \
         if (d == 0 || dv > 256) {                                                                  \
             SCALAR(x, n, d, w, b, delta, out);                                                     \
             return;                                                                                \
         }                                                                                          \
-        const __m256i m = tail_mask64(tail);                                                       \
-        __m256d Wv[256], G[256];                                                                   \
-        for (size_t v = 0; v < dv; v++) {                                                          \
-            double t4[4];                                                                          \
-            for (size_t k = 0; k < 4; k++) t4[k] = 4 * v + k < d ? w[4 * v + k] : 0.0;             \
-            Wv[v] = _mm256_loadu_pd(t4), G[v] = _mm256_setzero_pd();                               \
-        }                                                                                          \
-        const __m256d B = _mm256_set1_pd(b), D = _mm256_set1_pd(delta),                            \
-                      ND = _mm256_set1_pd(-delta);                                                 \
-        const __m256d half = _mm256_set1_pd(0.5), sign = _mm256_set1_pd(-0.0);                     \
-        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
-        size_t i = 0;                                                                              \
-        for (; i + 4 <= n; i += 4) {                                                               \
-            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
-            _mm_prefetch((const char *)r0 + PREFETCH, _MM_HINT_T0);                                \
-            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
-            for (size_t v = 0; v < dv; v++) {                                                      \
-                const size_t k = v + 1 < dv ? 4 : tail;                                            \
-                a0 = _mm256_fmadd_pd(Wv[v], LOAD(r0 + 4 * v, k, m), a0);                           \
-                a1 = _mm256_fmadd_pd(Wv[v], LOAD(r1 + 4 * v, k, m), a1);                           \
-                a2 = _mm256_fmadd_pd(Wv[v], LOAD(r2 + 4 * v, k, m), a2);                           \
-                a3 = _mm256_fmadd_pd(Wv[v], LOAD(r3 + 4 * v, k, m), a3);                           \
-            }                                                                                      \
-            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
-            const __m256d dot =                                                                    \
-                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
-            const __m256d Y =                                                                      \
-                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
-            const __m256d E = _mm256_sub_pd(_mm256_add_pd(dot, B), Y);                             \
-            const __m256d R = _mm256_min_pd(_mm256_max_pd(E, ND), D);                              \
-            const __m256d A = _mm256_andnot_pd(sign, E);                                           \
-            const __m256d in = _mm256_cmp_pd(A, D, _CMP_LE_OQ);                                    \
-            const __m256d quad = _mm256_mul_pd(half, _mm256_mul_pd(E, E));                         \
-            const __m256d lin = _mm256_mul_pd(D, _mm256_sub_pd(A, _mm256_mul_pd(half, D)));        \
-            L = _mm256_add_pd(L, _mm256_blendv_pd(lin, quad, in));                                 \
-            S = _mm256_add_pd(S, R);                                                               \
-            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
-                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
-            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
-                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
-            for (size_t v = 0; v < dv; v++) {                                                      \
-                const size_t k = v + 1 < dv ? 4 : tail;                                            \
-                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
-            }                                                                                      \
-        }                                                                                          \
-        for (size_t v = 0; v + 1 < dv; v++) _mm256_storeu_pd(out + 4 * v, G[v]);                   \
-        double g4[4];                                                                              \
-        _mm256_storeu_pd(g4, G[dv - 1]);                                                           \
-        for (size_t k = 0; k < tail; k++) out[4 * (dv - 1) + k] = g4[k];                           \
-        double s = hsum(S), l = hsum(L);                                                           \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const T *row = x + i * st;                                                             \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
-            nr_row_huber(z - (double)row[d], delta, &lr, &r);                                      \
-            for (size_t j = 0; j < d; j++) out[j] += r * (double)row[j];                           \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        out[d] = s, out[d + 1] = l;                                                                \
+        ROWS4(T, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER)                                          \
     }
 
 HUBER_AVX2(float, nr_huber_f32_avx2, load4_f32, nr_huber_f32_scalar)
