@@ -163,13 +163,14 @@ static inline void logistic4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
     *L = _mm256_add_pd(_mm256_max_pd(M, zero), lp);
 }
 
-/* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0). */
+/* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0), the
+ * sign flip an xor (exact, as the product by +-1 is). */
 static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
+    const __m256d pos = _mm256_cmp_pd(Y, zero, _CMP_GT_OQ);
     const __m256d step = _mm256_and_pd(_mm256_cmp_pd(Z, zero, _CMP_GT_OQ), one);
-    *R = _mm256_sub_pd(step, T);
-    *L = _mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(one, _mm256_add_pd(T, T)), Z), zero);
+    *R = _mm256_sub_pd(step, _mm256_and_pd(pos, one));
+    *L = _mm256_max_pd(_mm256_xor_pd(Z, _mm256_and_pd(pos, _mm256_set1_pd(-0.0))), zero);
 }
 
 /* Scalar rows (tails, and rows too wide for registers): the objective's own
