@@ -9,18 +9,17 @@ logistic GD (bench/peers/*classif*).
 
 Data: `neuron gen --task classify --dist normal` with weights of norm 2 and
 bias 0.25, so that the classes overlap and the logistic optimum is finite.
-Every neuron number comes from `neuron train --activation ... --report`, and
-each trainer is measured between two streaming reads of the file (`neuron
-bench --algos batch`, the same read the regression rows use), so its
-fraction of the read is a ratio of numbers taken moments apart.
+Throughput comes from `neuron bench --activation ...`: interleaved (epoch,
+streaming read) pairs, summarised as median, quartiles, min and max with the
+noisy and faster-than-read flags, exactly as the regression rows; convergence
+from `neuron train --activation ... --report --history`.
 
-A neuron without `train --activation` (an older build) gets its rows skipped
+A neuron without `bench --activation` (an older build) gets its rows skipped
 with a line saying so; the peers still run.
 """
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -59,7 +58,7 @@ def gen(o, neuron, d):
 
 
 def has_activation(neuron):
-    p = subprocess.run([neuron, "train", "--help"], capture_output=True, text=True)
+    p = subprocess.run([neuron, "bench", "--help"], capture_output=True, text=True)
     return "--activation" in p.stdout
 
 
@@ -73,53 +72,53 @@ def train(o, neuron, path, tag, args):
         return json.load(f), hist
 
 
-def stream(o, neuron, path, tag):
-    """GB/s of a plain streaming read of the file, all threads (neuron bench)."""
-    dest = os.path.join(o.out, "raw", f"cls_stream_{tag}.json")
-    run([neuron, "bench", "--data", path, "--algos", "batch", "--threads", "all", "--epochs", "3",
-         "--quiet", "--out", dest])
-    with open(dest) as f:
-        b = json.load(f)
-    return b["results"][0]["stream_gb_per_second"], b["bytes_per_epoch"]
-
-
 # ---------------------------------------------------------- throughput --
 
-TRAINERS = [  # name, activation, arguments, epochs divisor
-    ("sigmoid batch", "sigmoid", ["--algo", "batch", "--lr", "1"], 1),
-    ("sigmoid minibatch:65536", "sigmoid", ["--algo", "minibatch", "--batch", "65536", "--lr", "1"],
-     1),
-    ("sigmoid sgd", "sigmoid", ["--algo", "sgd", "--lr", "0.01"], 5),
-    ("step batch", "step", ["--algo", "batch", "--lr", "0.1"], 1),
-    ("step sgd", "step", ["--algo", "sgd", "--lr", "0.1"], 5),
+TRAINERS = [  # name, activation, neuron bench --algos element, learning rate
+    ("sigmoid batch", "sigmoid", "batch", "1"),
+    ("sigmoid minibatch:65536", "sigmoid", "minibatch:65536", "1"),
+    ("sigmoid sgd", "sigmoid", "sgd", "0.01"),
+    ("step batch", "step", "batch", "0.1"),
+    ("step sgd", "step", "sgd", "0.1"),
 ]
 
 
 def throughput(o, neuron, files):
+    """Each trainer through `neuron bench --activation`: interleaved
+    (epoch, streaming read) pairs at every core, the same measurement as the
+    regression rows (median, quartiles, min, max, noisy and faster-than-read
+    flags), so its fraction of the read is a median of per-pair ratios."""
     rows = []
     for d, path in files.items():
-        for name, act, args, div in TRAINERS:
-            log(f"classify throughput: {name}, f32, {d} feature(s)")
-            tag = f"tp_{name.replace(' ', '_').replace(':', '_')}_{d}"
+        for name, act, algo, lr in TRAINERS:
+            log(f"classify throughput: {name}, f32, {d} feature(s) ({o.reps} interleaved "
+                f"epoch/read pairs, up to {o.rounds} rounds)")
+            dest = os.path.join(o.out, "raw",
+                                f"cls_tp_{name.replace(' ', '_').replace(':', '_')}_{d}.json")
             try:
-                before, nbytes = stream(o, neuron, path, tag + "_a")
-                rep, _ = train(o, neuron, path, tag, ["--activation", act, "--epochs",
-                                                      str(max(2, o.reps // div))] + args)
-                after, _ = stream(o, neuron, path, tag + "_b")
-            except RuntimeError as e:
+                run([neuron, "bench", "--data", path, "--activation", act, "--algos", algo,
+                     "--lr", lr, "--threads", "all", "--reps", str(o.reps), "--max-rounds",
+                     str(o.rounds), "--quiet", "--out", dest])
+                with open(dest) as f:
+                    b = json.load(f)
+                r = b["results"][0]
+            except (RuntimeError, ValueError, KeyError, IndexError) as e:
                 log(f"classify: {name} on {d} feature(s) failed, not reported: {e}")
                 continue
-            ep = rep.get("epoch_seconds_median")
-            gbs = statistics.median([before, after])
+            t, q, rd = r["epoch_seconds"], r["read_over_epoch"], r["read_seconds"]
+            ep = t["median"]
             rows.append({
-                "trainer": name, "features": d, "dtype": "f32", "rows": rep.get("rows"),
-                "threads": rep.get("threads"), "epochs": rep.get("epochs_run"),
-                "epoch_seconds_median": ep,
-                "samples_per_second": rep["rows"] / ep if ep else None,
-                "gb_per_second": nbytes / ep / 1e9 if ep else None,
-                "stream_gb_per_second": gbs, "stream_spread": abs(before - after) / gbs,
-                "roofline": nbytes / ep / 1e9 / gbs if ep else None,
-                "final_loss": rep.get("train_loss"),
+                "trainer": name, "features": d, "dtype": "f32", "rows": b["rows"],
+                "threads": r["threads"], "epochs": r["reps"], "rounds": r["rounds"],
+                "epoch_seconds_median": ep, "epoch_min": t["min"], "epoch_max": t["max"],
+                "samples_per_second": b["rows"] / ep,
+                "gb_per_second": b["bytes_per_epoch"] / ep / 1e9,
+                "stream_gb_per_second": r["stream_gb_per_second"], "stream_spread": rd["spread"],
+                "roofline": r["roofline"], "ratio_q1": q["q1"], "ratio_q3": q["q3"],
+                "ratio_min": q["min"], "ratio_max": q["max"], "ratio_spread": q["spread"],
+                "noisy": "noisy" in r["flags"],
+                "faster_than_read": "epoch faster than read" in r["flags"],
+                "regime": r["regime"], "kernel": r["kernel"], "final_loss": r["final_loss"],
             })
     return rows
 
@@ -276,7 +275,7 @@ def bench(o, neuron):
         res["throughput"] = throughput(o, neuron, files)
         res["convergence"] = convergence(o, neuron, files[16])
     else:
-        res["skipped"].append("classify: neuron train has no --activation in this build; "
+        res["skipped"].append("classify: neuron bench has no --activation in this build; "
                               "neuron's classification rows are skipped")
     res["peers"], skipped = peers(o, neuron, files, res["throughput"], res["convergence"])
     res["skipped"] += skipped
@@ -285,7 +284,9 @@ def bench(o, neuron):
     write_csv(os.path.join(o.out, "classify_throughput.csv"), res["throughput"],
               ["trainer", "features", "dtype", "rows", "threads", "epochs",
                "epoch_seconds_median", "samples_per_second", "gb_per_second",
-               "stream_gb_per_second", "stream_spread", "roofline", "final_loss"])
+               "stream_gb_per_second", "stream_spread", "roofline", "final_loss",
+               "rounds", "epoch_min", "epoch_max", "ratio_q1", "ratio_q3", "ratio_min",
+               "ratio_max", "ratio_spread", "noisy", "faster_than_read", "regime", "kernel"])
     if res["convergence"]:
         write_csv(os.path.join(o.out, "classify_convergence.csv"),
                   [dict(trainer=k, **p) for k, c in res["convergence"]["curves"].items()
@@ -304,15 +305,27 @@ def table(res):
         return
     print(f"\nclassification ({res['rows']} rows, f32, labels from the logistic model)")
     if res["throughput"]:
-        print(f"{'trainer':<24} {'d':>3} {'thr':>3} {'epoch ms':>10} {'samples/s':>11} "
-              f"{'GB/s':>7} {'stream':>7} {'roofline':>8}")
+        print(f"{'trainer':<24} {'d':>3} {'thr':>3} {'epoch ms':>10} {'min-max ms':>17} "
+              f"{'n':>3} {'samples/s':>11} {'GB/s':>7} {'stream':>7} {'of read (min-max %)':>22}")
         for r in res["throughput"]:
+            if r["roofline"] is None:  # faster than the read: a measurement problem
+                roof = "-"
+            else:
+                roof = (f"{100 * r['roofline']:.1f}% ({100 * r['ratio_min']:.0f}-"
+                        f"{100 * r['ratio_max']:.0f})")
+            flags = []
+            if r["noisy"]:
+                flags.append(f"NOISY (spread {100 * r['ratio_spread']:.0f}%)")
+            if r["faster_than_read"]:
+                flags.append("EPOCH FASTER THAN READ: measurement problem")
+            if r["regime"] != "memory":
+                flags.append(r["regime"])
             print(f"{r['trainer']:<24} {r['features']:>3} {r['threads'] or 0:>3} "
-                  f"{1e3 * r['epoch_seconds_median']:>10.3f} {r['samples_per_second']:>11.4g} "
-                  f"{r['gb_per_second']:>7.2f} {r['stream_gb_per_second']:>7.2f} "
-                  f"{100 * r['roofline']:>7.1f}%"
-                  + ("  (stream spread %.0f%%)" % (100 * r["stream_spread"])
-                     if r["stream_spread"] > 0.1 else ""))
+                  f"{1e3 * r['epoch_seconds_median']:>10.3f} "
+                  f"{1e3 * r['epoch_min']:>8.3f}-{1e3 * r['epoch_max']:<8.3f} {r['epochs']:>3} "
+                  f"{r['samples_per_second']:>11.4g} {r['gb_per_second']:>7.2f} "
+                  f"{r['stream_gb_per_second']:>7.2f} {roof:>22}"
+                  + ("  " + ", ".join(flags) if flags else ""))
     c = res["convergence"]
     if c:
         print(f"\nconvergence (16 features): newton optimum {c['optimum']:.12g} in "

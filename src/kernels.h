@@ -75,8 +75,10 @@ void nr_huber_f64_scalar(const double *x, size_t n, size_t d, const double *w, d
 void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G);
 void nr_grad_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
-/* log1p of n values in [0, 1] (the logistic kernels' own, within 4 ulp;
- * public for its test). */
+/* The logistic kernels' own exp of n values <= 0 (within 2 ulp of libm's;
+ * 0 below -708) and log1p of n values in [0, 1] (within 8 ulp), public for
+ * their tests. */
+void nr_exp_neg_avx2(const double *x, size_t n, double *out);
 void nr_log1p_unit_avx2(const double *e, size_t n, double *out);
 void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
                           double *out);

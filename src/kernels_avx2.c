@@ -10,8 +10,6 @@
  * gradient vector. Tails of rows go through the same scalar formula. */
 #include <immintrin.h>
 
-#include <sleef.h>
-
 #include "kernels.h"
 #include "objective.h"
 
@@ -57,58 +55,122 @@ static inline double hsum(__m256d v) {
 #define RESN_LOGISTIC(D_, B_, Y_, R_, L_) RESN_OBJ(logistic4, D_, B_, Y_, R_, L_)
 #define RESN_PERCEPTRON(D_, B_, Y_, R_, L_) RESN_OBJ(perceptron4, D_, B_, Y_, R_, L_)
 
-/* log1p(e) for e in [0, 1], the logistic loss's one use of it: 2 atanh(s)
- * with s = e / (2 + e) in [0, 1/3], as 2 s (1 + s^2/3 + s^4/5 + ... +
- * s^32/33): the first term left out, s^34/35 <= 9^-17 / 35 = 4.8e-18, is
- * below half an ulp, and the rounding of s (2 ulp), of the sum (1 ulp; its
- * terms fall by 9x each) and of the product keep the result within 4 ulp of
- * log1p (tested against libm over the whole interval). A quarter of the
- * instructions of a general log1p, which must first reduce its argument. */
-static inline __m256d log1p_unit(__m256d e) {
-    static const double inv_odd[] = {1.0 / 33, 1.0 / 31, 1.0 / 29, 1.0 / 27, 1.0 / 25, 1.0 / 23,
-                                     1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13, 1.0 / 11,
-                                     1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3,  1.0};
-    const __m256d S = _mm256_div_pd(e, _mm256_add_pd(_mm256_set1_pd(2.0), e));
-    const __m256d T = _mm256_mul_pd(S, S);
-    __m256d P = _mm256_set1_pd(inv_odd[0]);
-    for (int k = 1; k < 17; k++) P = _mm256_fmadd_pd(P, T, _mm256_set1_pd(inv_odd[k]));
-    return _mm256_mul_pd(_mm256_add_pd(S, S), P);
+/* exp(x) for x <= 0, the logistic loss's one use of it, inline (a call into
+ * a library spills every live vector around it). x = k ln2 + r with
+ * k = round(x / ln2) and |r| <= ln2 / 2; r = x - k ln2_hi is exact under an
+ * FMA (|r| < 1/2 needs 52 bits, and ln2_hi's last bit is 2^-53), the lo term
+ * adds half an ulp of r. exp(r) = 1 + (r + r^2 Q(r)) with Q of degree 9:
+ * the Taylor series to r^14 economised to degree 11 with Chebyshev
+ * polynomials (tools: exact rationals), which adds at most 3.1e-18 and
+ * leaves 1.6e-17 relative in all; Q by Estrin's scheme (depth 4 instead of
+ * 9: the kernel's speed is bound by this chain's latency), the 1 added
+ * last so that its rounding is the only one at that magnitude. Within 1 ulp
+ * of libm's exp (tested over all of [-708, 0]). 2^k goes straight into the
+ * exponent field, valid while the result is normal: below x = -708
+ * (exp < 3.3e-308) the result is 0, not the subnormal, an absolute error
+ * under 2^-1021. */
+static inline __m256d exp_neg(__m256d x) {
+#define C(v) _mm256_set1_pd(v)
+    const __m256d shift = C(0x1.8p52); /* round-to-integer in the low bits */
+    const __m256d t = _mm256_fmadd_pd(x, C(0x1.71547652b82fep0), shift);
+    const __m256d k = _mm256_sub_pd(t, shift);
+    __m256d r = _mm256_fmadd_pd(k, C(-0x1.62e42fefa39efp-1), x);
+    r = _mm256_fmadd_pd(k, C(-0x1.abc9e3b39803fp-56), r);
+    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
+    const __m256d q0 = _mm256_fmadd_pd(C(0x1.5555555555562p-3), r, C(0x1.0000000000011p-1));
+    const __m256d q1 = _mm256_fmadd_pd(C(0x1.111111110db8cp-7), r, C(0x1.555555554f0c9p-5));
+    const __m256d q2 = _mm256_fmadd_pd(C(0x1.a01a01b7f87b9p-13), r, C(0x1.6c16c187fd064p-10));
+    const __m256d q3 = _mm256_fmadd_pd(C(0x1.71dde78948070p-19), r, C(0x1.a01991a992487p-16));
+    const __m256d q4 = _mm256_fmadd_pd(C(0x1.af780f134c082p-26), r, C(0x1.28b408236db17p-22));
+    const __m256d u0 = _mm256_fmadd_pd(q1, r2, q0), u1 = _mm256_fmadd_pd(q3, r2, q2);
+    const __m256d Q = _mm256_fmadd_pd(q4, r8, _mm256_fmadd_pd(u1, r4, u0));
+    const __m256d p = _mm256_add_pd(C(1.0), _mm256_fmadd_pd(r2, Q, r));
+    const __m256i scaled =
+        _mm256_add_epi64(_mm256_castpd_si256(p), _mm256_slli_epi64(_mm256_castpd_si256(t), 52));
+    /* lanes below -708 (and -inf) computed garbage above: cleared */
+    const __m256d under = _mm256_cmp_pd(x, C(-708.0), _CMP_LT_OQ);
+    return _mm256_andnot_pd(under, _mm256_castsi256_pd(scaled));
+}
+
+/* 1 / (1 + e) and log1p(e) for e in [0, 1], from one division. log1p:
+ * with c = [e > sqrt2 - 1], log1p(e) = c ln2 + 2 atanh(s), s = (e - c) /
+ * (e + 2 + c) in [-0.1716, 0.1716] (the second form is log((1 + e) / 2)
+ * with e - 1 exact), and 2 atanh(s) = s P(s^2), P the series
+ * 2 (1 + T/3 + T^2/5 + ...) to T^13 economised to degree 7 on
+ * [0, 0.02944] (2.3e-18 relative), by Estrin's scheme; so log1p keeps full
+ * relative accuracy down to the smallest e. The one division is
+ * q = 1 / ((1 + e)(e + 2 + c)), and 1 / (1 + e) = q (e + 2 + c),
+ * s = (e - c) q (1 + e): the rounding of each factor cancels between the
+ * two, so each result is within a few ulps (log1p: 8 by the sum of the
+ * roundings; tested against libm over all of [0, 1]). */
+static inline void recip_log1p(__m256d e, __m256d *inv, __m256d *lp) {
+    const __m256d one = C(1.0);
+    const __m256d hi = _mm256_cmp_pd(e, C(0x1.a827999fcef34p-2), _CMP_GT_OQ);
+    const __m256d c = _mm256_and_pd(hi, one);
+    const __m256d e1 = _mm256_add_pd(one, e);
+    const __m256d den = _mm256_add_pd(e, _mm256_add_pd(c, C(2.0)));
+    const __m256d q = _mm256_div_pd(one, _mm256_mul_pd(e1, den));
+    *inv = _mm256_mul_pd(q, den);
+    const __m256d s = _mm256_mul_pd(_mm256_sub_pd(e, c), _mm256_mul_pd(q, e1));
+    const __m256d t = _mm256_mul_pd(s, s), t2 = _mm256_mul_pd(t, t), t4 = _mm256_mul_pd(t2, t2);
+    const __m256d p0 = _mm256_fmadd_pd(C(0x1.55555555555aep-1), t, C(2.0));
+    const __m256d p1 = _mm256_fmadd_pd(C(0x1.249249452ca4ep-2), t, C(0x1.999999997acbbp-2));
+    const __m256d p2 = _mm256_fmadd_pd(C(0x1.74669cf4e164dp-3), t, C(0x1.c71c4fed958d8p-3));
+    const __m256d p3 = _mm256_fmadd_pd(C(0x1.2f50f45620b19p-3), t, C(0x1.39996536d32e6p-3));
+    const __m256d P = _mm256_fmadd_pd(_mm256_fmadd_pd(p3, t2, p2), t4, _mm256_fmadd_pd(p1, t2, p0));
+    /* + c ln2 as hi + lo, masked rather than multiplied: off the FMA ports */
+    const __m256d sp =
+        _mm256_add_pd(_mm256_mul_pd(s, P), _mm256_and_pd(hi, C(0x1.abc9e3b39803fp-56)));
+    *lp = _mm256_add_pd(sp, _mm256_and_pd(hi, C(0x1.62e42fefa39efp-1)));
+#undef C
 }
 
 void nr_log1p_unit_avx2(const double *e, size_t n, double *out) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(out + i, log1p_unit(_mm256_loadu_pd(e + i)));
-    for (; i < n; i++) {
-        double t[4] = {e[i], 0, 0, 0};
-        _mm256_storeu_pd(t, log1p_unit(_mm256_loadu_pd(t)));
-        out[i] = t[0];
+    for (size_t i = 0; i < n; i += 4) {
+        double t[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < 4 && i + k < n; k++) t[k] = e[i + k];
+        __m256d inv, lp;
+        recip_log1p(_mm256_loadu_pd(t), &inv, &lp);
+        _mm256_storeu_pd(t, lp);
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = t[k];
+    }
+}
+
+void nr_exp_neg_avx2(const double *x, size_t n, double *out) {
+    for (size_t i = 0; i < n; i += 4) {
+        double t[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < 4 && i + k < n; k++) t[k] = x[i + k];
+        _mm256_storeu_pd(t, exp_neg(_mm256_loadu_pd(t)));
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = t[k];
     }
 }
 
 /* Logistic loss of 4 rows (objective.h, nr_row_logistic): with t = [y > 0]
  * and the margin against the label m = (1 - 2t) z, loss = softplus(m) =
  * max(m, 0) + log1p(e) and r = sigmoid(z) - t = (1 - 2t) sigmoid(m), with
- * e = exp(-|m|) in (0, 1]: no overflow for any z, full relative accuracy of
- * r in both tails. exp is SLEEF's (within 1 ulp), log1p log1p_unit. */
+ * e = exp(-|m|) in [0, 1]: no overflow for any z, full relative accuracy of
+ * r in both tails. (1 - 2t) is a sign bit, flipped with an xor. */
 static inline void logistic4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
-    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
-    const __m256d S = _mm256_sub_pd(one, _mm256_add_pd(T, T));
-    const __m256d M = _mm256_mul_pd(S, Z);
-    const __m256d A = _mm256_andnot_pd(_mm256_set1_pd(-0.0), M);
-    const __m256d E = Sleef_expd4_u10avx2(_mm256_sub_pd(zero, A));
-    const __m256d num = _mm256_blendv_pd(E, one, _mm256_cmp_pd(M, zero, _CMP_GE_OQ));
-    *R = _mm256_mul_pd(S, _mm256_div_pd(num, _mm256_add_pd(one, E)));
-    *L = _mm256_add_pd(_mm256_max_pd(M, zero), log1p_unit(E));
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    const __m256d S = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), sign);
+    const __m256d M = _mm256_xor_pd(Z, S);
+    const __m256d E = exp_neg(_mm256_or_pd(M, sign));
+    __m256d inv, lp;
+    recip_log1p(E, &inv, &lp);
+    /* sigmoid(m) = 1 / (1 + e) for m >= 0, e / (1 + e) below (sign bit of m) */
+    const __m256d num = _mm256_blendv_pd(_mm256_set1_pd(1.0), E, M);
+    *R = _mm256_xor_pd(_mm256_mul_pd(num, inv), S);
+    *L = _mm256_add_pd(_mm256_max_pd(M, zero), lp);
 }
 
-/* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0). */
+/* Perceptron of 4 rows: r = step(z) - t, loss = max(-(2t - 1) z, 0), the
+ * sign flip an xor (exact, as the product by +-1 is). */
 static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const __m256d T = _mm256_and_pd(_mm256_cmp_pd(Y, zero, _CMP_GT_OQ), one);
+    const __m256d pos = _mm256_cmp_pd(Y, zero, _CMP_GT_OQ);
     const __m256d step = _mm256_and_pd(_mm256_cmp_pd(Z, zero, _CMP_GT_OQ), one);
-    *R = _mm256_sub_pd(step, T);
-    *L = _mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(one, _mm256_add_pd(T, T)), Z), zero);
+    *R = _mm256_sub_pd(step, _mm256_and_pd(pos, one));
+    *L = _mm256_max_pd(_mm256_xor_pd(Z, _mm256_and_pd(pos, _mm256_set1_pd(-0.0))), zero);
 }
 
 /* Scalar rows (tails, and rows too wide for registers): the objective's own
@@ -236,69 +298,77 @@ GRADN(double, logisticn_f64, load4_f64, ROW_LOGISTIC)
 GRADN(float, perceptronn_f32, load4_f32, ROW_PERCEPTRON)
 GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
 
-/* Up to 16 features: four rows at a time with the weights and the gradient
- * in registers (DV vectors of 4). The four dot products are reduced together
- * (two hadds and a cross-lane add give the four residuals in one vector), so
- * a row costs no horizontal sum of its own and no store-to-load round trip
- * through a gradient array: the loop is bound by memory, not by latency. */
+/* Four rows at a time with the weights and the gradient in registers (NV
+ * vectors of 4, at most NVMAX): the loop of the widths up to 16 (NV = NVMAX a
+ * constant, so W and G stay in registers) and of Huber's kernel (NV the
+ * row's vectors, up to 256). The four dot products are reduced together (two
+ * hadds and a cross-lane add give the four residuals in one vector), so a
+ * row costs no horizontal sum of its own and no store-to-load round trip
+ * through a gradient array: the loop is bound by memory, not by latency.
+ * RES forms the residuals R and adds the losses into L from the dot
+ * products; ROW does one row of the tail by the scalar formula; PF bytes
+ * from the first of the four rows are prefetched (every line of the four
+ * for the small widths, one line for Huber's, as each was tuned). Expects
+ * x, n, d, w, b and out of the kernel's signature. */
+#define ROWS4(T, LOAD, NV, NVMAX, PF, RES, ROW)                                                    \
+    const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
+    const __m256i m = tail_mask64(tail);                                                           \
+    __m256d W[NVMAX], G[NVMAX];                                                                    \
+    for (int v = 0; v < (int)(NV); v++) {                                                          \
+        double t[4];                                                                               \
+        for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;           \
+        W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                     \
+    }                                                                                              \
+    const __m256d B = _mm256_set1_pd(b);                                                           \
+    __m256d S = _mm256_setzero_pd(), L = S;                                                        \
+    size_t i = 0;                                                                                  \
+    for (; i + 4 <= n; i += 4) {                                                                   \
+        const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                     \
+        for (size_t o = 0; o < (PF); o += 64)                                                      \
+            _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                            \
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
+            a0 = _mm256_fmadd_pd(W[v], LOAD(r0 + 4 * v, k, m), a0);                                \
+            a1 = _mm256_fmadd_pd(W[v], LOAD(r1 + 4 * v, k, m), a1);                                \
+            a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                                \
+            a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                                \
+        }                                                                                          \
+        const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
+        const __m256d dot =                                                                        \
+            _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));     \
+        const __m256d Y =                                                                          \
+            _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);            \
+        __m256d R;                                                                                 \
+        RES(dot, B, Y, R, L)                                                                       \
+        S = _mm256_add_pd(S, R);                                                                   \
+        const __m256d R0 = _mm256_permute4x64_pd(R, 0x00), R1 = _mm256_permute4x64_pd(R, 0x55);    \
+        const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa), R3 = _mm256_permute4x64_pd(R, 0xff);    \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
+            G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                              \
+            G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                              \
+        }                                                                                          \
+    }                                                                                              \
+    double g[4 * NVMAX];                                                                           \
+    for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                         \
+    double s = hsum(S), l = hsum(L);                                                               \
+    for (; i < n; i++) { /* the last rows, by the scalar formula */                                \
+        const T *row = x + i * st;                                                                 \
+        double z = b, r, lr;                                                                       \
+        for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                                 \
+        ROW(z, (double)row[d], lr, r);                                                             \
+        for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                                 \
+        s += r, l += lr;                                                                           \
+    }                                                                                              \
+    for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
+    out[d] = s, out[d + 1] = l;
+
 #define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        const size_t tail = d - 4 * (DV - 1), st = d + 1;                                          \
-        const __m256i m = tail_mask64(tail);                                                       \
-        __m256d W[DV], G[DV];                                                                      \
-        for (int v = 0; v < DV; v++) {                                                             \
-            double t[4];                                                                           \
-            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
-            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
-        }                                                                                          \
-        const __m256d B = _mm256_set1_pd(b);                                                       \
-        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
-        size_t i = 0;                                                                              \
-        for (; i + 4 <= n; i += 4) {                                                               \
-            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
-            for (size_t o = 0; o < 4 * st * sizeof(T); o += 64)                                    \
-                _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                        \
-            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
-            for (int v = 0; v < DV; v++) {                                                         \
-                const size_t k = v + 1 < DV ? 4 : tail;                                            \
-                a0 = _mm256_fmadd_pd(W[v], LOAD(r0 + 4 * v, k, m), a0);                            \
-                a1 = _mm256_fmadd_pd(W[v], LOAD(r1 + 4 * v, k, m), a1);                            \
-                a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                            \
-                a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                            \
-            }                                                                                      \
-            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
-            const __m256d dot =                                                                    \
-                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
-            const __m256d Y =                                                                      \
-                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
-            __m256d R;                                                                             \
-            RES(dot, B, Y, R, L)                                                                   \
-            S = _mm256_add_pd(S, R);                                                               \
-            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
-                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
-            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
-                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
-            for (int v = 0; v < DV; v++) {                                                         \
-                const size_t k = v + 1 < DV ? 4 : tail;                                            \
-                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
-            }                                                                                      \
-        }                                                                                          \
-        double g[4 * DV];                                                                          \
-        for (int v = 0; v < DV; v++) _mm256_storeu_pd(g + 4 * v, G[v]);                            \
-        double s = hsum(S), l = hsum(L);                                                           \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const T *row = x + i * st;                                                             \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
-            ROW(z, (double)row[d], lr, r);                                                         \
-            for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
-        out[d] = s, out[d + 1] = l;                                                                \
+        ROWS4(T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                                       \
     }
 
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
@@ -411,81 +481,31 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
     }
 }
 
-/* Huber (kernels.h, nr_gradp_*): four rows at a time, each row's dot
- * product vectorised across features into G-style accumulators, the four
- * residuals clipped and their losses formed together in one vector. The
- * weights are padded to whole vectors in Wp (at most 1024 features here;
- * wider goes to the scalar kernel). */
+/* Huber (kernels.h, nr_gradp_*): ROWS4 with the residuals clipped to
+ * [-delta, delta] and their losses formed together in one vector; up to 1024
+ * features (256 vectors), wider goes to the scalar kernel. */
+#define RESN_HUBER(DOT, B, Y, R, L)                                                                \
+    {                                                                                              \
+        const __m256d D = _mm256_set1_pd(delta), half = _mm256_set1_pd(0.5);                       \
+        const __m256d E = _mm256_sub_pd(_mm256_add_pd(DOT, B), Y);                                 \
+        R = _mm256_min_pd(_mm256_max_pd(E, _mm256_set1_pd(-delta)), D);                            \
+        const __m256d A = _mm256_andnot_pd(_mm256_set1_pd(-0.0), E);                               \
+        const __m256d in = _mm256_cmp_pd(A, D, _CMP_LE_OQ);                                        \
+        const __m256d quad = _mm256_mul_pd(half, _mm256_mul_pd(E, E));                             \
+        const __m256d lin = _mm256_mul_pd(D, _mm256_sub_pd(A, _mm256_mul_pd(half, D)));            \
+        L = _mm256_add_pd(L, _mm256_blendv_pd(lin, quad, in));                                     \
+    }
+#define ROW_HUBER(z, y, l, r) nr_row_huber((z) - (y), delta, &l, &r)
+
 #define HUBER_AVX2(T, NAME, LOAD, SCALAR)                                                          \
     void NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,             \
               double *out) {                                                                       \
-        const size_t dv = (d + 3) / 4, tail = d - 4 * (dv - 1), st = d + 1;                        \
+        const size_t dv = (d + 3) / 4;                                                             \
         if (d == 0 || dv > 256) {                                                                  \
             SCALAR(x, n, d, w, b, delta, out);                                                     \
             return;                                                                                \
         }                                                                                          \
-        const __m256i m = tail_mask64(tail);                                                       \
-        __m256d Wv[256], G[256];                                                                   \
-        for (size_t v = 0; v < dv; v++) {                                                          \
-            double t4[4];                                                                          \
-            for (size_t k = 0; k < 4; k++) t4[k] = 4 * v + k < d ? w[4 * v + k] : 0.0;             \
-            Wv[v] = _mm256_loadu_pd(t4), G[v] = _mm256_setzero_pd();                               \
-        }                                                                                          \
-        const __m256d B = _mm256_set1_pd(b), D = _mm256_set1_pd(delta),                            \
-                      ND = _mm256_set1_pd(-delta);                                                 \
-        const __m256d half = _mm256_set1_pd(0.5), sign = _mm256_set1_pd(-0.0);                     \
-        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
-        size_t i = 0;                                                                              \
-        for (; i + 4 <= n; i += 4) {                                                               \
-            const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                 \
-            _mm_prefetch((const char *)r0 + PREFETCH, _MM_HINT_T0);                                \
-            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                           \
-            for (size_t v = 0; v < dv; v++) {                                                      \
-                const size_t k = v + 1 < dv ? 4 : tail;                                            \
-                a0 = _mm256_fmadd_pd(Wv[v], LOAD(r0 + 4 * v, k, m), a0);                           \
-                a1 = _mm256_fmadd_pd(Wv[v], LOAD(r1 + 4 * v, k, m), a1);                           \
-                a2 = _mm256_fmadd_pd(Wv[v], LOAD(r2 + 4 * v, k, m), a2);                           \
-                a3 = _mm256_fmadd_pd(Wv[v], LOAD(r3 + 4 * v, k, m), a3);                           \
-            }                                                                                      \
-            const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                \
-            const __m256d dot =                                                                    \
-                _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc)); \
-            const __m256d Y =                                                                      \
-                _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);        \
-            const __m256d E = _mm256_sub_pd(_mm256_add_pd(dot, B), Y);                             \
-            const __m256d R = _mm256_min_pd(_mm256_max_pd(E, ND), D);                              \
-            const __m256d A = _mm256_andnot_pd(sign, E);                                           \
-            const __m256d in = _mm256_cmp_pd(A, D, _CMP_LE_OQ);                                    \
-            const __m256d quad = _mm256_mul_pd(half, _mm256_mul_pd(E, E));                         \
-            const __m256d lin = _mm256_mul_pd(D, _mm256_sub_pd(A, _mm256_mul_pd(half, D)));        \
-            L = _mm256_add_pd(L, _mm256_blendv_pd(lin, quad, in));                                 \
-            S = _mm256_add_pd(S, R);                                                               \
-            const __m256d R0 = _mm256_permute4x64_pd(R, 0x00),                                     \
-                          R1 = _mm256_permute4x64_pd(R, 0x55);                                     \
-            const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa),                                     \
-                          R3 = _mm256_permute4x64_pd(R, 0xff);                                     \
-            for (size_t v = 0; v < dv; v++) {                                                      \
-                const size_t k = v + 1 < dv ? 4 : tail;                                            \
-                G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R2, LOAD(r2 + 4 * v, k, m), G[v]);                          \
-                G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                          \
-            }                                                                                      \
-        }                                                                                          \
-        for (size_t v = 0; v + 1 < dv; v++) _mm256_storeu_pd(out + 4 * v, G[v]);                   \
-        double g4[4];                                                                              \
-        _mm256_storeu_pd(g4, G[dv - 1]);                                                           \
-        for (size_t k = 0; k < tail; k++) out[4 * (dv - 1) + k] = g4[k];                           \
-        double s = hsum(S), l = hsum(L);                                                           \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const T *row = x + i * st;                                                             \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
-            nr_row_huber(z - (double)row[d], delta, &lr, &r);                                      \
-            for (size_t j = 0; j < d; j++) out[j] += r * (double)row[j];                           \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        out[d] = s, out[d + 1] = l;                                                                \
+        ROWS4(T, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER)                                          \
     }
 
 HUBER_AVX2(float, nr_huber_f32_avx2, load4_f32, nr_huber_f32_scalar)

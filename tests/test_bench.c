@@ -73,8 +73,9 @@ Test(bench, every_figure_is_interleaved_repetitions_with_spread_and_flags) {
                            NULL};
     run_result r;
     cJSON *j = bench(dir, extra, &r);
-    /* three lines saying what was measured, a header, eight rows */
-    cr_assert_eq(count_lines(r.out), 12, "%s", r.out);
+    /* four lines saying what was measured, a header, eight rows */
+    cr_assert_eq(count_lines(r.out), 13, "%s", r.out);
+    cr_assert(strstr(r.out, "# activation identity, loss squared error"), "%s", r.out);
     cr_assert(strstr(r.out, "1 warm-up pair(s) discarded"), "%s", r.out);
     run_free(&r);
     /* 50000 x 4 f32 = 800 kB: under 4x any last-level cache (or the default) */
@@ -162,7 +163,7 @@ Test(bench, bad_options_are_usage_errors) {
     run_neuron(&r, g);
     run_free(&r);
     struct {
-        const char *args[8];
+        const char *args[10];
         int code;
         const char *msg;
     } cases[] = {
@@ -177,6 +178,16 @@ Test(bench, bad_options_are_usage_errors) {
         {{"bench", "--data", data, "--min-time", "61", NULL}, 2, "--min-time"},
         {{"bench", "--data", data, "--warmup", "x", NULL}, 2, "--warmup"},
         {{"bench", "--data", "/nonexistent.npy", NULL}, 3, "cannot open"},
+        {{"bench", "--data", data, "--activation", "relu", NULL}, 2, "identity|sigmoid|step"},
+        {{"bench", "--data", data, "--activation", "sigmoid", "--loss", "huber", NULL},
+         2,
+         "identity activation"},
+        {{"bench", "--data", data, "--delta", "2", NULL}, 2, "--loss huber"},
+        {{"bench", "--data", data, "--activation", "step", "--algos", "exact", NULL}, 2, "--exact"},
+        /* regression targets are no class labels: bad input, file and row */
+        {{"bench", "--data", data, "--activation", "sigmoid", "--algos", "batch", NULL},
+         3,
+         "d.npy: row 1: target"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_neuron(&r, cases[i].args);
@@ -184,6 +195,50 @@ Test(bench, bad_options_are_usage_errors) {
         cr_assert(strstr(r.err, "neuron: error: ") && strstr(r.err, cases[i].msg), "case %zu: %s",
                   i, r.err);
         cr_assert_eq(count_lines(r.err), 1, "case %zu: %s", i, r.err);
+        run_free(&r);
+    }
+    free(dir);
+}
+
+/* The classifiers are measured with their own loss: at a learning rate too
+ * small to move the weights from zero, the final loss is the loss at z = 0:
+ * ln 2 for the logistic, 0 for the perceptron criterion, and for the
+ * identity the mean of y^2 (the fraction of 1 labels, nowhere near ln 2). */
+Test(bench, activation_and_loss_reach_the_trainer_and_the_report) {
+    char *dir = scratch_dir();
+    char data[4096], out[4096];
+    snprintf(data, sizeof data, "%s/c.npy", dir);
+    snprintf(out, sizeof out, "%s/b.json", dir);
+    run_result r;
+    const char *g[] = {"gen",        "--task", "classify", "--rows", "20000",
+                       "--features", "2",      "--out",    data,     NULL};
+    run_neuron(&r, g);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const struct {
+        const char *act, *loss_line;
+        double lo, hi;
+    } cases[] = {
+        {"sigmoid", "loss logistic", M_LN2 - 1e-12, M_LN2 + 1e-12},
+        {"step", "loss perceptron criterion", 0, 1e-100},
+        {"identity", "loss squared error", 0.2, 0.8},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *args[] = {"bench",      "--data",  data,     "--out",     out, "--activation",
+                              cases[c].act, "--algos", "batch",  "--threads", "1", "--reps",
+                              "2",          "--lr",    "1e-300", NULL};
+        run_neuron(&r, args);
+        cr_assert_eq(r.status, 0, "%s: %s", cases[c].act, r.err);
+        cr_assert(strstr(r.out, cases[c].loss_line), "%s: %s", cases[c].act, r.out);
+        char *text = read_file(out, NULL);
+        cJSON *j = cJSON_Parse(text);
+        free(text);
+        cr_assert_str_eq(cJSON_GetObjectItem(j, "activation")->valuestring, cases[c].act);
+        cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "results"), 0);
+        cr_assert_str_eq(cJSON_GetObjectItem(e, "activation")->valuestring, cases[c].act);
+        const double fl = num(e, "final_loss");
+        cr_assert(fl >= cases[c].lo && fl <= cases[c].hi, "%s: final loss %.17g", cases[c].act, fl);
+        cJSON_Delete(j);
         run_free(&r);
     }
     free(dir);

@@ -1,10 +1,10 @@
 /* What the `neuron` command loads before main: the shared objects it needs
- * at every start (libcjson, libm, libc), not libsleef (its ~930 symbol
- * relocations cost about 1 ms, most of `tutorial --fast`) nor libgomp and
- * libgcc_s (linked in); libsleef comes when a logistic AVX2 kernel first
- * needs its exp, and that exp is the real one. Seen through the dynamic
- * loader's own trace (LD_DEBUG=files). The sanitizer build links the usual
- * way and is not checked. */
+ * at every start (libcjson, libm, libc), not libgomp and libgcc_s (linked
+ * in; a shared library's symbol relocations cost the start-up of
+ * `tutorial --fast`), and no libsleef (the logistic kernel's exp is its own,
+ * and agrees with the scalar kernel's). Seen through the dynamic loader's
+ * own trace (LD_DEBUG=files). The sanitizer build links the usual way and is
+ * not checked. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@ Test(startup, tutorial_fast_maps_no_sleef_gomp_or_gcc_s) {
     run_free(&r);
 }
 
-Test(startup, logistic_avx2_loads_sleef_on_first_use_and_matches_scalar, .timeout = 120) {
+Test(startup, logistic_avx2_loads_nothing_more_and_matches_scalar, .timeout = 120) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
         cr_skip_test("no AVX2 on this CPU");
@@ -61,8 +61,8 @@ Test(startup, logistic_avx2_loads_sleef_on_first_use_and_matches_scalar, .timeou
         cr_assert_eq(r.status, 0, "train --kernel %s: exit %d: %s", kernels[k], r.status, r.err);
         loss[k] = train_loss(&r);
         if (k && !sanitized())
-            cr_assert(strstr(r.err, "file=libsleef") && strstr(r.err, "dynamically loaded"),
-                      "libsleef not loaded on use:\n%s", r.err);
+            cr_assert(!strstr(r.err, "file=libsleef") && !strstr(r.err, "dynamically loaded"),
+                      "a library loaded on use:\n%s", r.err);
         run_free(&r);
     }
     /* the kernels sum in other orders: agreement to ~1e-15 relative is

@@ -42,6 +42,11 @@ static void usage(FILE *f) {
           "  --noisy F        spread above which a figure is noisy, in [0, 10] (0.1)\n"
           "  --exact-epochs E epochs of one --algo batch --exact run, timed with its\n"
           "                   pass of statistics (1000)\n"
+          "  --activation identity|sigmoid|step  the neuron's phi, and with it the\n"
+          "                   loss (squared error, logistic, perceptron), as train's\n"
+          "                   (identity); sigmoid and step need labels 0/1 or -1/+1\n"
+          "  --loss default|huber  huber: Huber's loss for the identity (default)\n"
+          "  --delta D        Huber's threshold, with --loss huber (1)\n"
           "  --lr LR          learning rate (batch/minibatch 0.1, sgd 0.001)\n"
           "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
           "  --dtype f32|f64  convert the data to this type first (the file's)\n"
@@ -190,6 +195,10 @@ static cJSON *times_json(const double *t, size_t n) {
     return a;
 }
 
+static const char *activation_name(nr_activation a) {
+    return a == NR_ACT_SIGMOID ? "sigmoid" : a == NR_ACT_STEP ? "step" : "identity";
+}
+
 static const char *algo_name(const bench_algo *b) {
     return b->exact                   ? "exact"
            : b->algo == NR_ALGO_BATCH ? "batch"
@@ -207,6 +216,8 @@ static void report(cJSON *list, bool quiet, const bench_algo *b, const epoch_ctx
     const bool faster = !b->exact && ratio > 1.0;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "algo", algo_name(b));
+    cJSON_AddStringToObject(j, "activation", activation_name(e->o.activation));
+    cJSON_AddStringToObject(j, "loss", e->o.loss == NR_LOSS_HUBER ? "huber" : "default");
     if (b->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)b->batch);
     cJSON_AddNumberToObject(j, "threads", e->threads);
     cJSON_AddStringToObject(j, "kernel", e->kernel ? e->kernel : "?");
@@ -275,8 +286,10 @@ int cmd_bench(int argc, char **argv) {
     bench_algo algos[MAX_LIST];
     int nalgos = 0, threads[MAX_LIST], nthreads = 0, c;
     int64_t reps = 10, exact_epochs = 1000, warmup = 1, rounds = 3;
-    double lr = 0, noisy = NR_NOISY_SPREAD, min_time = 0.005;
-    bool quiet = false;
+    double lr = 0, noisy = NR_NOISY_SPREAD, delta = 1.0, min_time = 0.005;
+    bool quiet = false, delta_given = false;
+    nr_activation act = NR_ACT_IDENTITY;
+    nr_loss loss = NR_LOSS_DEFAULT;
     nr_kernel_choice kernel = NR_KERNEL_AUTO;
     cli_args a;
     cli_args_init(&a, "bench", argc, argv);
@@ -306,6 +319,15 @@ int cmd_bench(int argc, char **argv) {
             ok = cli_int(&a, 1, 1000000000, &exact_epochs);
         } else if (cli_is(&a, "--lr")) {
             ok = cli_double(&a, 0, 1e300, true, &lr);
+        } else if (cli_is(&a, "--activation")) {
+            ok = cli_choice(&a, "identity|sigmoid|step", &c);
+            act = (nr_activation)c;
+        } else if (cli_is(&a, "--loss")) {
+            ok = cli_choice(&a, "default|huber", &c);
+            loss = (nr_loss)c;
+        } else if (cli_is(&a, "--delta")) {
+            ok = cli_double(&a, 0, 1e300, true, &delta);
+            delta_given = true;
         } else if (cli_is(&a, "--kernel")) {
             ok = cli_choice(&a, "auto|scalar|avx2", &c);
             kernel = (nr_kernel_choice)c;
@@ -333,6 +355,21 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (nthreads == 0) threads[nthreads++] = 1, threads[nthreads++] = omp_get_max_threads();
+    if (loss == NR_LOSS_HUBER && act != NR_ACT_IDENTITY) {
+        cli_error("bench --loss huber: Huber's loss is for the identity activation (not %s)",
+                  activation_name(act));
+        return EXIT_USAGE;
+    }
+    if (delta_given && loss != NR_LOSS_HUBER) {
+        cli_error("bench --delta: it sets Huber's threshold; give --loss huber too");
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < nalgos; i++)
+        if (algos[i].exact && (act != NR_ACT_IDENTITY || loss != NR_LOSS_DEFAULT)) {
+            cli_error("bench --algos exact: --exact solves the squared error only (not %s)",
+                      loss == NR_LOSS_HUBER ? "huber" : activation_name(act));
+            return EXIT_USAGE;
+        }
     nr_error err;
     const char *kname = nr_kernel_name(kernel, &err);
     if (!kname) {
@@ -355,6 +392,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(root, "features", (double)d->features);
     cJSON_AddStringToObject(root, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
     cJSON_AddStringToObject(root, "kernel", kname);
+    cJSON_AddStringToObject(root, "activation", activation_name(act));
+    cJSON_AddStringToObject(root, "loss", loss == NR_LOSS_HUBER ? "huber" : "default");
     cJSON_AddNumberToObject(root, "bytes_per_epoch", bytes);
     cJSON_AddNumberToObject(root, "max_threads", omp_get_max_threads());
     cJSON_AddNumberToObject(root, "llc_bytes", (double)llc.bytes);
@@ -374,6 +413,11 @@ int cmd_bench(int argc, char **argv) {
                d->features, d->dtype == NR_F32 ? "f32" : "f64", bytes / 1e6,
                (double)llc.bytes / 1048576.0, llc.source,
                llc.level ? "" : ", the machine did not say");
+        printf("# activation %s, loss %s\n", activation_name(act),
+               loss == NR_LOSS_HUBER   ? "huber"
+               : act == NR_ACT_SIGMOID ? "logistic"
+               : act == NR_ACT_STEP    ? "perceptron criterion"
+                                       : "squared error");
         if (cached)
             printf("# cache-resident: the data is under 4x the last-level cache, so 'of read' is a "
                    "fraction of a cached read, not of the memory bandwidth\n");
@@ -401,6 +445,9 @@ int cmd_bench(int argc, char **argv) {
             if (b->batch) e.o.batch = b->batch;
             e.o.threads = threads[ti];
             e.o.kernel = kernel;
+            e.o.activation = act;
+            e.o.loss = loss;
+            e.o.delta = delta;
             e.o.lr = lr > 0 ? lr : b->algo == NR_ALGO_SGD ? 0.001 : 0.1;
             e.o.epochs = b->exact ? exact_epochs : 1;
             read_ctx rd = {d, kernel, threads[ti]};
@@ -420,7 +467,11 @@ int cmd_bench(int argc, char **argv) {
                 (s = nr_measure_pair(&plan, measure_epoch, &e, measure_read, &rd, &p, &err)) !=
                     NR_OK) {
                 nr_model_free(&e.m);
-                rc = cli_fail(s, &err);
+                /* bad labels: the library knows the row, this the file */
+                if (s == NR_ERR_INPUT)
+                    cli_error("%s: %s", data, err.msg), rc = cli_exit_code(s);
+                else
+                    rc = cli_fail(s, &err);
                 break;
             }
             report(list, quiet, b, &e, &p, d, bytes, cached);
