@@ -196,11 +196,7 @@ typedef struct {
 
 static void pass_block(void *ctx, size_t k, const void *rows, size_t n) {
     const pass_ctx *c = ctx;
-    double *o = c->p->gathered + k * c->p->dd;
-    if (c->d->dtype == NR_F32)
-        c->p->f32(rows, n, c->d->features, c->w, c->b, o);
-    else
-        c->p->f64(rows, n, c->d->features, c->w, c->b, o);
+    nr_pass_block(c->p, c->d, rows, n, c->w, c->b, c->p->gathered + k * c->p->dd);
 }
 
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,

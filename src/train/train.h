@@ -45,6 +45,12 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
 void nr_passer_free(nr_passer *p);
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out);
+/* One block's sums (f + 2 values into o) over its n rows at `rows` (laid
+ * out as `d` says): the kernel nr_pass calls for every block, the one
+ * place that knows the dtypes and the parameterised kernels, so that the
+ * blocks of shared rows (partition.c) are computed as one process does. */
+void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                   const double *w, double b, double *o);
 
 /* Data-parallel passes (partition.c): nr_passer_partition prepares `p` for
  * rows shared as `part` says; nr_pass then hands over to

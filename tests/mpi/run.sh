@@ -60,6 +60,15 @@ same_bits "ols" --data d64.npy --algo ols
 same_bits "batch --exact" --data d64.npy --algo batch --exact --epochs 30 --val-split 0.2
 same_bits "early stopping" --data d64.npy --algo batch --epochs 500 --tol 1e-3 --patience 2
 
+# Huber's loss (a kernel with a parameter) and the step's options of the peers
+same_bits "huber f64, held-out rows" --data d64.npy --loss huber --delta 0.3 --epochs 8 \
+  --val-split 0.123
+same_bits "huber f32 minibatch" --data d32.npy --loss huber --algo minibatch --batch 5000 \
+  --epochs 3 --lr 0.3
+same_bits "momentum, step schedule, l1, l2, average" --data d64.npy --momentum 0.9 \
+  --lr-schedule step --lr-step 3 --l1 0.001 --l2 0.01 --average --epochs 8
+same_bits "backoff after divergence" --data d32.npy --lr 3 --on-divergence backoff --epochs 12
+
 # shards in name order are the rows of the file they were cut from
 "$N" train --quiet --data d64.npy --algo batch --epochs 10 --model ref.json >/dev/null
 for np in 1 2 3; do
