@@ -58,7 +58,7 @@ static nr_status check_opts(const nr_train_opts *o, nr_error *err) {
     if (o->algo == NR_ALGO_MINIBATCH && o->shuffle == NR_SHUFFLE_SAMPLES)
         return nr_fail(err, NR_ERR_ARG,
                        "--shuffle samples gathers rows from every share: use --shuffle batches "
-                       "or none with several processes");
+                       "or none with shared or streamed rows");
     return NR_OK;
 }
 

@@ -96,6 +96,19 @@ same_bits "standardize minibatch f32" --data d32.npy --standardize --algo miniba
 same_bits "standardize ols, l2" --data d64.npy --standardize --algo ols --l2 0.1
 same_bits "standardize newton, labels -1/+1" --data pm64.npy --standardize --activation sigmoid \
   --algo newton --epochs 30
+# a checkpoint of a standardized classifier made by 2 ranks, resumed by 3,
+# ends with the bits of one process never stopped
+ck=(--data c64.npy --activation sigmoid --standardize --algo minibatch --batch 5000)
+"$N" train --quiet "${ck[@]}" --epochs 6 --model ref.json --history ref.csv >/dev/null
+rm -f ck.bin
+if mpi 2 --quiet "${ck[@]}" --epochs 4 --checkpoint ck.bin --checkpoint-every 2 >/dev/null &&
+  mpi 3 --quiet "${ck[@]}" --epochs 6 --resume ck.bin --model res.json --history res.csv \
+    >/dev/null && cmp -s ref.json res.json &&
+  cmp -s <(cut -d, -f1,2 ref.csv) <(cut -d, -f1,2 res.csv); then
+  pass
+else
+  fail "standardized sigmoid checkpointed on 2 ranks, resumed on 3: not neuron train's bits"
+fi
 # streamed shares (neuron train --stream against neuron-mpi --stream), and
 # streamed against mapped
 python3 "$tools/split_npy.py" c64.npy cpart 5000,12345
