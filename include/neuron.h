@@ -490,9 +490,8 @@ typedef struct {
     nr_backoff_fn on_backoff; /* may be NULL */
     void *on_backoff_ctx;
     /* NULL: this process holds every row (the default). Otherwise the rows
-     * are shared between processes (batch, minibatch with --shuffle
-     * batches|none, ols and batch --exact, identity activation, without
-     * standardize: others give NR_ERR_ARG) */
+     * are shared between processes (every algorithm but sgd, and minibatch
+     * not with NR_SHUFFLE_SAMPLES: those give NR_ERR_ARG) */
     const nr_partition *partition;
     /* Checkpoints (epoch optimizers but newton): every checkpoint_every
      * epochs the whole training state is written atomically to

@@ -174,33 +174,24 @@ const nr_objective *nr_objective_for(nr_activation a) {
 
 /* --------------------------------------------------------------- labels -- */
 
-enum { LABEL_BLOCK = 65536 };
-
-nr_status nr_check_labels(const nr_data *d, size_t rows, int threads, nr_error *err) {
-    const size_t st = d->features + 1, nb = (rows + LABEL_BLOCK - 1) / LABEL_BLOCK;
-    /* per block: first row with a value outside {-1, 0, 1}, first -1, first 0 */
-    size_t *first = malloc(3 * (nb ? nb : 1) * sizeof *first);
-    if (!first) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
-    for (size_t k = 0; k < nb; k++) {
-        size_t *o = first + 3 * k;
-        o[0] = o[1] = o[2] = SIZE_MAX;
-        const size_t hi = (k + 1) * LABEL_BLOCK < rows ? (k + 1) * LABEL_BLOCK : rows;
-        for (size_t i = k * LABEL_BLOCK; i < hi; i++) {
-            const double y = at(d, i * st + d->features);
-            if (y == 1.0) continue;
-            const int kind = y == -1.0 ? 1 : y == 0.0 ? 2 : 0;
-            if (o[kind] == SIZE_MAX) o[kind] = i;
-            if (kind == 0) break;
+void nr_labels_scan(const nr_data *d, size_t first[3], double *bad) {
+    const size_t st = d->features + 1;
+    first[0] = first[1] = first[2] = SIZE_MAX;
+    *bad = 0;
+    for (size_t i = 0; i < d->rows; i++) {
+        const double y = at(d, i * st + d->features);
+        if (y == 1.0) continue;
+        const int kind = y == -1.0 ? 1 : y == 0.0 ? 2 : 0;
+        if (first[kind] == SIZE_MAX) first[kind] = i;
+        if (kind == 0) {
+            *bad = y;
+            break;
         }
     }
-    size_t bad = SIZE_MAX, neg = SIZE_MAX, zero = SIZE_MAX;
-    for (size_t k = 0; k < nb; k++) {
-        if (bad == SIZE_MAX) bad = first[3 * k];
-        if (neg == SIZE_MAX) neg = first[3 * k + 1];
-        if (zero == SIZE_MAX) zero = first[3 * k + 2];
-    }
-    free(first);
+}
+
+nr_status nr_labels_verdict(const size_t first[3], double bad_value, nr_error *err) {
+    const size_t bad = first[0], neg = first[1], zero = first[2];
     /* the first offence in row order: a value that is no label, or the
      * first row of the second encoding */
     const size_t mixed = neg != SIZE_MAX && zero != SIZE_MAX ? (neg > zero ? neg : zero) : SIZE_MAX;
@@ -208,7 +199,7 @@ nr_status nr_check_labels(const nr_data *d, size_t rows, int threads, nr_error *
     if (bad <= mixed)
         return nr_fail(err, NR_ERR_INPUT,
                        "row %zu: target %.17g is not a class label (expected 0/1 or -1/+1)",
-                       bad + 1, at(d, bad * st + d->features));
+                       bad + 1, bad_value);
     return nr_fail(err, NR_ERR_INPUT,
                    "row %zu: target %g mixes label encodings (row %zu has %g; expected all 0/1 "
                    "or all -1/+1)",

@@ -83,9 +83,15 @@ static inline void nr_row_huber(double e, double delta, double *loss, double *r)
 /* The objective of an activation, or NULL for a value outside the enum. */
 const nr_objective *nr_objective_for(nr_activation a);
 
-/* Check the targets of rows [0, rows) of `d` are class labels: all 0/1 or
- * all -1/+1. NR_ERR_INPUT naming the first offending row (1-based), the
- * value, and for a mixture the row where the other encoding began. */
-nr_status nr_check_labels(const nr_data *d, size_t rows, int threads, nr_error *err);
+/* The check that targets are class labels, all 0/1 or all -1/+1
+ * (nr_check_labels, train.h), in two halves so that rows can be scanned
+ * piece by piece, by threads or processes: the scan of every row of `d`
+ * (first[0]: the first row whose target is no label, *bad its target;
+ * first[1], first[2]: the first -1 and the first 0; SIZE_MAX for none), and
+ * the verdict on the first offences over all rows, as row indices:
+ * NR_ERR_INPUT naming the first offending row (1-based), the value, and
+ * for a mixture the row where the other encoding began. */
+void nr_labels_scan(const nr_data *d, size_t first[3], double *bad);
+nr_status nr_labels_verdict(const size_t first[3], double bad_value, nr_error *err);
 
 #endif

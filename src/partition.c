@@ -11,7 +11,10 @@
  * contiguous and in row order, and every process adds them as nr_pass does.
  * The cost over a plain allreduce of f + 2 sums is the gather: (f + 2)
  * doubles per block of 4096 rows, 1/2048 (f32, one feature) of the bytes
- * the pass reads. */
+ * the pass reads. Every other pass over the rows (the labels check, the
+ * standardization's statistics, newton's gradient and Hessian, exact.c's
+ * least-squares statistics) is shared the same way: per-block values,
+ * gathered, combined in block order (nr_blocks_all). */
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -41,26 +44,21 @@ size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t 
     return (size_t)displs[pt->part] / (per ? per : 1);
 }
 
-/* What reads rows outside the pass (the per-sample rule, newton's own
- * passes, the labels check, standardization, gathered shuffled rows) would
- * need this process to hold every row: refused rather than half-done. */
+/* What needs rows of other processes' shares at every step: refused
+ * rather than half-done. */
 static nr_status check_opts(const nr_train_opts *o, nr_error *err) {
     if (o->algo == NR_ALGO_SGD)
         return nr_fail(err, NR_ERR_ARG,
                        "sgd is sequential by definition (each sample's step needs the previous "
                        "one's weights): it cannot be shared between processes; use batch, "
-                       "minibatch, ols or batch --exact");
-    if (o->algo == NR_ALGO_NEWTON)
-        return nr_fail(err, NR_ERR_ARG, "newton is not shared between processes yet");
-    if (o->activation != NR_ACT_IDENTITY)
-        return nr_fail(err, NR_ERR_ARG,
-                       "only the identity activation is shared between processes yet");
-    if (o->standardize)
-        return nr_fail(err, NR_ERR_ARG, "--standardize is not shared between processes yet");
+                       "minibatch, ols, newton or batch --exact");
+    /* a batch of rows drawn from anywhere would have to travel to one
+     * process to be summed in the order one process sums it: every epoch
+     * would move the whole data set between processes */
     if (o->algo == NR_ALGO_MINIBATCH && o->shuffle == NR_SHUFFLE_SAMPLES)
         return nr_fail(err, NR_ERR_ARG,
                        "--shuffle samples gathers rows from every share: use --shuffle batches "
-                       "or none with several processes");
+                       "or none with shared or streamed rows");
     return NR_OK;
 }
 
@@ -106,6 +104,17 @@ nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err)
     if (rc != 0) return s != NR_OK ? s : nr_fail(err, NR_ERR_IO, "processes could not agree");
     if (s != NR_OK || who < 0) return s;
     return nr_fail(err, first, "process %d failed (its message says why)", who);
+}
+
+/* Blocks [k0, k0 + count) of a pass over rows [r0, r1), held in memory from
+ * global row `lo` on. */
+static void local_blocks(const nr_data *d, size_t lo, size_t r0, size_t r1, size_t k0, size_t count,
+                         int threads, nr_block_fn fn, void *ctx) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (count > 1)
+    for (size_t k = k0; k < k0 + count; k++) {
+        const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
+        fn(ctx, k, nr_row_at(d, a - lo), e - a);
+    }
 }
 
 /* ----------------------------------------------------------- streaming -- */
@@ -183,15 +192,93 @@ nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size
                                   nr_error *err) {
     if (count == 0) return NR_OK;
     if (!pt->read) {
-        const size_t lo = pt->bounds[pt->part];
-#pragma omp parallel for schedule(static) num_threads(threads) if (count > 1)
-        for (size_t k = k0; k < k0 + count; k++) {
-            const size_t s = r0 + k * BLOCK, e = s + BLOCK < r1 ? s + BLOCK : r1;
-            fn(ctx, k, nr_row_at(d, s - lo), e - s);
-        }
+        local_blocks(d, pt->bounds[pt->part], r0, r1, k0, count, threads, fn, ctx);
         return NR_OK;
     }
     return each_block_streamed(pt, d, r0, r1, k0, count, threads, fn, ctx, err);
+}
+
+/* ------------------------------------------------- every block's values -- */
+
+/* This process's blocks, then every block's `per` values gathered at
+ * all + k per (counts: 2 parts ints of scratch). A process whose blocks
+ * failed (a streamed read) still takes part in the gather, its blocks
+ * NaN, so that no other process waits for it; it returns the failure. */
+static nr_status gather_blocks(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
+                               size_t per, int threads, nr_block_fn fn, void *ctx, double *all,
+                               int *counts, nr_error *err) {
+    int *displs = counts + pt->parts;
+    const size_t k0 = nr_partition_blocks(pt, r0, r1, per, counts, displs);
+    if (k0 == SIZE_MAX)
+        return nr_fail(err, NR_ERR_ARG, "too many blocks of %zu values for one gather", per);
+    const size_t mine = (size_t)counts[pt->part] / per;
+    nr_status s = nr_partition_each_block(pt, d, r0, r1, k0, mine, threads, fn, ctx, err);
+    if (s != NR_OK)
+        for (size_t i = 0; i < mine * per; i++) all[k0 * per + i] = NAN;
+    if (pt->gather(pt->ctx, all, counts, displs) != 0 && s == NR_OK)
+        s = nr_fail(err, NR_ERR_IO, "gathering the blocks' sums from the processes failed");
+    return s;
+}
+
+nr_status nr_blocks_all(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1, size_t per,
+                        int threads, nr_block_fn fn, void *ctx, double *all, nr_error *err) {
+    if (r1 <= r0) return NR_OK;
+    if (!pt) {
+        local_blocks(d, 0, r0, r1, 0, (r1 - r0 + BLOCK - 1) / BLOCK, threads, fn, ctx);
+        return NR_OK;
+    }
+    int *counts = malloc(2 * (size_t)pt->parts * sizeof *counts);
+    if (!counts) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    nr_status s = gather_blocks(pt, d, r0, r1, per, threads, fn, ctx, all, counts, err);
+    free(counts);
+    /* the processes' outcomes, so that all of them fail together */
+    return nr_partition_agree(pt, s, err);
+}
+
+/* ------------------------------------------------------------ labels -- */
+
+/* Per block: the target of its first row whose target is no class label,
+ * then the global indices of that row, of its first -1 and of its first 0
+ * (-1: none; exact in a double up to 2^53 rows). */
+enum { LABEL_PER = 4 };
+
+typedef struct {
+    const nr_data *d;
+    double *all;
+} labels_ctx;
+
+static void labels_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const labels_ctx *c = ctx;
+    const nr_data view = {
+        .rows = n, .features = c->d->features, .dtype = c->d->dtype, .values = rows};
+    size_t first[3];
+    double bad;
+    nr_labels_scan(&view, first, &bad);
+    double *o = c->all + k * LABEL_PER;
+    o[0] = bad;
+    for (int j = 0; j < 3; j++)
+        o[j + 1] = first[j] == SIZE_MAX ? -1.0 : (double)(k * BLOCK + first[j]);
+}
+
+nr_status nr_check_labels(const nr_partition *pt, const nr_data *d, int threads, nr_error *err) {
+    const size_t nb = (d->rows + BLOCK - 1) / BLOCK;
+    if (nb > SIZE_MAX / LABEL_PER / sizeof(double))
+        return nr_fail(err, NR_ERR_NOMEM, "too many rows for the labels check");
+    double *all = malloc(nb * LABEL_PER * sizeof *all);
+    if (!all) return nr_fail(err, NR_ERR_NOMEM, "out of memory for the labels check");
+    labels_ctx c = {d, all};
+    nr_status s = nr_blocks_all(pt, d, 0, d->rows, LABEL_PER, threads, labels_block, &c, all, err);
+    /* the first offence of each kind in row order: the blocks are in it */
+    size_t first[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    double bad = 0;
+    for (size_t k = 0; s == NR_OK && k < nb; k++) {
+        const double *o = all + k * LABEL_PER;
+        if (first[0] == SIZE_MAX && o[1] >= 0) bad = o[0];
+        for (int j = 0; j < 3; j++)
+            if (first[j] == SIZE_MAX && o[j + 1] >= 0) first[j] = (size_t)o[j + 1];
+    }
+    free(all);
+    return s == NR_OK ? nr_labels_verdict(first, bad, err) : s;
 }
 
 /* ----------------------------------------------------------------- pass -- */
@@ -205,27 +292,19 @@ typedef struct {
 
 static void pass_block(void *ctx, size_t k, const void *rows, size_t n) {
     const pass_ctx *c = ctx;
-    double *o = c->p->gathered + k * c->p->dd;
-    if (c->d->dtype == NR_F32)
-        c->p->f32(rows, n, c->d->features, c->w, c->b, o);
-    else
-        c->p->f64(rows, n, c->d->features, c->w, c->b, o);
+    nr_pass_block(c->p, c->d, rows, n, c->w, c->b, c->p->gathered + k * c->p->dd);
 }
 
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
                          double b, double *out) {
-    const nr_partition *pt = p->part;
     const size_t dd = p->dd, nb = (r1 - r0 + BLOCK - 1) / BLOCK;
-    int *counts = p->counts, *displs = p->counts + pt->parts;
-    const size_t k0 = nr_partition_blocks(pt, r0, r1, dd, counts, displs);
-    const size_t mine = (size_t)counts[pt->part] / dd;
     pass_ctx c = {p, d, w, b};
     nr_error ignored;
-    if (nr_partition_each_block(pt, d, r0, r1, k0, mine, p->threads, pass_block, &c, &ignored) !=
-            NR_OK ||
-        pt->gather(pt->ctx, p->gathered, counts, displs) != 0) {
-        /* a failed read, or a transport that reports failure instead of
-         * aborting: the loop's divergence check stops training on the NaN */
+    /* a failed read or transport: NaN sums here, and the failed process's
+     * blocks NaN on the others, so the loop's divergence check stops every
+     * process at the same epoch */
+    if (gather_blocks(p->part, d, r0, r1, dd, p->threads, pass_block, &c, p->gathered, p->counts,
+                      &ignored) != NR_OK) {
         for (size_t j = 0; j < dd; j++) out[j] = NAN;
         return;
     }

@@ -21,18 +21,23 @@ static const void *row_ptr(const nr_data *d, size_t i) {
     return (const char *)d->values + i * (d->features + 1) * nr_dtype_size(d->dtype);
 }
 
+void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                   const double *w, double b, double *o) {
+    if (p->pf32 && d->dtype == NR_F32)
+        p->pf32(rows, n, d->features, w, b, p->param, o);
+    else if (p->pf64 && d->dtype == NR_F64)
+        p->pf64(rows, n, d->features, w, b, p->param, o);
+    else if (d->dtype == NR_F32)
+        p->f32(rows, n, d->features, w, b, o);
+    else
+        p->f64(rows, n, d->features, w, b, o);
+}
+
 /* The kernel over the block of rows starting at lo (at most BLOCK, not past r1). */
 static void block_sums(const nr_passer *p, const nr_data *d, size_t lo, size_t r1, const double *w,
                        double b, double *o) {
     const size_t hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-    if (p->pf32 && d->dtype == NR_F32)
-        p->pf32(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
-    else if (p->pf64 && d->dtype == NR_F64)
-        p->pf64(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
-    else if (d->dtype == NR_F32)
-        p->f32(row_ptr(d, lo), hi - lo, d->features, w, b, o);
-    else
-        p->f64(row_ptr(d, lo), hi - lo, d->features, w, b, o);
+    nr_pass_block(p, d, row_ptr(d, lo), hi - lo, w, b, o);
 }
 
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,

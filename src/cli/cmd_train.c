@@ -67,8 +67,8 @@ static void train_usage(FILE *f) {
         "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
         "  --stream           read the rows in small chunks (each thread its own, about\n"
         "                     256 KiB) instead of mapping the file: bounded memory, same\n"
-        "                     bits; .npy files or 'part-*.npy' shards; batch, minibatch,\n"
-        "                     ols, batch --exact\n"
+        "                     bits; .npy files or 'part-*.npy' shards; every algorithm\n"
+        "                     but sgd and --shuffle samples\n"
         "  --checkpoint FILE  write the whole training state to FILE, atomically, every\n"
         "                     --checkpoint-every K epochs, K >= 1 (10)\n"
         "  --resume FILE      continue from a checkpoint made with the same options and\n"
@@ -407,7 +407,9 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
     if (s == NR_ERR_INPUT && o->resume && !strncmp(err->msg, o->resume, strlen(o->resume)))
         return cli_fail(s, err);
     if (s == NR_ERR_INPUT) {
-        cli_error("%s: %s", path, err->msg);
+        char named[sizeof err->msg + 4096]; /* shards: which one holds the row */
+        cli_error("%s: %s", path,
+                  o->partition ? cli_shares_name_row(err->msg, named, sizeof named) : err->msg);
         return cli_exit_code(s);
     }
     /* ols has no learning rate: its overflow message says what to scale */

@@ -43,5 +43,9 @@ extern const cli_train_hooks *cli_train_hook;
 nr_status cli_shares_open(const char *pattern, const nr_load_opts *lo, int part, int parts,
                           bool stream, nr_partition *pt, const nr_data **d, nr_error *err);
 void cli_shares_close(void);
+/* A library message naming a row of the rows cli_shares_open holds
+ * ("row N: ...", N counted over every shard): with several shards, the
+ * same message naming the shard and its row too, in buf; else msg. */
+const char *cli_shares_name_row(const char *msg, char *buf, size_t len);
 
 #endif

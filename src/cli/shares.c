@@ -267,6 +267,19 @@ nr_status cli_shares_open(const char *pattern, const nr_load_opts *lo, int part,
     return s;
 }
 
+const char *cli_shares_name_row(const char *msg, char *buf, size_t len) {
+    unsigned long long row;
+    int at = 0;
+    if (g.nshards < 2 || sscanf(msg, "row %llu:%n", &row, &at) != 1 || at == 0 || row == 0 ||
+        row > g.rows)
+        return msg;
+    size_t i = 0, start = 0;
+    while (start + g.shards[i].rows < row) start += g.shards[i++].rows;
+    snprintf(buf, len, "row %llu (%s, its row %llu):%s", row, g.shards[i].path,
+             row - (unsigned long long)start, msg + at);
+    return buf;
+}
+
 void cli_shares_close(void) {
     if (g.map) munmap(g.map, g.map_len);
     free(g.owned);

@@ -151,8 +151,9 @@ static void usage(FILE *f) {
                "       neuron-mpi train --help | neuron-mpi --version\n\n"
                "Data-parallel `neuron train`: the rows of one .npy file, or of the files matching\n"
                "PATTERN in name order, are shared between the K processes; the weights are the\n"
-               "bits of `neuron train` on the same rows, for any K and --threads. batch,\n"
-               "minibatch (--shuffle batches|none), ols and batch --exact, identity activation.\n"
+               "bits of `neuron train` on the same rows, for any K and --threads: batch,\n"
+               "minibatch (--shuffle batches|none), ols, newton and batch --exact, every\n"
+               "activation and loss, --standardize; not sgd (sequential by definition).\n"
                "Rank 0 writes --model, --report and --history. bench-comm times what combining\n"
                "one pass costs: the gather of every block's sums against a plain allreduce.\n");
 }

@@ -79,28 +79,41 @@ nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error
     return NR_OK;
 }
 
-/* Two blocked passes, reduced in block order. A constant feature gets std 1
- * so that it simply stays unscaled. */
-nr_status nr_fit_standardization(const nr_data *d, size_t n, int threads, double *mean, double *std,
-                                 nr_error *err) {
-    const size_t f = d->features, cols = f + 1, nb = (n + NR_TRAIN_BLOCK - 1) / NR_TRAIN_BLOCK;
+/* Per block, the sums over its rows of x (stage 0), or of (x - mean)^2. */
+typedef struct {
+    const nr_data *d;
+    const double *mean;
+    double *part;
+    int stage;
+} std_ctx;
+
+static void std_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const std_ctx *c = ctx;
+    const size_t f = c->d->features, cols = f + 1;
+    double *o = c->part + k * f;
+    for (size_t j = 0; j < f; j++) o[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < f; j++) {
+            size_t at = i * cols + j;
+            double x = c->d->dtype == NR_F32 ? (double)((const float *)rows)[at]
+                                             : ((const double *)rows)[at];
+            o[j] += c->stage == 0 ? x : (x - c->mean[j]) * (x - c->mean[j]);
+        }
+}
+
+/* Two blocked passes, reduced in block order (shared rows: the blocks'
+ * sums gathered, the same bits). A constant feature gets std 1 so that it
+ * simply stays unscaled. */
+nr_status nr_fit_standardization(const nr_data *d, const nr_partition *pt, size_t n, int threads,
+                                 double *mean, double *std, nr_error *err) {
+    const size_t f = d->features, nb = (n + NR_TRAIN_BLOCK - 1) / NR_TRAIN_BLOCK;
     double *part = calloc(nb * f, sizeof *part);
     if (!part) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    for (int stage = 0; stage < 2; stage++) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-        for (size_t k = 0; k < nb; k++) {
-            double *o = part + k * f;
-            for (size_t j = 0; j < f; j++) o[j] = 0;
-            const size_t lo = k * NR_TRAIN_BLOCK,
-                         hi = lo + NR_TRAIN_BLOCK < n ? lo + NR_TRAIN_BLOCK : n;
-            for (size_t i = lo; i < hi; i++)
-                for (size_t j = 0; j < f; j++) {
-                    size_t at = i * cols + j;
-                    double x = d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
-                                                  : ((const double *)d->values)[at];
-                    o[j] += stage == 0 ? x : (x - mean[j]) * (x - mean[j]);
-                }
-        }
+    std_ctx c = {d, mean, part, 0};
+    nr_status s = NR_OK;
+    for (int stage = 0; stage < 2 && s == NR_OK; stage++) {
+        c.stage = stage;
+        if ((s = nr_blocks_all(pt, d, 0, n, f, threads, std_block, &c, part, err)) != NR_OK) break;
         for (size_t j = 0; j < f; j++) {
             double t = 0;
             for (size_t k = 0; k < nb; k++) t += part[k * f + j];
@@ -111,7 +124,7 @@ nr_status nr_fit_standardization(const nr_data *d, size_t n, int threads, double
         }
     }
     free(part);
-    return NR_OK;
+    return s;
 }
 
 /* ------------------------------------------------------------- options -- */
@@ -436,7 +449,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
         return nr_fail(err, NR_ERR_ARG, "val-split %g leaves no training rows", o->val_split);
     }
     /* class labels, on the held-out rows too: their loss needs them */
-    if (obj->labels01 && (s = nr_check_labels(d, d->rows, t.p.threads, err)) != NR_OK) {
+    if (obj->labels01 && (s = nr_check_labels(o->partition, d, t.p.threads, err)) != NR_OK) {
         nr_passer_free(&t.p);
         return s;
     }
@@ -459,7 +472,8 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
             s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
             goto out;
         }
-        if ((s = nr_fit_standardization(d, t.n_train, t.p.threads, t.mean, t.std, err)) != NR_OK)
+        if ((s = nr_fit_standardization(d, o->partition, t.n_train, t.p.threads, t.mean, t.std,
+                                        err)) != NR_OK)
             goto out;
     }
     /* starting point: the model's raw weights, in the training parameters */

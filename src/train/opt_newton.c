@@ -14,9 +14,10 @@
  * factorisation, so the units of the features do not decide what is
  * singular.
  *
- * Sums run over blocks of NR_TRAIN_BLOCK rows, the blocks of a fixed number
- * of chunks (a function of the data's shape only) in order, the chunks in
- * parallel and added in order: the same bits for any thread count.
+ * Sums run over blocks of NR_TRAIN_BLOCK rows, each block's from zero, the
+ * blocks computed in parallel and added in block order, as nr_pass does:
+ * the same bits for any thread count, and for rows shared between
+ * processes (the blocks' sums gathered in block order, partition.c).
  *
  * Linearly separable classes have no finite optimum of the logistic loss:
  * the weights would grow without bound. The first accepted iterate that
@@ -32,11 +33,15 @@
 
 enum { SUB = 256 };                    /* rows per Gram kernel call */
 enum { MAX_FEATURES = 1024 };          /* the (d+1)-square system's size */
-#define CHUNK_BUDGET ((size_t)1 << 23) /* doubles of Hessian partials at once */
+#define GROUP_BUDGET ((size_t)1 << 23) /* doubles of blocks' sums held at once */
 
 typedef struct {
-    size_t m, wp, per, chunks;
-    double *part;        /* chunks x per: gradient m, loss, wrong, Hessian m x m */
+    size_t m, wp, per, group;
+    double *part;    /* group x per: each block's gradient m, loss, wrong,
+                        Hessian's upper triangle (m (m + 1) / 2) */
+    double *sum;     /* per: the pass's sums, the blocks' added in order */
+    double *scratch; /* per thread: a sub-block scaled for the Gram kernel */
+    size_t scratch_per;
     double *g, *H, *dir; /* the accepted point's gradient and Hessian (trained
                             parameters), the Newton step from it */
     double *pv, pc;      /* the accepted point */
@@ -60,6 +65,7 @@ static void newton_finish(void *state) {
     newton *nw = state;
     if (!nw) return;
     free(nw->part);
+    free(nw->scratch);
     free(nw->g);
     free(nw);
 }
@@ -74,37 +80,53 @@ static nr_status newton_init(nr_trainer *t, void **state, nr_error *err) {
     const size_t m = t->f + 1, nb = (t->n_train + NR_TRAIN_BLOCK - 1) / NR_TRAIN_BLOCK;
     nw->m = m;
     nw->wp = (m + 3) / 4 * 4;
-    nw->per = m + 2 + m * m;
-    size_t c = CHUNK_BUDGET / (m * m);
-    c = c < 1 ? 1 : c > 16 ? 16 : c;
-    nw->chunks = c < nb ? c : nb;
-    nw->part = malloc(nw->chunks * nw->per * sizeof *nw->part);
+    nw->per = m + 2 + m * (m + 1) / 2;
+    /* blocks whose sums are held at once (one gather each when shared): a
+     * function of the data's shape only, so every process agrees */
+    size_t gr = GROUP_BUDGET / nw->per;
+    gr = gr < 1 ? 1 : gr;
+    nw->group = gr < nb ? gr : nb;
+    /* the Gram kernel reads up to 3 values past a row: 4 doubles of pad */
+    nw->scratch_per = SUB * m + 4 + m * nw->wp;
+    nw->part = malloc((nw->group * nw->per + nw->per) * sizeof *nw->part);
+    nw->scratch = malloc((size_t)t->p.threads * nw->scratch_per * sizeof *nw->scratch);
     nw->g = malloc((3 * m + m * m) * sizeof *nw->g);
-    if (!nw->part || !nw->g) return nr_fail(err, NR_ERR_NOMEM, "out of memory for newton");
+    if (!nw->part || !nw->scratch || !nw->g)
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory for newton");
+    nw->sum = nw->part + nw->group * nw->per;
     nw->dir = nw->g + m;
     nw->pv = nw->dir + m;
     nw->H = nw->pv + m;
     return NR_OK;
 }
 
-/* Sums over the blocks [b0, b1) of the training rows at the raw (w, b):
- * out[0..m) = sum r (x, 1), out[m] = sum of losses, out[m + 1] = rows on
- * the wrong side of (or on) the boundary, out[m + 2 ..] = the upper
- * triangle of sum h (x, 1)(x, 1)^T. */
-static void chunk_sums(const nr_trainer *t, const newton *nw, size_t b0, size_t b1, double *out,
-                       double *buf, double *G) {
+typedef struct {
+    const nr_trainer *t;
+    newton *nw;
+} block_ctx;
+
+/* Block k's sums over its n rows at the raw (w, b): out[0..m) = sum r (x, 1),
+ * out[m] = sum of losses, out[m + 1] = rows on the wrong side of (or on)
+ * the boundary, out[m + 2 ..] = the upper triangle of sum h (x, 1)(x, 1)^T,
+ * row by row. */
+static void newton_block(void *ctx, size_t k, const void *rows, size_t n) {
+    const block_ctx *c = ctx;
+    const nr_trainer *t = c->t;
+    const newton *nw = c->nw;
     const nr_data *d = t->d;
     const size_t f = t->f, m = nw->m, wp = nw->wp;
-    double *H = out + m + 2;
+    double *out = nw->part + k * nw->per, *H = out + m + 2;
+    double *buf = nw->scratch + (size_t)omp_get_thread_num() * nw->scratch_per;
+    double *G = buf + SUB * m + 4;
     memset(out, 0, nw->per * sizeof *out);
-    for (size_t lo = b0 * NR_TRAIN_BLOCK; lo < b1 * NR_TRAIN_BLOCK && lo < t->n_train; lo += SUB) {
-        const size_t hi = lo + SUB < t->n_train ? lo + SUB : t->n_train;
+    for (size_t lo = 0; lo < n; lo += SUB) {
+        const size_t hi = lo + SUB < n ? lo + SUB : n;
         for (size_t i = lo; i < hi; i++) {
-            const void *row = nr_row_at(d, i);
             double x[MAX_FEATURES + 1];
-            for (size_t j = 0; j <= f; j++)
-                x[j] =
-                    d->dtype == NR_F32 ? (double)((const float *)row)[j] : ((const double *)row)[j];
+            if (d->dtype == NR_F32)
+                for (size_t j = 0; j <= f; j++) x[j] = (double)((const float *)rows)[i * m + j];
+            else
+                for (size_t j = 0; j <= f; j++) x[j] = ((const double *)rows)[i * m + j];
             double z = t->b, l, r, h;
             for (size_t j = 0; j < f; j++) z += t->w[j] * x[j];
             t->obj->row(z, x[f], &l, &r, &h);
@@ -118,32 +140,28 @@ static void chunk_sums(const nr_trainer *t, const newton *nw, size_t b0, size_t 
             bu[f] = u;
         }
         t->p.k->gram_f64(buf, hi - lo, m, G);
+        size_t at = 0;
         for (size_t a = 0; a < m; a++)
-            for (size_t c = a; c < m; c++) H[a * m + c] += G[a * wp + c];
+            for (size_t b = a; b < m; b++) H[at++] += G[a * wp + b];
     }
 }
 
-/* One pass: the sums of every chunk, added in chunk order into part[0]. */
+/* One pass over the training rows: every block's sums, a group of blocks at
+ * a time, added in block order into nw->sum. */
 static nr_status newton_pass(nr_trainer *t, newton *nw, nr_error *err) {
-    const size_t nb = (t->n_train + NR_TRAIN_BLOCK - 1) / NR_TRAIN_BLOCK, C = nw->chunks;
-    int failed = 0;
+    const size_t n = t->n_train, nb = (n + NR_TRAIN_BLOCK - 1) / NR_TRAIN_BLOCK, per = nw->per;
     nr_trainer_raw(t);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(t->p.threads)
-    for (size_t c = 0; c < C; c++) {
-        /* the Gram kernel reads up to 3 values past a row: 4 doubles of pad */
-        double *buf = calloc(SUB * nw->m + 4 + nw->m * nw->wp, sizeof *buf);
-        if (!buf) {
-#pragma omp atomic write
-            failed = 1;
-            continue;
-        }
-        chunk_sums(t, nw, nb * c / C, nb * (c + 1) / C, nw->part + c * nw->per, buf,
-                   buf + SUB * nw->m + 4);
-        free(buf);
+    memset(nw->sum, 0, per * sizeof *nw->sum);
+    block_ctx c = {t, nw};
+    for (size_t g0 = 0; g0 < nb; g0 += nw->group) {
+        const size_t gn = nb - g0 < nw->group ? nb - g0 : nw->group, r0 = g0 * NR_TRAIN_BLOCK;
+        const size_t r1 = r0 + gn * NR_TRAIN_BLOCK < n ? r0 + gn * NR_TRAIN_BLOCK : n;
+        nr_status s = nr_blocks_all(t->p.part, t->d, r0, r1, per, t->p.threads, newton_block, &c,
+                                    nw->part, err);
+        if (s != NR_OK) return s;
+        for (size_t k = 0; k < gn; k++)
+            for (size_t j = 0; j < per; j++) nw->sum[j] += nw->part[k * per + j];
     }
-    if (failed) return nr_fail(err, NR_ERR_NOMEM, "out of memory for newton's pass");
-    for (size_t c = 1; c < C; c++)
-        for (size_t k = 0; k < nw->per; k++) nw->part[k] += nw->part[c * nw->per + k];
     return NR_OK;
 }
 
@@ -153,10 +171,11 @@ static nr_status newton_pass(nr_trainer *t, newton *nw, nr_error *err) {
  * db/dv_j = -m_j/s_j, db/dc = 1. */
 static void to_trained(const nr_trainer *t, newton *nw) {
     const size_t f = t->f, m = nw->m;
-    const double n = (double)t->n_train, *S = nw->part, *Hr = nw->part + m + 2;
+    const double n = (double)t->n_train, *S = nw->sum, *Hr = nw->sum + m + 2;
     double *g = nw->g, *H = nw->H;
+    size_t at = 0;
     for (size_t a = 0; a < m; a++)
-        for (size_t c = a; c < m; c++) H[a * m + c] = H[c * m + a] = Hr[a * m + c] / n;
+        for (size_t c = a; c < m; c++) H[a * m + c] = H[c * m + a] = Hr[at++] / n;
     for (size_t j = 0; j < m; j++) g[j] = t->obj->gscale * S[j] / n;
     if (!t->mean) return;
     for (size_t j = 0; j < f; j++) g[j] = (g[j] - t->mean[j] * g[f]) / t->std[j];
@@ -219,7 +238,7 @@ static nr_status newton_epoch(nr_trainer *t, void *state, int64_t e, double *los
     const size_t f = t->f, m = nw->m;
     nr_status s = newton_pass(t, nw, err);
     if (s != NR_OK) return s;
-    const double Ld = nw->part[m] / (double)t->n_train, wrong = nw->part[m + 1];
+    const double Ld = nw->sum[m] / (double)t->n_train, wrong = nw->sum[m + 1];
     /* the line search minimises the penalised objective */
     const double L = t->o->l2 > 0 ? Ld + nr_penalty_value(t) : Ld;
     /* Armijo: a sufficient decrease along the step, or the first point */

@@ -45,6 +45,12 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
 void nr_passer_free(nr_passer *p);
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out);
+/* One block's sums (f + 2 values into o) over its n rows at `rows` (laid
+ * out as `d` says): the kernel nr_pass calls for every block, the one
+ * place that knows the dtypes and the parameterised kernels, so that the
+ * blocks of shared rows (partition.c) are computed as one process does. */
+void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                   const double *w, double b, double *o);
 
 /* Data-parallel passes (partition.c): nr_passer_partition prepares `p` for
  * rows shared as `part` says; nr_pass then hands over to
@@ -66,6 +72,18 @@ typedef void (*nr_block_fn)(void *ctx, size_t k, const void *rows, size_t n);
 nr_status nr_partition_each_block(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1,
                                   size_t k0, size_t count, int threads, nr_block_fn fn, void *ctx,
                                   nr_error *err);
+/* Every block's `per` values of a pass over rows [r0, r1) of `d`, in block
+ * order at all + k per (k from 0): fn(ctx, k, rows, n) computes block k
+ * into the `all` it knows of (ctx). Without a partition (pt NULL) every
+ * block is computed here on `threads` threads; with one, this process's
+ * blocks (held or streamed), then gathered from the others. Every process
+ * must call it at the same point; all fail together. */
+nr_status nr_blocks_all(const nr_partition *pt, const nr_data *d, size_t r0, size_t r1, size_t per,
+                        int threads, nr_block_fn fn, void *ctx, double *all, nr_error *err);
+/* Check the targets of every row of `d` are class labels (objective.h),
+ * of rows shared as `pt` says (each process scans its own) or all held
+ * here (pt NULL): the message names the first offence's global row. */
+nr_status nr_check_labels(const nr_partition *pt, const nr_data *d, int threads, nr_error *err);
 /* Every process's status `s`: the first failure among them (a process
  * that did not fail gets a message naming the one that did), or NR_OK. */
 nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err);
@@ -214,8 +232,8 @@ extern const nr_optimizer nr_opt_batch, nr_opt_minibatch, nr_opt_sgd, nr_opt_ols
 double nr_now_seconds(void);
 
 /* Feature means and population standard deviations over rows [0, n) (a
- * constant feature gets std 1). */
-nr_status nr_fit_standardization(const nr_data *d, size_t n, int threads, double *mean, double *std,
-                                 nr_error *err);
+ * constant feature gets std 1), of rows shared as `pt` says (or NULL). */
+nr_status nr_fit_standardization(const nr_data *d, const nr_partition *pt, size_t n, int threads,
+                                 double *mean, double *std, nr_error *err);
 
 #endif

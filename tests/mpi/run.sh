@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # neuron-mpi against neuron: the same weight bits for 1, 2 and 3 ranks,
-# threads 1 and 2, one file and shards; faults (a bad shard, a missing one,
+# threads 1 and 2, one file and shards, every algorithm but sgd, the
+# classifiers, --standardize, streamed shares; bad labels and separable
+# classes end every rank with neuron train's line; faults (a bad shard, a missing one,
 # a rank killed with SIGKILL) end every rank within 10 s with one
 # `neuron: error:` line and a non-zero code. Run by scripts/test:
 #   tests/mpi/run.sh BUILD_DIR
@@ -60,6 +62,65 @@ same_bits "ols" --data d64.npy --algo ols
 same_bits "batch --exact" --data d64.npy --algo batch --exact --epochs 30 --val-split 0.2
 same_bits "early stopping" --data d64.npy --algo batch --epochs 500 --tol 1e-3 --patience 2
 
+# Huber's loss (a kernel with a parameter) and the step's options of the peers
+same_bits "huber f64, held-out rows" --data d64.npy --loss huber --delta 0.3 --epochs 8 \
+  --val-split 0.123
+same_bits "huber f32 minibatch" --data d32.npy --loss huber --algo minibatch --batch 5000 \
+  --epochs 3 --lr 0.3
+same_bits "momentum, step schedule, l1, l2, average" --data d64.npy --momentum 0.9 \
+  --lr-schedule step --lr-step 3 --l1 0.001 --l2 0.01 --average --epochs 8
+same_bits "backoff after divergence" --data d32.npy --lr 3 --on-divergence backoff --epochs 12
+
+# the classifiers: labels checked by every rank on its rows, then agreed
+"$N" gen --rows 30000 --features 3 --task classify --dtype f64 --out c64.npy --seed 3 >/dev/null
+"$N" gen --rows 30000 --features 2 --task classify --flip 0.1 --dist normal --out c32.npy \
+  --seed 4 >/dev/null
+python3 "$tools/edit_npy.py" c64.npy pm64.npy pm1-from=0 # labels -1/+1
+same_bits "sigmoid batch f64, held-out rows" --data c64.npy --activation sigmoid --epochs 10 \
+  --val-split 0.123
+same_bits "sigmoid minibatch f32 shuffled" --data c32.npy --activation sigmoid --algo minibatch \
+  --batch 3000 --epochs 3
+same_bits "step batch, labels -1/+1" --data pm64.npy --activation step --epochs 10
+same_bits "step minibatch f32 in order" --data c32.npy --activation step --algo minibatch \
+  --batch 10000 --shuffle none --epochs 3
+# newton: every block's gradient and Hessian gathered and added in block order
+same_bits "newton logistic f64" --data c64.npy --activation sigmoid --algo newton --epochs 30
+same_bits "newton logistic f32, l2, held-out rows" --data c32.npy --activation sigmoid \
+  --algo newton --epochs 30 --l2 0.05 --val-split 0.2
+same_bits "newton squared error" --data d64.npy --algo newton --epochs 5
+# --standardize: the means and scales from every block's sums, in block order
+same_bits "standardize batch, held-out rows" --data d64.npy --standardize --epochs 10 \
+  --val-split 0.2
+same_bits "standardize minibatch f32" --data d32.npy --standardize --algo minibatch --batch 7000 \
+  --epochs 3
+same_bits "standardize ols, l2" --data d64.npy --standardize --algo ols --l2 0.1
+same_bits "standardize newton, labels -1/+1" --data pm64.npy --standardize --activation sigmoid \
+  --algo newton --epochs 30
+# a checkpoint of a standardized classifier made by 2 ranks, resumed by 3,
+# ends with the bits of one process never stopped
+ck=(--data c64.npy --activation sigmoid --standardize --algo minibatch --batch 5000)
+"$N" train --quiet "${ck[@]}" --epochs 6 --model ref.json --history ref.csv >/dev/null
+rm -f ck.bin
+if mpi 2 --quiet "${ck[@]}" --epochs 4 --checkpoint ck.bin --checkpoint-every 2 >/dev/null &&
+  mpi 3 --quiet "${ck[@]}" --epochs 6 --resume ck.bin --model res.json --history res.csv \
+    >/dev/null && cmp -s ref.json res.json &&
+  cmp -s <(cut -d, -f1,2 ref.csv) <(cut -d, -f1,2 res.csv); then
+  pass
+else
+  fail "standardized sigmoid checkpointed on 2 ranks, resumed on 3: not neuron train's bits"
+fi
+# streamed shares (neuron train --stream against neuron-mpi --stream), and
+# streamed against mapped
+python3 "$tools/split_npy.py" c64.npy cpart 5000,12345
+same_bits "streamed shards: standardized newton" --stream --data 'cpart-*.npy' \
+  --standardize --activation sigmoid --algo newton --epochs 30
+same_bits "streamed: huber" --stream --data d64.npy --loss huber --epochs 5
+"$N" train --quiet --data c64.npy --standardize --activation sigmoid --algo newton --epochs 30 \
+  --model map.json >/dev/null
+"$N" train --quiet --stream --data c64.npy --standardize --activation sigmoid --algo newton \
+  --epochs 30 --model st.json >/dev/null
+cmp -s map.json st.json && pass || fail "newton --stream differs from the mapped run"
+
 # shards in name order are the rows of the file they were cut from
 "$N" train --quiet --data d64.npy --algo batch --epochs 10 --model ref.json >/dev/null
 for np in 1 2 3; do
@@ -79,7 +140,7 @@ one_error() { # name, expected code, text, then np and train's options
   timeout 20 mpirun --oversubscribe -np "$np" "$M" train --quiet "$@" >/dev/null 2>err.txt
   local rc=$? lines
   lines=$(grep -c '^neuron: error:' err.txt)
-  if [ "$rc" != "$code" ] || [ "$lines" != 1 ] || ! grep -q -- "$text" err.txt ||
+  if [ "$rc" != "$code" ] || [ "$lines" != 1 ] || ! grep -qF -- "$text" err.txt ||
      [ $((SECONDS - t0)) -gt 10 ]; then
     fail "$name: exit $rc (expected $code), $lines error lines, $((SECONDS - t0)) s:"
     head -5 err.txt
@@ -88,8 +149,35 @@ one_error() { # name, expected code, text, then np and train's options
   fi
 }
 
+# The line of neuron train on the same rows, then one_error with it
+same_error() { # name, np, then train's options
+  local name=$1 np=$2; shift 2
+  "$N" train --quiet "$@" >/dev/null 2>ref.err
+  local code=$?
+  one_error "$name" "$code" "$(grep '^neuron: error:' ref.err)" "$np" "$@"
+}
+
 one_error "sgd refused" 2 "sgd is sequential" 2 --data d64.npy --algo sgd
-one_error "standardize refused" 2 "standardize" 2 --data d64.npy --standardize
+one_error "shuffle samples refused" 2 "--shuffle samples gathers rows" 2 --data d64.npy \
+  --algo minibatch --shuffle samples
+# a bad label in rank 1's share (rows 8193 to 20480 of 3 ranks)
+python3 "$tools/edit_npy.py" c64.npy badlab.npy 20000,3=0.5
+one_error "a bad label on rank 1" 3 "badlab.npy: row 20001: target 0.5 is not a class label" 3 \
+  --data badlab.npy --activation sigmoid
+same_error "a bad label, as neuron train says it" 3 --data badlab.npy --activation step
+# 0/1 on rank 0's rows, -1/+1 from row 16385 on (ranks 1 and 2 of 3)
+python3 "$tools/edit_npy.py" c64.npy mixed.npy pm1-from=16384
+same_error "label encodings mixed across ranks" 3 --data mixed.npy --activation sigmoid
+same_error "label encodings mixed across ranks, 2 ranks" 2 --data mixed.npy --activation sigmoid \
+  --algo newton
+# in shards, the row is named over all of them, then in its shard
+mkdir blab && python3 "$tools/split_npy.py" badlab.npy blab/part 5000,12345
+one_error "a bad label in a shard" 3 \
+  "blab/part-*.npy: row 20001 (blab/part-002.npy, its row 2656): target 0.5 is not a class" 2 \
+  --data 'blab/part-*.npy' --activation sigmoid
+# separable classes: newton stops on every rank with neuron train's message
+"$N" gen --rows 30000 --features 2 --task classify --separable 0.05 --out sep.npy >/dev/null
+same_error "newton on separable classes" 3 --data sep.npy --activation sigmoid --algo newton
 one_error "csv refused" 3 "come from .npy files" 2 --data x.csv
 one_error "missing file" 3 "nothing.npy: cannot open" 3 --data nothing.npy
 mkdir miss && cp part-000.npy part-002.npy miss/ && ln -s /nonexistent miss/part-001.npy
