@@ -192,15 +192,12 @@ typedef struct {
     const nr_data *d;
     const double *w;
     double b;
+    size_t rows; /* of the pass: a short one is summed in sub-blocks */
 } pass_ctx;
 
 static void pass_block(void *ctx, size_t k, const void *rows, size_t n) {
     const pass_ctx *c = ctx;
-    double *o = c->p->gathered + k * c->p->dd;
-    if (c->d->dtype == NR_F32)
-        c->p->f32(rows, n, c->d->features, c->w, c->b, o);
-    else
-        c->p->f64(rows, n, c->d->features, c->w, c->b, o);
+    nr_pass_block(c->p, c->d, rows, n, c->rows, c->w, c->b, c->p->gathered + k * c->p->dd);
 }
 
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
@@ -210,7 +207,7 @@ void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, c
     int *counts = p->counts, *displs = p->counts + pt->parts;
     const size_t k0 = nr_partition_blocks(pt, r0, r1, dd, counts, displs);
     const size_t mine = (size_t)counts[pt->part] / dd;
-    pass_ctx c = {p, d, w, b};
+    pass_ctx c = {p, d, w, b, r1 - r0};
     nr_error ignored;
     if (nr_partition_each_block(pt, d, r0, r1, k0, mine, p->threads, pass_block, &c, &ignored) !=
             NR_OK ||
