@@ -22,7 +22,7 @@
 #include "train/train.h"
 
 enum { BLOCK = NR_TRAIN_BLOCK }; /* rows per block of a pass of more than BLOCK rows */
-enum { GROUP = 256 };            /* blocks whose partials are held at once */
+enum { GROUP = NR_PASS_GROUP };  /* blocks whose partials are held at once */
 
 static const void *row_ptr(const nr_data *d, size_t i) {
     return (const char *)d->values + i * (d->features + 1) * nr_dtype_size(d->dtype);

@@ -26,7 +26,7 @@
 
 #include "train/train.h"
 
-enum { GROUP = 256 }; /* blocks of a batch the passer's partials hold (trainer.c) */
+enum { GROUP = NR_PASS_GROUP }; /* blocks of a batch the passer's partials hold */
 
 /* ------------------------------------------------------------ barrier -- */
 
@@ -40,9 +40,11 @@ enum { SPIN_NS = 50000 };
 typedef struct {
     int count;
     atomic_int arrived;
-    atomic_int sleepers;             /* waiters past their spin */
-    _Alignas(64) atomic_uint gen;    /* generation: advanced by each release */
-    _Alignas(64) pthread_mutex_t mu; /* spinners read `gen` alone on its line */
+    atomic_int sleepers; /* waiters past their spin */
+    /* generation, advanced by each release: on a line of its own, which
+     * the spinners read without the arrivals' writes invalidating it */
+    _Alignas(64) atomic_uint gen;
+    _Alignas(64) pthread_mutex_t mu;
     pthread_cond_t cv;
 } barrier;
 
@@ -229,9 +231,16 @@ static void batch_done(void *ctx) {
     nr_trainer_raw(t); /* the weights the next batch's rows are summed at */
 }
 
-/* Thread `id` of `T`: blocks [id B / T, (id + 1) B / T) of each batch of B
- * blocks, contiguous rows; with --shuffle samples it first gathers the
- * rows of those blocks into their places in the shared buffer. */
+/* Thread `id` of `T`'s blocks [*k0, *k1) of a batch of `blocks` blocks:
+ * contiguous rows, shares within one block of each other. */
+static void share(int id, int T, size_t blocks, size_t *k0, size_t *k1) {
+    *k0 = (size_t)id * blocks / (size_t)T;
+    *k1 = (size_t)(id + 1) * blocks / (size_t)T;
+}
+
+/* Thread `id` of `T`: its share of each batch's blocks; with --shuffle
+ * samples it first gathers the rows of those blocks into their places in
+ * the shared buffer. */
 static void team_run(team *tm, int id, int T) {
     nr_trainer *t = tm->t;
     minibatch *mb = tm->mb;
@@ -243,8 +252,8 @@ static void team_run(team *tm, int id, int T) {
         size_t lo, hi;
         batch_rows(mb, o, n, k, &lo, &hi);
         const size_t m = hi - lo, blocks = nr_pass_blocks_of(m), S = nr_pass_block_rows(m);
-        const size_t k0 = (size_t)id * blocks / (size_t)T,
-                     k1 = (size_t)(id + 1) * blocks / (size_t)T;
+        size_t k0, k1;
+        share(id, T, blocks, &k0, &k1);
         double *part = t->p.partials + k0 * dd;
         if (samples && k1 > k0) {
             const size_t a = k0 * S, e = k1 * S < m ? k1 * S : m;
@@ -258,12 +267,11 @@ static void team_run(team *tm, int id, int T) {
             nr_pass_blocks(&t->p, t->d, lo, hi, k0, k1, t->w, t->b, part);
         }
         if (!samples && k + 1 < nb) {
-            size_t nlo, nhi;
+            size_t nlo, nhi, a, e;
             batch_rows(mb, o, n, k + 1, &nlo, &nhi);
-            const size_t nm = nhi - nlo, nblocks = nr_pass_blocks_of(nm),
-                         nS = nr_pass_block_rows(nm);
-            const size_t a = (size_t)id * nblocks / (size_t)T * nS,
-                         e = (size_t)(id + 1) * nblocks / (size_t)T * nS;
+            const size_t nm = nhi - nlo, nS = nr_pass_block_rows(nm);
+            share(id, T, nr_pass_blocks_of(nm), &a, &e);
+            a *= nS, e *= nS;
             if (a < nm) prefetch_rows(nr_row_at(t->d, nlo + a), (e < nm ? e : nm) - a, rowbytes);
         }
         batch_end end = {tm, m, blocks};

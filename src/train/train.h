@@ -21,6 +21,7 @@
  * NR_TRAIN_BLOCK grid (partition.c). */
 #define NR_TRAIN_BLOCK 4096
 #define NR_TRAIN_SUBBLOCK 512
+#define NR_PASS_GROUP 256 /* blocks whose sums a passer holds at once (p->partials) */
 
 /* Rows per block, and blocks, of a pass over m rows. */
 static inline size_t nr_pass_block_rows(size_t m) {
