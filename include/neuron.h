@@ -431,7 +431,7 @@ typedef struct {
     nr_activation activation; /* phi, and with it the loss (default identity) */
     int64_t epochs;           /* >= 1 (default 100) */
     double lr;                /* > 0 (default 0.1; the CLI uses 0.001 for sgd) */
-    size_t batch;             /* minibatch rows (default 4096) */
+    size_t batch;             /* minibatch rows (default 4096; see nr_train for threads) */
     int threads;              /* 0: OpenMP's default */
     uint64_t seed;            /* shuffles (default 42) */
     bool standardize;         /* train on (x - mean) / std of the training rows */
@@ -580,7 +580,12 @@ NR_API void nr_train_result_free(nr_train_result *r);
  * or the target whose sums of squares overflow a double (batch --exact likewise); its result does
  * not depend on `standardize`, which is recorded in the model all the same (without l2: with it,
  * the penalty is on the standardized weights). Bit-identical results for any thread count: rows are
- * reduced in fixed blocks, in a fixed order. `res` is always written: on success it owns the
+ * reduced in fixed blocks, in a fixed order: a pass over m rows (a full batch, a mini-batch, the
+ * held-out rows) is cut into blocks of 4096 rows when m > 4096, of 512 rows otherwise, each
+ * block's sums computed by one thread and the blocks' sums added in block order from zero, so a
+ * mini-batch of all n rows is exactly a full batch. minibatch spreads each batch's blocks over the
+ * threads (one parallel region per epoch, one barrier per batch): a batch of B <= 4096 rows uses
+ * up to ceil(B / 512) threads. `res` is always written: on success it owns the
  * history (free it with nr_train_result_free); on failure it holds no arrays
  * and `m` keeps the weights it came with. A stop asked by on_epoch is a
  * success. */

@@ -288,17 +288,18 @@ typedef struct {
     const nr_data *d;
     const double *w;
     double b;
+    size_t rows; /* of the pass: a short one is summed in sub-blocks */
 } pass_ctx;
 
 static void pass_block(void *ctx, size_t k, const void *rows, size_t n) {
     const pass_ctx *c = ctx;
-    nr_pass_block(c->p, c->d, rows, n, c->w, c->b, c->p->gathered + k * c->p->dd);
+    nr_pass_block(c->p, c->d, rows, n, c->rows, c->w, c->b, c->p->gathered + k * c->p->dd);
 }
 
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
                          double b, double *out) {
     const size_t dd = p->dd, nb = (r1 - r0 + BLOCK - 1) / BLOCK;
-    pass_ctx c = {p, d, w, b};
+    pass_ctx c = {p, d, w, b, r1 - r0};
     nr_error ignored;
     /* a failed read or transport: NaN sums here, and the failed process's
      * blocks NaN on the others, so the loop's divergence check stops every

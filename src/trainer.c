@@ -1,9 +1,16 @@
 /* The blocked pass: the objective's loss and gradient sums over rows, cut
- * into blocks of BLOCK rows, the same blocks for any thread count; threads
- * compute the blocks' partial sums with the kernels, and the partials are
- * added in block order. The weights are therefore the same bits for 1 or 64
- * threads, and a mini-batch of all n rows is exactly a full batch. The
- * optimizers and the loop that use it are in train/ (see train/train.h). */
+ * into blocks, the same blocks for any thread count; threads compute the
+ * blocks' partial sums with the kernels, and the partials are added in
+ * block order, starting from zero. The weights are therefore the same bits
+ * for 1 or 64 threads, and a mini-batch of all n rows is exactly a full
+ * batch. The block rule depends on the pass's length m alone: a pass of
+ * more than BLOCK (4096) rows is cut into blocks of BLOCK rows from its
+ * first row; a pass of at most BLOCK rows (a mini-batch, a small data set)
+ * into sub-blocks of NR_TRAIN_SUBBLOCK (512) rows, so that a default mini-batch can be
+ * shared by up to 8 threads (opt_minibatch.c). Large passes keep the
+ * coarser grid, which is also the grid that processes share rows on
+ * (partition.c). The optimizers and the loop that use it are in train/
+ * (see train/train.h). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,15 +21,15 @@
 #include "kernels.h"
 #include "train/train.h"
 
-enum { BLOCK = NR_TRAIN_BLOCK }; /* rows per block: the unit of determinism */
-enum { GROUP = 256 };            /* blocks whose partials are held at once */
+enum { BLOCK = NR_TRAIN_BLOCK }; /* rows per block of a pass of more than BLOCK rows */
+enum { GROUP = NR_PASS_GROUP };  /* blocks whose partials are held at once */
 
 static const void *row_ptr(const nr_data *d, size_t i) {
     return (const char *)d->values + i * (d->features + 1) * nr_dtype_size(d->dtype);
 }
 
-void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
-                   const double *w, double b, double *o) {
+void nr_block_kernel(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                     const double *w, double b, double *o) {
     if (p->pf32 && d->dtype == NR_F32)
         p->pf32(rows, n, d->features, w, b, p->param, o);
     else if (p->pf64 && d->dtype == NR_F64)
@@ -37,7 +44,35 @@ void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_
 static void block_sums(const nr_passer *p, const nr_data *d, size_t lo, size_t r1, const double *w,
                        double b, double *o) {
     const size_t hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-    nr_pass_block(p, d, row_ptr(d, lo), hi - lo, w, b, o);
+    nr_block_kernel(p, d, row_ptr(d, lo), hi - lo, w, b, o);
+}
+
+void nr_pass_blocks(const nr_passer *p, const nr_data *d, size_t r0, size_t r1, size_t k0,
+                    size_t k1, const double *w, double b, double *part) {
+    const size_t S = nr_pass_block_rows(r1 - r0);
+    for (size_t k = k0; k < k1; k++) {
+        const size_t lo = r0 + k * S;
+        block_sums(p, d, lo, lo + S < r1 ? lo + S : r1, w, b, part + (k - k0) * p->dd);
+    }
+}
+
+void nr_pass_add(const double *part, size_t nblocks, size_t dd, double *out) {
+    for (size_t j = 0; j < dd; j++) out[j] = 0.0;
+    for (size_t k = 0; k < nblocks; k++)
+        for (size_t j = 0; j < dd; j++) out[j] += part[k * dd + j];
+}
+
+void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                   size_t pass_rows, const double *w, double b, double *out) {
+    const nr_data v = {.rows = n, .features = d->features, .dtype = d->dtype, .values = rows};
+    if (pass_rows > BLOCK) {
+        block_sums(p, &v, 0, n, w, b, out);
+        return;
+    }
+    /* the pass is this one block, so no other thread uses the partials */
+    const size_t nb = nr_pass_blocks_of(n);
+    nr_pass_blocks(p, &v, 0, n, 0, nb, w, b, p->partials);
+    nr_pass_add(p->partials, nb, p->dd, out);
 }
 
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
@@ -46,20 +81,21 @@ void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double 
         nr_pass_partitioned(p, d, r0, r1, w, b, out);
         return;
     }
-    const size_t dd = p->dd;
+    const size_t dd = p->dd, nblocks = nr_pass_blocks_of(r1 - r0);
     for (size_t j = 0; j < dd; j++) out[j] = 0.0;
-    const size_t nblocks = (r1 - r0 + BLOCK - 1) / BLOCK;
     for (size_t g0 = 0; g0 < nblocks; g0 += GROUP) {
         const size_t gn = nblocks - g0 < GROUP ? nblocks - g0 : GROUP;
-        /* one block (a mini-batch of <= 4096 rows): no OpenMP region at all,
-         * whose set-up costs as much as a fifth of such a block's pass */
-        if (gn == 1) {
-            block_sums(p, d, r0 + g0 * BLOCK, r1, w, b, p->partials);
+        /* a pass of at most BLOCK rows (or one block left): no OpenMP region
+         * at all, whose set-up costs as much as a fifth of such a pass;
+         * minibatch shares its batches between threads without one */
+        if (gn == 1 || r1 - r0 <= BLOCK) {
+            nr_pass_blocks(p, d, r0, r1, g0, g0 + gn, w, b, p->partials);
         } else {
 #pragma omp parallel for schedule(static) num_threads(p->threads)
             for (size_t k = 0; k < gn; k++)
-                block_sums(p, d, r0 + (g0 + k) * BLOCK, r1, w, b, p->partials + k * dd);
+                nr_pass_blocks(p, d, r0, r1, g0 + k, g0 + k + 1, w, b, p->partials + k * dd);
         }
+        /* the groups only bound memory: one running sum in block order */
         for (size_t k = 0; k < gn; k++)
             for (size_t j = 0; j < dd; j++) out[j] += p->partials[k * dd + j];
     }

@@ -32,6 +32,8 @@ same() { # name, then train's options
 same "batch" --algo batch --epochs 4
 same "batch, held-out rows off the block grid" --algo batch --epochs 3 --val-split 0.0777
 same "minibatch" --algo minibatch --batch 30000 --epochs 2
+# batches of 512-row blocks: the threads' team mapped, one pass per batch streamed
+same "minibatch B=4096" --algo minibatch --batch 4096 --epochs 1
 same "batch --exact" --algo batch --exact --epochs 20
 # ols writes no history: compare the models only
 "$N" train --quiet --algo ols --data d.npy --model ref.json >/dev/null

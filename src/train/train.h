@@ -15,7 +15,21 @@
 #include "kernels.h"
 #include "objective.h"
 
-#define NR_TRAIN_BLOCK 4096 /* rows per block: the unit of determinism */
+/* The units of determinism (trainer.c): a pass over m rows is cut into
+ * blocks of NR_TRAIN_BLOCK rows when m > NR_TRAIN_BLOCK, else of
+ * NR_TRAIN_SUBBLOCK rows, from its first row. Processes share rows on the
+ * NR_TRAIN_BLOCK grid (partition.c). */
+#define NR_TRAIN_BLOCK 4096
+#define NR_TRAIN_SUBBLOCK 512
+#define NR_PASS_GROUP 256 /* blocks whose sums a passer holds at once (p->partials) */
+
+/* Rows per block, and blocks, of a pass over m rows. */
+static inline size_t nr_pass_block_rows(size_t m) {
+    return m > NR_TRAIN_BLOCK ? NR_TRAIN_BLOCK : NR_TRAIN_SUBBLOCK;
+}
+static inline size_t nr_pass_blocks_of(size_t m) {
+    return (m + nr_pass_block_rows(m) - 1) / nr_pass_block_rows(m);
+}
 
 static inline const void *nr_row_at(const nr_data *d, size_t i) {
     return (const char *)d->values + i * (d->features + 1) * nr_dtype_size(d->dtype);
@@ -46,11 +60,27 @@ void nr_passer_free(nr_passer *p);
 void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w, double b,
              double *out);
 /* One block's sums (f + 2 values into o) over its n rows at `rows` (laid
- * out as `d` says): the kernel nr_pass calls for every block, the one
+ * out as `d` says): the kernel call of every block of every pass, the one
  * place that knows the dtypes and the parameterised kernels, so that the
  * blocks of shared rows (partition.c) are computed as one process does. */
+void nr_block_kernel(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
+                     const double *w, double b, double *o);
+/* The parts of nr_pass, for callers that share a pass's blocks between
+ * threads themselves (minibatch) or processes (partition.c). Blocks
+ * [k0, k1) of the pass over rows [r0, r1) of `d`, block k's sums at
+ * part + (k - k0) * dd; safe to call from several threads at once on
+ * disjoint blocks. */
+void nr_pass_blocks(const nr_passer *p, const nr_data *d, size_t r0, size_t r1, size_t k0,
+                    size_t k1, const double *w, double b, double *part);
+/* out = the sums of `nblocks` blocks added in block order, starting from
+ * zero: what nr_pass returns. */
+void nr_pass_add(const double *part, size_t nblocks, size_t dd, double *out);
+/* The sums of one NR_TRAIN_BLOCK-grid block of n rows at `rows` (the
+ * data's layout) of a pass over pass_rows rows; a pass of at most
+ * NR_TRAIN_BLOCK rows is that one block, summed in its sub-blocks (in
+ * p->partials: the caller must not compute another block at the same time). */
 void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
-                   const double *w, double b, double *o);
+                   size_t pass_rows, const double *w, double b, double *out);
 
 /* Data-parallel passes (partition.c): nr_passer_partition prepares `p` for
  * rows shared as `part` says; nr_pass then hands over to

@@ -56,6 +56,10 @@ same_bits "batch f32" --data d32.npy --algo batch --epochs 15 --lr 0.3
 same_bits "batch, held-out rows off the block grid" --data d64.npy --algo batch --epochs 8 \
   --val-split 0.123
 same_bits "minibatch B=1000 shuffled" --data d64.npy --algo minibatch --batch 1000 --epochs 3
+# a batch of <= 4096 rows is summed in 512-row blocks: by the threads of
+# neuron train, by one thread of the rank holding its first row here
+same_bits "minibatch B=4096, 3000 held-out rows" --data d32.npy --algo minibatch --batch 4096 \
+  --val-split 0.1 --epochs 2
 same_bits "minibatch B=10000 in order" --data d32.npy --algo minibatch --batch 10000 \
   --shuffle none --epochs 4
 same_bits "ols" --data d64.npy --algo ols
