@@ -30,7 +30,7 @@ nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, do
                                nr_error *err) {
     *loss = nr_trainer_loss(t, 0, t->n_train);
     if (t->ext && t->ext->rich_sgd) return nr_ext_sgd_epoch(t, rows, e, err);
-    return t->obj->sgd_epoch(rows, t->lr, e, t->v, &t->c, err);
+    return t->obj->sgd_epoch(t->p.k, rows, t->lr, e, t->v, &t->c, err);
 }
 
 static nr_status sgd_epoch(nr_trainer *t, void *state, int64_t e, double *loss, const char **stop,
