@@ -238,3 +238,55 @@ Test(sgd_kernels, signed_zeros_and_subnormal_features_keep_their_bits) {
             cr_assert(same(b, br), "case %d d=%zu: b %a vs %a", c, d, b, br);
         }
 }
+
+Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
+    /* From 65536 training rows and 2 threads, the epoch's loss pass runs on
+     * a second thread beside the rule: the loss history and the model must
+     * be those of one thread, bit for bit (with a validation split, whose
+     * rows the rule does not walk). */
+    const size_t n = 80000, d = 5;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    float *g = malloc(n * (d + 1) * sizeof *g);
+    fill(v, g, n, d, PLAIN, 21);
+    nr_data data = {n, d, NR_F64, v};
+    nr_model ref;
+    nr_train_result rr;
+    const int threads[] = {1, 2, 3};
+    for (int k = 0; k < 3; k++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_SGD;
+        o.lr = 0.001;
+        o.epochs = 3;
+        o.val_split = 0.1;
+        o.threads = threads[k];
+        nr_model m;
+        nr_train_result r;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
+        cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_OK, "%s", err.msg);
+        if (k == 0) {
+            ref = m, rr = r;
+            continue;
+        }
+        cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && same(m.bias, ref.bias),
+                  "%d threads: another model", threads[k]);
+        cr_assert(!memcmp(r.loss, rr.loss, 3 * sizeof(double)), "%d threads: loss %a vs %a",
+                  threads[k], r.loss[0], rr.loss[0]);
+        cr_assert(!memcmp(r.val_history, rr.val_history, 3 * sizeof(double)));
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    /* the loss is the mean squared residual at the start of each epoch:
+     * epoch 1 starts from zero weights, so it is the mean of y^2 (72000
+     * positive terms summed in two orders: each within 72000 * 2^-53 of the
+     * exact sum, relatively) */
+    double l0 = 0;
+    for (size_t i = 0; i < 72000; i++) l0 += v[i * (d + 1) + d] * v[i * (d + 1) + d];
+    cr_assert(fabs(rr.loss[0] - l0 / 72000) <= 2e-11 * (l0 / 72000), "%a vs %a", rr.loss[0],
+              l0 / 72000);
+    nr_model_free(&ref);
+    nr_train_result_free(&rr);
+    free(v);
+    free(g);
+}
