@@ -63,15 +63,35 @@ static inline __m256d load_x_f32(const float *x, size_t m) {
  * the shortcut's condition on f64 data. A float always meets it. */
 static inline __m256i x_outside_f64(__m256d x) {
     const __m256i a = _mm256_castpd_si256(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x));
-    const __m256i lo = _mm256_set1_epi64x(INT64_C(512) << 52);        /* 2^-511 */
-    const __m256i hi = _mm256_set1_epi64x((INT64_C(1535) << 52) - 1); /* below 2^512 */
-    const __m256i tiny =
-        _mm256_and_si256(_mm256_cmpgt_epi64(lo, a), _mm256_cmpgt_epi64(a, _mm256_setzero_si256()));
-    return _mm256_or_si256(tiny, _mm256_cmpgt_epi64(a, hi));
+    const __m256i below = _mm256_set1_epi64x((INT64_C(512) << 52) - 1);     /* below 2^-511 */
+    const __m256i below_hi = _mm256_set1_epi64x((INT64_C(1535) << 52) - 1); /* below 2^512 */
+    const __m256i tiny = _mm256_andnot_si256(_mm256_cmpgt_epi64(a, below),
+                                             _mm256_cmpgt_epi64(a, _mm256_setzero_si256()));
+    return _mm256_or_si256(tiny, _mm256_cmpgt_epi64(a, below_hi));
 }
 static inline __m256i x_outside_f32(__m256d x) {
     (void)x;
     return _mm256_setzero_si256();
+}
+
+/* The first row in [i, end) with a feature outside the shortcut's range, or
+ * end: checked a chunk of rows at a time ahead of the rule (the rows are then
+ * in L1 for it), which keeps the test's registers and uops off its loop. */
+enum { CHUNK = 128 };
+static __attribute__((noinline)) size_t clean_rows_f64(const double *v, size_t i, size_t end,
+                                                       size_t d) {
+    for (; i < end; i++) {
+        const double *row = v + i * (d + 1);
+        __m256i bad = _mm256_setzero_si256();
+        for (size_t j = 0; j < d; j += 4)
+            bad = _mm256_or_si256(bad, x_outside_f64(load_x_f64(row + j, d - j < 4 ? d - j : 4)));
+        if (!_mm256_testz_si256(bad, bad)) return i;
+    }
+    return end;
+}
+static inline size_t clean_rows_f32(const float *v, size_t i, size_t end, size_t d) {
+    (void)v, (void)i, (void)d;
+    return end;
 }
 
 /* Whether the residual (lane 0) is neither 0 nor in [2^-511, 2^511): a row
@@ -110,41 +130,53 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         __m256d wa[4], wb[4];                                                                      \
         _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
             load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                                  \
-        const __m256d lr2 = _mm256_set1_pd(lr * 2);                                                \
+        const double lr2s = lr * 2;                                                                \
         __m256d bv = _mm256_set1_pd(*b);                                                           \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            const T *row = v + i * (d + 1);                                                        \
-            __m256d xa[4], xb[4];                                                                  \
-            __m256i bad = _mm256_setzero_si256();                                                  \
-            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
-                const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                    \
-                bad = _mm256_or_si256(bad, x_outside_##SUF(x));                                    \
-                split(x, &xa[g], &xb[g]);                                                          \
+        for (size_t i = 0; i < n;) {                                                               \
+            const size_t end = n - i > CHUNK ? i + CHUNK : n;                                      \
+            const size_t clean = clean_rows_##SUF(v, i, end, d);                                   \
+            for (; i < clean; i++) {                                                               \
+                const T *row = v + i * (d + 1);                                                    \
+                __m256d pa, pb;                                                                    \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                           \
+                    __m256d xa, xb;                                                                \
+                    split(load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                 \
+                    pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa))                           \
+                           : _mm256_mul_pd(wa[g], xa);                                             \
+                    pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb))                           \
+                           : _mm256_mul_pd(wb[g], xb);                                             \
+                }                                                                                  \
+                const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */          \
+                const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                     \
+                const __m256d r =                                                                  \
+                    _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));         \
+                if (__builtin_expect(r_outside(r), 0)) break;                                      \
+                /* the features again, from memory (split anew, off the                            \
+                 * chain): kept in registers since the products, they                              \
+                 * would push the weights out of them from 12 features on */                       \
+                const T *again = row;                                                              \
+                const double *lp = &lr2s;                                                          \
+                __asm__("" : "+r"(again), "+r"(lp));                                               \
+                const __m256d lr2 = _mm256_broadcast_sd(lp);                                       \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                           \
+                    __m256d xa, xb;                                                                \
+                    split(load_x_##SUF(again + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);               \
+                    wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xa)));        \
+                    wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xb)));        \
+                }                                                                                  \
+                bv = _mm256_sub_pd(bv, _mm256_mul_pd(lr2, r));                                     \
             }                                                                                      \
-            __m256d pa = _mm256_mul_pd(wa[0], xa[0]), pb = _mm256_mul_pd(wb[0], xb[0]);            \
-            _Pragma("GCC unroll 4") for (size_t g = 1; g < G; g++) {                               \
-                pa = _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa[g]));                               \
-                pb = _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb[g]));                               \
-            }                                                                                      \
-            const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
-            const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                         \
-            const __m256d r =                                                                      \
-                _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));             \
-            if (__builtin_expect(r_outside(r) | !_mm256_testz_si256(bad, bad), 0)) {               \
-                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
-                    store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                           \
-                *b = _mm256_cvtsd_f64(bv);                                                         \
-                if (nr_sgd_row_##SUF(row, d, lr, w, b)) return i;                                  \
-                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
-                    load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                          \
-                bv = _mm256_set1_pd(*b);                                                           \
-                continue;                                                                          \
-            }                                                                                      \
-            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
-                wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xa[g])));         \
-                wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xb[g])));         \
-            }                                                                                      \
-            bv = _mm256_sub_pd(bv, _mm256_mul_pd(lr2, r));                                         \
+            if (i == end) continue;                                                                \
+            /* row i is the reference's: its residual or a feature is out                          \
+             * of the shortcut's range */                                                          \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                 \
+                store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                               \
+            *b = _mm256_cvtsd_f64(bv);                                                             \
+            if (nr_sgd_row_##SUF(v + i * (d + 1), d, lr, w, b)) return i;                          \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                 \
+                load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                              \
+            bv = _mm256_set1_pd(*b);                                                               \
+            i++;                                                                                   \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
             store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                                   \
