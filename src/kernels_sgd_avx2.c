@@ -34,6 +34,7 @@
  * kernel's, whose chain has no combination step at all. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels.h"
@@ -59,24 +60,32 @@ static inline __m256d load_x_f32(const float *x, size_t m) {
     return _mm256_or_pd(_mm256_cvtps_pd(_mm_maskload_ps(x, k)), _mm256_loadu_pd(negpad + 4 - m));
 }
 
-/* Lanes whose x is neither 0 nor in [2^-511, 2^512) (NaN and Inf included):
- * the shortcut's condition on f64 data. A float always meets it. */
-static inline __m256i x_outside_f64(__m256d x) {
-    const __m256i a = _mm256_castpd_si256(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x));
-    const __m256i below = _mm256_set1_epi64x((INT64_C(512) << 52) - 1);     /* below 2^-511 */
-    const __m256i below_hi = _mm256_set1_epi64x((INT64_C(1535) << 52) - 1); /* below 2^512 */
-    const __m256i tiny = _mm256_andnot_si256(_mm256_cmpgt_epi64(a, below),
-                                             _mm256_cmpgt_epi64(a, _mm256_setzero_si256()));
-    return _mm256_or_si256(tiny, _mm256_cmpgt_epi64(a, below_hi));
+/* Lanes whose x is neither 0 nor in [2^-511, 2^512) (Inf included; NaN
+ * needs no test, its residual is NaN): the shortcut's condition on f64
+ * data, a float always meets it. The constants are read from memory, as
+ * operands of the instructions, through a pointer the caller hides from
+ * the compiler: held in registers they would push weights out of them. */
+static const uint64_t xrange[12] __attribute__((aligned(32))) = {
+    /* |x| mask, 2^-511, 2^512, 4 lanes each */
+    0x7fffffffffffffff,   0x7fffffffffffffff,   0x7fffffffffffffff,   0x7fffffffffffffff,
+    UINT64_C(512) << 52,  UINT64_C(512) << 52,  UINT64_C(512) << 52,  UINT64_C(512) << 52,
+    UINT64_C(1535) << 52, UINT64_C(1535) << 52, UINT64_C(1535) << 52, UINT64_C(1535) << 52};
+static inline __m256i x_outside_f64(__m256d x, const uint64_t *k) {
+    const __m256d a = _mm256_and_pd(x, _mm256_load_pd((const double *)k));
+    const __m256d tiny =
+        _mm256_and_pd(_mm256_cmp_pd(a, _mm256_load_pd((const double *)(k + 4)), _CMP_LT_OQ),
+                      _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_OQ));
+    const __m256d big = _mm256_cmp_pd(a, _mm256_load_pd((const double *)(k + 8)), _CMP_GE_OQ);
+    return _mm256_castpd_si256(_mm256_or_pd(tiny, big));
 }
-static inline __m256i x_outside_f32(__m256d x) {
-    (void)x;
+static inline __m256i x_outside_f32(__m256d x, const uint64_t *k) {
+    (void)x, (void)k;
     return _mm256_setzero_si256();
 }
 
 /* The first row in [i, end) with a feature outside the shortcut's range, or
- * end: checked a chunk of rows at a time ahead of the rule (the rows are then
- * in L1 for it), which keeps the test's registers and uops off its loop. */
+ * end: the test a chunk of rows ahead of the rule (the rows are then in L1
+ * for it), in a function of its own so that its registers are its own. */
 enum { CHUNK = 128 };
 static __attribute__((noinline)) size_t clean_rows_f64(const double *v, size_t i, size_t end,
                                                        size_t d) {
@@ -84,7 +93,8 @@ static __attribute__((noinline)) size_t clean_rows_f64(const double *v, size_t i
         const double *row = v + i * (d + 1);
         __m256i bad = _mm256_setzero_si256();
         for (size_t j = 0; j < d; j += 4)
-            bad = _mm256_or_si256(bad, x_outside_f64(load_x_f64(row + j, d - j < 4 ? d - j : 4)));
+            bad = _mm256_or_si256(
+                bad, x_outside_f64(load_x_f64(row + j, d - j < 4 ? d - j : 4), xrange));
         if (!_mm256_testz_si256(bad, bad)) return i;
     }
     return end;
@@ -132,15 +142,24 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
             load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                                  \
         const double lr2s = lr * 2;                                                                \
         __m256d bv = _mm256_set1_pd(*b);                                                           \
+        /* features out of the shortcut's range: tested in the loop, off                           \
+         * the chain, up to 12 features; from 13 on, where that would                              \
+         * push weights out of the registers, a chunk of rows ahead */                             \
+        const bool ahead = G > 3;                                                                  \
         for (size_t i = 0; i < n;) {                                                               \
             const size_t end = n - i > CHUNK ? i + CHUNK : n;                                      \
-            const size_t clean = clean_rows_##SUF(v, i, end, d);                                   \
+            const size_t clean = ahead ? clean_rows_##SUF(v, i, end, d) : end;                     \
             for (; i < clean; i++) {                                                               \
                 const T *row = v + i * (d + 1);                                                    \
+                const uint64_t *k = xrange;                                                        \
+                __asm__("" : "+r"(k));                                                             \
+                __m256i bad = _mm256_setzero_si256();                                              \
                 __m256d pa, pb;                                                                    \
                 _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                           \
                     __m256d xa, xb;                                                                \
-                    split(load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                 \
+                    const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                \
+                    if (!ahead) bad = _mm256_or_si256(bad, x_outside_##SUF(x, k));                 \
+                    split(x, &xa, &xb);                                                            \
                     pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa))                           \
                            : _mm256_mul_pd(wa[g], xa);                                             \
                     pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb))                           \
@@ -150,10 +169,11 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
                 const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                     \
                 const __m256d r =                                                                  \
                     _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));         \
-                if (__builtin_expect(r_outside(r), 0)) break;                                      \
+                if (__builtin_expect(r_outside(r) | !_mm256_testz_si256(bad, bad), 0)) break;      \
                 /* the features again, from memory (split anew, off the                            \
                  * chain): kept in registers since the products, they                              \
-                 * would push the weights out of them from 12 features on */                       \
+                 * would push the weights out of them from 12 features                             \
+                 * on; lr * 2 likewise */                                                          \
                 const T *again = row;                                                              \
                 const double *lp = &lr2s;                                                          \
                 __asm__("" : "+r"(again), "+r"(lp));                                               \
@@ -198,7 +218,7 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
             _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
                 const size_t m = g + 1 < G ? 4 : M;                                                \
                 const __m256d x = load_x_##SUF(row + 4 * g, m);                                    \
-                bad = _mm256_or_si256(bad, x_outside_##SUF(x));                                    \
+                bad = _mm256_or_si256(bad, x_outside_##SUF(x, xrange));                            \
                 const __m256d wx = _mm256_mul_pd(m == 4 ? _mm256_loadu_pd(w + 4 * g)               \
                                                         : _mm256_maskload_pd(w + 4 * g, lanes(m)), \
                                                  x);                                               \
