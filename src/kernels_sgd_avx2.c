@@ -26,7 +26,8 @@
  *   range (checked off the chain, with integer operations on r and a
  *   vector test of x) go to the reference's own step, nr_sgd_row_f64/f32, as
  *   do residuals whose square might overflow (|r| >= 2^511, or NaN). The
- *   bias, lr * (r * 2) == (2 lr) * r, needs no condition.
+ *   bias, lr * (r * 2) == (2 lr) * r, needs no condition. f64 rows of 13
+ *   to 16 features keep the doubling (see SHORTCUT_f64).
  *
  * Widths 3 to 16 have a loop each with the weights in registers; wider rows
  * keep them in memory (one group of four at a time, in the reference's lane
@@ -83,27 +84,6 @@ static inline __m256i x_outside_f32(__m256d x, const uint64_t *k) {
     return _mm256_setzero_si256();
 }
 
-/* The first row in [i, end) with a feature outside the shortcut's range, or
- * end: the test a chunk of rows ahead of the rule (the rows are then in L1
- * for it), in a function of its own so that its registers are its own. */
-enum { CHUNK = 128 };
-static __attribute__((noinline)) size_t clean_rows_f64(const double *v, size_t i, size_t end,
-                                                       size_t d) {
-    for (; i < end; i++) {
-        const double *row = v + i * (d + 1);
-        __m256i bad = _mm256_setzero_si256();
-        for (size_t j = 0; j < d; j += 4)
-            bad = _mm256_or_si256(
-                bad, x_outside_f64(load_x_f64(row + j, d - j < 4 ? d - j : 4), xrange));
-        if (!_mm256_testz_si256(bad, bad)) return i;
-    }
-    return end;
-}
-static inline size_t clean_rows_f32(const float *v, size_t i, size_t end, size_t d) {
-    (void)v, (void)i, (void)d;
-    return end;
-}
-
 /* Whether the residual (lane 0) is neither 0 nor in [2^-511, 2^511): a row
  * for the reference's step. */
 static inline int r_outside(__m256d r) {
@@ -111,6 +91,19 @@ static inline int r_outside(__m256d r) {
     const uint64_t a = u << 1, lo = UINT64_C(512) << 53, hi = UINT64_C(1534) << 53;
     return a != 0 && a - lo >= hi - lo;
 }
+/* Whether the residual's square might overflow: |r| >= 2^511, or NaN. */
+static inline int r_huge(__m256d r) {
+    const uint64_t u = (uint64_t)_mm_cvtsi128_si64(_mm_castpd_si128(_mm256_castpd256_pd128(r)));
+    return u << 1 >= UINT64_C(1534) << 53;
+}
+
+/* Whether rows of 4G features take the (2 lr) (r x) shortcut: its test of
+ * f64 features, held in registers in the loop, would push weights out of
+ * them at 13 to 16 features (G = 4): there the doubling stays on the
+ * chain, 3 cycles, cheaper than a weight stored and loaded every row or a
+ * pass of the test ahead of the rule. Floats need no test. */
+#define SHORTCUT_f64(G) ((G) < 4)
+#define SHORTCUT_f32(G) true
 
 /* (x0, x1, x2, x3) -> A = (x0, x2, x2, x0), B = (x1, x3, x3, x1). */
 static inline void split(__m256d x, __m256d *a, __m256d *b) {
@@ -140,63 +133,57 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         __m256d wa[4], wb[4];                                                                      \
         _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
             load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                                  \
-        const double lr2s = lr * 2;                                                                \
+        const bool shortcut = SHORTCUT_##SUF(G);                                                   \
+        const double step = shortcut ? lr * 2 : lr;                                                \
         __m256d bv = _mm256_set1_pd(*b);                                                           \
-        /* features out of the shortcut's range: tested in the loop, off                           \
-         * the chain, up to 12 features; from 13 on, where that would                              \
-         * push weights out of the registers, a chunk of rows ahead */                             \
-        const bool ahead = G > 3;                                                                  \
-        for (size_t i = 0; i < n;) {                                                               \
-            const size_t end = n - i > CHUNK ? i + CHUNK : n;                                      \
-            const size_t clean = ahead ? clean_rows_##SUF(v, i, end, d) : end;                     \
-            for (; i < clean; i++) {                                                               \
-                const T *row = v + i * (d + 1);                                                    \
-                const uint64_t *k = xrange;                                                        \
-                __asm__("" : "+r"(k));                                                             \
-                __m256i bad = _mm256_setzero_si256();                                              \
-                __m256d pa, pb;                                                                    \
-                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                           \
-                    __m256d xa, xb;                                                                \
-                    const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                \
-                    if (!ahead) bad = _mm256_or_si256(bad, x_outside_##SUF(x, k));                 \
-                    split(x, &xa, &xb);                                                            \
-                    pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa))                           \
-                           : _mm256_mul_pd(wa[g], xa);                                             \
-                    pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb))                           \
-                           : _mm256_mul_pd(wb[g], xb);                                             \
-                }                                                                                  \
-                const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */          \
-                const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                     \
-                const __m256d r =                                                                  \
-                    _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));         \
-                if (__builtin_expect(r_outside(r) | !_mm256_testz_si256(bad, bad), 0)) break;      \
-                /* the features again, from memory (split anew, off the                            \
-                 * chain): kept in registers since the products, they                              \
-                 * would push the weights out of them from 12 features                             \
-                 * on; lr * 2 likewise */                                                          \
-                const T *again = row;                                                              \
-                const double *lp = &lr2s;                                                          \
-                __asm__("" : "+r"(again), "+r"(lp));                                               \
-                const __m256d lr2 = _mm256_broadcast_sd(lp);                                       \
-                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                           \
-                    __m256d xa, xb;                                                                \
-                    split(load_x_##SUF(again + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);               \
-                    wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xa)));        \
-                    wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(lr2, _mm256_mul_pd(r, xb)));        \
-                }                                                                                  \
-                bv = _mm256_sub_pd(bv, _mm256_mul_pd(lr2, r));                                     \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = v + i * (d + 1);                                                        \
+            const uint64_t *k = xrange;                                                            \
+            __asm__("" : "+r"(k));                                                                 \
+            __m256i bad = _mm256_setzero_si256();                                                  \
+            __m256d pa, pb;                                                                        \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                    \
+                if (shortcut) bad = _mm256_or_si256(bad, x_outside_##SUF(x, k));                   \
+                split(x, &xa, &xb);                                                                \
+                pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa)) : _mm256_mul_pd(wa[g], xa);   \
+                pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb)) : _mm256_mul_pd(wb[g], xb);   \
             }                                                                                      \
-            if (i == end) continue;                                                                \
-            /* row i is the reference's: its residual or a feature is out                          \
-             * of the shortcut's range */                                                          \
-            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                 \
-                store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                               \
-            *b = _mm256_cvtsd_f64(bv);                                                             \
-            if (nr_sgd_row_##SUF(v + i * (d + 1), d, lr, w, b)) return i;                          \
-            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                 \
-                load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                              \
-            bv = _mm256_set1_pd(*b);                                                               \
-            i++;                                                                                   \
+            const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
+            const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                         \
+            const __m256d r =                                                                      \
+                _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));             \
+            if (__builtin_expect(                                                                  \
+                    (shortcut ? r_outside(r) : r_huge(r)) | !_mm256_testz_si256(bad, bad), 0)) {   \
+                /* the reference's row: the square might overflow, or r                            \
+                 * or a feature is out of the shortcut's range */                                  \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
+                    store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                           \
+                *b = _mm256_cvtsd_f64(bv);                                                         \
+                if (nr_sgd_row_##SUF(row, d, lr, w, b)) return i;                                  \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
+                    load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                          \
+                bv = _mm256_set1_pd(*b);                                                           \
+                continue;                                                                          \
+            }                                                                                      \
+            /* g = r * 2 (exact; r + r is the same double) where the                               \
+             * shortcut is off, else r against 2 lr */                                             \
+            const __m256d gr = shortcut ? r : _mm256_add_pd(r, r);                                 \
+            /* the features again, from memory (split anew, off the chain):                        \
+             * kept in registers since the products, they would push the                           \
+             * weights out of them from 12 features on; the step likewise */                       \
+            const T *again = row;                                                                  \
+            const double *sp = &step;                                                              \
+            __asm__("" : "+r"(again), "+r"(sp));                                                   \
+            const __m256d st = _mm256_broadcast_sd(sp);                                            \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                split(load_x_##SUF(again + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                   \
+                wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(st, _mm256_mul_pd(gr, xa)));            \
+                wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(st, _mm256_mul_pd(gr, xb)));            \
+            }                                                                                      \
+            bv = _mm256_sub_pd(bv, _mm256_mul_pd(st, gr));                                         \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
             store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                                   \
