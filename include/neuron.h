@@ -315,7 +315,9 @@ NR_API void nr_model_free(nr_model *m);
  * (d < 4) being -0.0, which adds nothing. So d = 1 is w0*x0 + b, the
  * tutorial's bits; d = 2 and 3 are left to right; from d = 5 on the order
  * differs from a left-to-right sum. Every kernel that runs this rule uses
- * this order; there is no FMA anywhere in it.
+ * this order; there is no FMA anywhere in it. This function is the scalar
+ * reference; nr_train's sgd runs the same rule on the kernels it chose
+ * (nr_train_opts.kernel), with the same bits.
  * `w` (d values) and `*b` are updated in place; `*loss` receives the loss
  * summed over the epoch. Rows of f32 data are widened to double first. The
  * square is libm's pow(|r|, 2), as CPython computes `r ** 2` (it differs from

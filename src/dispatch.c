@@ -15,6 +15,8 @@ static const nr_kernels scalar = {
     .huber_f32 = nr_huber_f32_scalar,
     .huber_f64 = nr_huber_f64_scalar,
     .gram_f64 = nr_gram_f64_scalar,
+    .sgd_f32 = nr_sgd_f32_scalar,
+    .sgd_f64 = nr_sgd_f64_scalar,
 };
 #if defined(__x86_64__) || defined(_M_X64)
 static const nr_kernels avx2 = {
@@ -28,6 +30,8 @@ static const nr_kernels avx2 = {
     .huber_f32 = nr_huber_f32_avx2,
     .huber_f64 = nr_huber_f64_avx2,
     .gram_f64 = nr_gram_f64_avx2,
+    .sgd_f32 = nr_sgd_f32_avx2,
+    .sgd_f64 = nr_sgd_f64_avx2,
 };
 
 static bool cpu_has_avx2_fma(void) {

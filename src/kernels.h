@@ -36,6 +36,18 @@ typedef void (*nr_gradp_f64_fn)(const double *x, size_t n, size_t d, const doubl
  * doubles. The least-squares statistics of exact.c, on centered rows. */
 typedef void (*nr_gram_fn)(const double *x, size_t n, size_t w, double *G);
 
+/* The per-sample rule of nr_sgd_epoch (include/neuron.h, doc/sgd-order.md)
+ * without the loss, over rows [0, n) of stride d + 1: w (d values) and *b
+ * updated in place, the same bits in every kernel. Returns n, or the first
+ * row whose squared residual overflows a double, with w and b as before that
+ * row. Rows a kernel's fast path cannot take exactly (a residual of 2^511
+ * or more, NaN, or outside the range of its shortcuts) go through
+ * nr_sgd_row_f64/f32, the reference's one-row step. */
+typedef size_t (*nr_sgd_f32_fn)(const float *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
+typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
+
 /* The other objectives' block sums have the same shape (objective.h): with
  * z = w.x_i + b and the labels y as 0/1 (y > 0 is 1, so -1/+1 labels work
  * too), r_i = phi(z) - y_i in out[j] = sum_i r_i x_ij and out[d] = sum_i r_i,
@@ -53,7 +65,21 @@ typedef struct {
     nr_gradp_f32_fn huber_f32;
     nr_gradp_f64_fn huber_f64;
     nr_gram_fn gram_f64;
+    nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
+    nr_sgd_f64_fn sgd_f64;
 } nr_kernels;
+
+/* The reference (src/reference.c): the scalar kernels of the per-sample
+ * rule, and its step for one row in full (non-zero, w and b untouched, where
+ * the square overflows). */
+size_t nr_sgd_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b);
+size_t nr_sgd_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b);
+int nr_sgd_row_f32(const float *row, size_t d, double lr, double *w, double *b);
+int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b);
+/* nr_sgd_epoch with kernel table k for the rows (the loss, when wanted, is
+ * always the reference's own loop). */
+nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
+                            double *loss, nr_error *err);
 
 void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
@@ -92,6 +118,8 @@ void nr_huber_f32_avx2(const float *x, size_t n, size_t d, const double *w, doub
                        double *out);
 void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double delta,
                        double *out);
+size_t nr_sgd_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
+size_t nr_sgd_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

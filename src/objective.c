@@ -23,10 +23,11 @@ static nr_grad_f64_fn squared_f64(const nr_kernels *k) {
     return k->grad_f64;
 }
 
-/* The tutorial's rule itself (reference.c), bit for bit. */
-static nr_status sgd_squared(const nr_data *d, double lr, int64_t epoch, double *w, double *b,
-                             nr_error *err) {
-    if (nr_sgd_epoch(d, lr, w, b, NULL, NULL) != NR_OK)
+/* The tutorial's rule itself (reference.c), bit for bit, on the table's
+ * kernels (the same bits in each). */
+static nr_status sgd_squared(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
+                             double *w, double *b, nr_error *err) {
+    if (nr_sgd_epoch_with(k, d, lr, w, b, NULL, NULL) != NR_OK)
         return nr_fail(err, NR_ERR_DIVERGED,
                        "epoch %lld: a squared residual overflowed a double (lr %g): "
                        "training diverged",
@@ -85,9 +86,9 @@ static inline double sgd_dot(const nr_data *d, size_t o, const double *w, size_t
 }
 
 #define SGD_CLASSIFIER(NAME, RESIDUAL)                                                             \
-    static nr_status NAME(const nr_data *d, double lr, int64_t epoch, double *w, double *b,        \
-                          nr_error *err) {                                                         \
-        (void)epoch, (void)err;                                                                    \
+    static nr_status NAME(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,         \
+                          double *w, double *b, nr_error *err) {                                   \
+        (void)k, (void)epoch, (void)err;                                                           \
         const size_t f = d->features, st = f + 1;                                                  \
         for (size_t i = 0; i < d->rows; i++) {                                                     \
             const size_t o = i * st;                                                               \

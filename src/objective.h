@@ -63,10 +63,11 @@ typedef struct nr_objective {
     /* Or the kernels of an objective with a parameter (Huber: NULL above). */
     nr_gradp_f32_fn (*kernelp_f32)(const nr_kernels *k);
     nr_gradp_f64_fn (*kernelp_f64)(const nr_kernels *k);
-    /* One epoch of the per-sample rule in data order (w, *b in place):
-     * NR_ERR_DIVERGED where it cannot go on (a message in err). */
-    nr_status (*sgd_epoch)(const nr_data *d, double lr, int64_t epoch, double *w, double *b,
-                           nr_error *err);
+    /* One epoch of the per-sample rule in data order (w, *b in place), on
+     * the kernels k where it has a kernel: NR_ERR_DIVERGED where it cannot
+     * go on (a message in err). */
+    nr_status (*sgd_epoch)(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
+                           double *w, double *b, nr_error *err);
 } nr_objective;
 
 /* Huber's loss for the identity (its delta is the passer's parameter; its

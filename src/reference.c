@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h"
 
 /* CPython evaluates `r ** 2` by calling libm's pow (Objects/floatobject.c,
  * float_pow), which is not always correctly rounded, whereas compilers fold
@@ -110,26 +111,27 @@ DOT4(double, dot4_f64)
         *b -= lr * g;                                                                              \
         return 0;                                                                                  \
     }                                                                                              \
-    static inline __attribute__((always_inline)) int NAME(                                         \
+    /* Returns n, or the row whose square overflows (w and b as before it). */                     \
+    static inline __attribute__((always_inline)) size_t NAME(                                      \
         const T *v, size_t n, const size_t k, double lr, double *w, double *b, double *acc) {      \
         double local[16], *wv = k <= 16 ? local : w, bb = *b;                                      \
         _Pragma("GCC unroll 16") for (size_t j = 0; k <= 16 && j < k; j++) local[j] = w[j];        \
-        int overflow = 0;                                                                          \
-        for (size_t i = 0; i < n; i++) {                                                           \
+        size_t i = 0;                                                                              \
+        for (; i < n; i++) {                                                                       \
             if (!acc && (i = NAME##_fast(v, i, n, k, lr, wv, &bb)) == n) break;                    \
-            if ((overflow = NAME##_careful(v + i * (k + 1), k, lr, wv, &bb, acc))) break;          \
+            if (NAME##_careful(v + i * (k + 1), k, lr, wv, &bb, acc)) break;                       \
         }                                                                                          \
         _Pragma("GCC unroll 16") for (size_t j = 0; k <= 16 && j < k; j++) w[j] = local[j];        \
         *b = bb;                                                                                   \
-        return overflow;                                                                           \
+        return i;                                                                                  \
     }
 
 /* Each width from 1 (the tutorial's shape) to 16 gets its loop with k fixed
  * at compile time; wider rows share one. */
 #define SGD_EPOCH(T, NAME, ROWS, DOT)                                                              \
     SGD_ROWS(T, ROWS, DOT)                                                                         \
-    static int NAME(const T *v, size_t n, size_t k, double lr, double *w, double *b,               \
-                    double *acc) {                                                                 \
+    static size_t NAME(const T *v, size_t n, size_t k, double lr, double *w, double *b,            \
+                       double *acc) {                                                              \
         switch (k) {                                                                               \
         case 1:                                                                                    \
             return ROWS(v, n, 1, lr, w, b, acc);                                                   \
@@ -170,18 +172,44 @@ DOT4(double, dot4_f64)
 SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32, dot4_f32)
 SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, dot4_f64)
 
-nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,
-                       nr_error *err) {
+/* The scalar kernels of the table (kernels.h) and the one-row step that the
+ * vector kernels hand their rare rows to: the rule above, so every kernel
+ * takes the same careful path. */
+size_t nr_sgd_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b) {
+    return sgd_epoch_f32(v, n, d, lr, w, b, NULL);
+}
+size_t nr_sgd_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b) {
+    return sgd_epoch_f64(v, n, d, lr, w, b, NULL);
+}
+int nr_sgd_row_f32(const float *row, size_t d, double lr, double *w, double *b) {
+    return sgd_rows_f32_careful(row, d, lr, w, b, NULL);
+}
+int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b) {
+    return sgd_rows_f64_careful(row, d, lr, w, b, NULL);
+}
+
+nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
+                            double *loss, nr_error *err) {
     double total = 0.0, *acc = loss ? &total : NULL;
-    const int overflow =
-        d->dtype == NR_F64
-            ? sgd_epoch_f64((const double *)d->values, d->rows, d->features, lr, w, b, acc)
-            : sgd_epoch_f32((const float *)d->values, d->rows, d->features, lr, w, b, acc);
+    const size_t n = d->rows, f = d->features;
+    size_t stop;
+    if (d->dtype == NR_F64) {
+        const double *v = d->values;
+        stop = acc ? sgd_epoch_f64(v, n, f, lr, w, b, acc) : k->sgd_f64(v, n, f, lr, w, b);
+    } else {
+        const float *v = d->values;
+        stop = acc ? sgd_epoch_f32(v, n, f, lr, w, b, acc) : k->sgd_f32(v, n, f, lr, w, b);
+    }
     if (loss) *loss = total;
-    if (overflow)
+    if (stop < n)
         return nr_fail(err, NR_ERR_DIVERGED,
                        "the squared error of a row overflowed a double (learning rate %g)", lr);
     return NR_OK;
+}
+
+nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,
+                       nr_error *err) {
+    return nr_sgd_epoch_with(nr_kernels_select(NR_KERNEL_SCALAR, NULL), d, lr, w, b, loss, err);
 }
 
 /* One epoch of the tutorial itself, x = 0, 1, ..., n-1: the same results

@@ -1,8 +1,8 @@
 /* Per-sample SGD: the objective's per-sample rule in data order (for the
  * squared error the tutorial's reference rule itself, reference.c), on raw
  * rows or on a standardized copy of them. The epoch's loss is the mean loss
- * at the weights the epoch starts from: one vectorised pass, cheap next to
- * the per-sample rule. */
+ * at the weights the epoch starts from: one vectorised pass over the rows,
+ * on a second thread beside the rule where there is one. */
 #include <stdlib.h>
 
 #include "train/train.h"
@@ -26,11 +26,37 @@ static nr_status sgd_init(nr_trainer *t, void **state, nr_error *err) {
     return nr_trainer_rows(t, &s->view, &s->owned, err);
 }
 
+/* Training rows from which the loss pass runs beside the per-sample rule:
+ * below, a parallel region costs more than it hides. */
+enum { SGD_OVERLAP_ROWS = 65536 };
+
 nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
                                nr_error *err) {
-    *loss = nr_trainer_loss(t, 0, t->n_train);
-    if (t->ext && t->ext->rich_sgd) return nr_ext_sgd_epoch(t, rows, e, err);
-    return t->obj->sgd_epoch(rows, t->lr, e, t->v, &t->c, err);
+    if (t->ext && t->ext->rich_sgd) {
+        *loss = nr_trainer_loss(t, 0, t->n_train);
+        return nr_ext_sgd_epoch(t, rows, e, err);
+    }
+    if (t->p.threads < 2 || t->p.part || t->n_train < SGD_OVERLAP_ROWS) {
+        *loss = nr_trainer_loss(t, 0, t->n_train);
+        return t->obj->sgd_epoch(t->p.k, rows, t->lr, e, t->v, &t->c, err);
+    }
+    /* The rule is one dependency chain on one core, and the loss pass, at
+     * the start parameters, reads every row again: with a second thread it
+     * runs beside the rule instead of before it. They share only the rows:
+     * the pass reads t->w, t->b (taken here), the rule writes t->v, t->c.
+     * The pass's sums are the same bits on any number of threads (its
+     * inner region runs on one thread here). */
+    nr_trainer_raw(t);
+    nr_status s = NR_OK;
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+        nr_pass(&t->p, t->d, 0, t->n_train, t->w, t->b, t->sums);
+#pragma omp section
+        s = t->obj->sgd_epoch(t->p.k, rows, t->lr, e, t->v, &t->c, err);
+    }
+    *loss = t->sums[t->f + 1] / (double)t->n_train;
+    return s;
 }
 
 static nr_status sgd_epoch(nr_trainer *t, void *state, int64_t e, double *loss, const char **stop,

@@ -1,0 +1,278 @@
+/* The per-sample rule of nr_sgd_epoch on AVX2 (compiled with -mavx2, called
+ * only when dispatch.c has seen the CPU has it), with the scalar
+ * reference's bits for every width (doc/sgd-order.md). No FMA: every
+ * operation is the reference's IEEE double operation, only the lanes differ.
+ *
+ * The cost of the rule is one dependency chain, row to row, through the
+ * weights: products, the partial sums' additions, their combination,
+ * + b, - y, then the update. Two things shorten it here:
+ *
+ * - The combination (p0 + p1) + (p2 + p3) without cross-lane moves. The
+ *   weights are held twice, as A = (w0, w2, w2, w0) and B = (w1, w3, w3, w1)
+ *   per group of four features (x split the same way off the chain), so
+ *   A.x + B.x is (p0 + p1, p2 + p3, p2 + p3, p0 + p1) and one in-lane swap
+ *   and addition give (p0 + p1) + (p2 + p3) in every lane (addition is
+ *   commutative, so the lanes that add in the other order hold the same
+ *   bits). The residual is then already broadcast for the update. Features
+ *   missing from the last group are loaded as -0.0 against weights of +0.0:
+ *   their products are -0.0, which adds nothing (x + -0.0 == x for every x),
+ *   as in the reference where they are never added.
+ *
+ * - The update lr * ((r * 2) * x) as (2 lr) * (r * x): doubling is exact, so
+ *   both are the one rounding of 2 lr r x, as long as r x is not subnormal
+ *   and 2 r x does not overflow, which holds when r and x are each 0 or in
+ *   [2^-511, 2^511) (x < 2^512 for f64; every finite float qualifies) and
+ *   2 lr is finite. That takes the doubling off the chain. Rows outside the
+ *   range (checked off the chain, with integer operations on r and a
+ *   vector test of x) go to the reference's own step, nr_sgd_row_f64/f32, as
+ *   do residuals whose square might overflow (|r| >= 2^511, or NaN). The
+ *   bias, lr * (r * 2) == (2 lr) * r, needs no condition. f64 rows of 13
+ *   to 16 features keep the doubling (see SHORTCUT_f64).
+ *
+ * Widths 3 to 16 have a loop each with the weights in registers; wider rows
+ * keep them in memory (one group of four at a time, in the reference's lane
+ * order, combined with a cross-lane add); 1 and 2 features are the scalar
+ * kernel's, whose chain has no combination step at all. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+/* The last group of a row has m of 4 features: lane masks and the -0.0 pads
+ * of the missing lanes are read at offset 4 - m. */
+static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+static const int32_t mask32[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+static const double negpad[8] = {0.0, 0.0, 0.0, 0.0, -0.0, -0.0, -0.0, -0.0};
+
+static inline __m256i lanes(size_t m) {
+    return _mm256_loadu_si256((const __m256i *)(mask64 + 4 - m));
+}
+
+/* Features j .. j + m - 1 of a row as doubles, missing lanes -0.0. */
+static inline __m256d load_x_f64(const double *x, size_t m) {
+    if (m == 4) return _mm256_loadu_pd(x);
+    return _mm256_or_pd(_mm256_maskload_pd(x, lanes(m)), _mm256_loadu_pd(negpad + 4 - m));
+}
+static inline __m256d load_x_f32(const float *x, size_t m) {
+    if (m == 4) return _mm256_cvtps_pd(_mm_loadu_ps(x));
+    const __m128i k = _mm_loadu_si128((const __m128i *)(mask32 + 4 - m));
+    return _mm256_or_pd(_mm256_cvtps_pd(_mm_maskload_ps(x, k)), _mm256_loadu_pd(negpad + 4 - m));
+}
+
+/* Lanes whose x is neither 0 nor in [2^-511, 2^512) (Inf included; NaN
+ * needs no test, its residual is NaN): the shortcut's condition on f64
+ * data, a float always meets it. The constants are read from memory, as
+ * operands of the instructions, through a pointer the caller hides from
+ * the compiler: held in registers they would push weights out of them. */
+static const uint64_t xrange[12] __attribute__((aligned(32))) = {
+    /* |x| mask, 2^-511, 2^512, 4 lanes each */
+    0x7fffffffffffffff,   0x7fffffffffffffff,   0x7fffffffffffffff,   0x7fffffffffffffff,
+    UINT64_C(512) << 52,  UINT64_C(512) << 52,  UINT64_C(512) << 52,  UINT64_C(512) << 52,
+    UINT64_C(1535) << 52, UINT64_C(1535) << 52, UINT64_C(1535) << 52, UINT64_C(1535) << 52};
+static inline __m256i x_outside_f64(__m256d x, const uint64_t *k) {
+    const __m256d a = _mm256_and_pd(x, _mm256_load_pd((const double *)k));
+    const __m256d tiny =
+        _mm256_and_pd(_mm256_cmp_pd(a, _mm256_load_pd((const double *)(k + 4)), _CMP_LT_OQ),
+                      _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_NEQ_OQ));
+    const __m256d big = _mm256_cmp_pd(a, _mm256_load_pd((const double *)(k + 8)), _CMP_GE_OQ);
+    return _mm256_castpd_si256(_mm256_or_pd(tiny, big));
+}
+static inline __m256i x_outside_f32(__m256d x, const uint64_t *k) {
+    (void)x, (void)k;
+    return _mm256_setzero_si256();
+}
+
+/* Whether the residual (lane 0) is neither 0 nor in [2^-511, 2^511): a row
+ * for the reference's step. */
+static inline int r_outside(__m256d r) {
+    const uint64_t u = (uint64_t)_mm_cvtsi128_si64(_mm_castpd_si128(_mm256_castpd256_pd128(r)));
+    const uint64_t a = u << 1, lo = UINT64_C(512) << 53, hi = UINT64_C(1534) << 53;
+    return a != 0 && a - lo >= hi - lo;
+}
+/* Whether the residual's square might overflow: |r| >= 2^511, or NaN. */
+static inline int r_huge(__m256d r) {
+    const uint64_t u = (uint64_t)_mm_cvtsi128_si64(_mm_castpd_si128(_mm256_castpd256_pd128(r)));
+    return u << 1 >= UINT64_C(1534) << 53;
+}
+
+/* Whether rows of 4G features take the (2 lr) (r x) shortcut: its test of
+ * f64 features, held in registers in the loop, would push weights out of
+ * them at 13 to 16 features (G = 4): there the doubling stays on the
+ * chain, 3 cycles, cheaper than a weight stored and loaded every row or a
+ * pass of the test ahead of the rule. Floats need no test. */
+#define SHORTCUT_f64(G) ((G) < 4)
+#define SHORTCUT_f32(G) true
+
+/* (x0, x1, x2, x3) -> A = (x0, x2, x2, x0), B = (x1, x3, x3, x1). */
+static inline void split(__m256d x, __m256d *a, __m256d *b) {
+    const __m256d s = _mm256_permute2f128_pd(x, x, 1);
+    *a = _mm256_unpacklo_pd(x, s);
+    *b = _mm256_unpackhi_pd(x, s);
+}
+
+/* Group g of the weights, m of its 4 present (the others +0.0), split. */
+static inline void load_w(const double *w, size_t m, __m256d *a, __m256d *b) {
+    split(m == 4 ? _mm256_loadu_pd(w) : _mm256_maskload_pd(w, lanes(m)), a, b);
+}
+static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
+    const __m256d v = _mm256_unpacklo_pd(a, b); /* (w0, w1, w2, w3) */
+    if (m == 4)
+        _mm256_storeu_pd(w, v);
+    else
+        _mm256_maskstore_pd(w, lanes(m), v);
+}
+
+#define SGD_AVX2(T, SUF)                                                                           \
+    /* d features, 3 <= d <= 16, a constant once inlined: 2 ceil(d/4)                              \
+     * registers of weights. */                                                                    \
+    static inline __attribute__((always_inline))                                                   \
+    size_t rows_##SUF(const T *v, size_t n, const size_t d, double lr, double *w, double *b) {     \
+        const size_t G = (d + 3) / 4, M = d - 4 * (G - 1);                                         \
+        __m256d wa[4], wb[4];                                                                      \
+        _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
+            load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                                  \
+        const bool shortcut = SHORTCUT_##SUF(G);                                                   \
+        const double step = shortcut ? lr * 2 : lr;                                                \
+        __m256d bv = _mm256_set1_pd(*b);                                                           \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = v + i * (d + 1);                                                        \
+            const uint64_t *k = xrange;                                                            \
+            __asm__("" : "+r"(k));                                                                 \
+            __m256i bad = _mm256_setzero_si256();                                                  \
+            __m256d pa, pb;                                                                        \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                    \
+                if (shortcut) bad = _mm256_or_si256(bad, x_outside_##SUF(x, k));                   \
+                split(x, &xa, &xb);                                                                \
+                pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa)) : _mm256_mul_pd(wa[g], xa);   \
+                pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb)) : _mm256_mul_pd(wb[g], xb);   \
+            }                                                                                      \
+            const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
+            const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                         \
+            const __m256d r =                                                                      \
+                _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));             \
+            if (__builtin_expect(                                                                  \
+                    (shortcut ? r_outside(r) : r_huge(r)) | !_mm256_testz_si256(bad, bad), 0)) {   \
+                /* the reference's row: the square might overflow, or r                            \
+                 * or a feature is out of the shortcut's range */                                  \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
+                    store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                           \
+                *b = _mm256_cvtsd_f64(bv);                                                         \
+                if (nr_sgd_row_##SUF(row, d, lr, w, b)) return i;                                  \
+                _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                             \
+                    load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                          \
+                bv = _mm256_set1_pd(*b);                                                           \
+                continue;                                                                          \
+            }                                                                                      \
+            /* g = r * 2 (exact; r + r is the same double) where the                               \
+             * shortcut is off, else r against 2 lr */                                             \
+            const __m256d gr = shortcut ? r : _mm256_add_pd(r, r);                                 \
+            /* the features again, from memory (split anew, off the chain):                        \
+             * kept in registers since the products, they would push the                           \
+             * weights out of them from 12 features on; the step likewise */                       \
+            const T *again = row;                                                                  \
+            const double *sp = &step;                                                              \
+            __asm__("" : "+r"(again), "+r"(sp));                                                   \
+            const __m256d st = _mm256_broadcast_sd(sp);                                            \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                split(load_x_##SUF(again + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                   \
+                wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(st, _mm256_mul_pd(gr, xa)));            \
+                wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(st, _mm256_mul_pd(gr, xb)));            \
+            }                                                                                      \
+            bv = _mm256_sub_pd(bv, _mm256_mul_pd(st, gr));                                         \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
+            store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                                   \
+        *b = _mm256_cvtsd_f64(bv);                                                                 \
+        return n;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    /* Any width, the weights in w: lane c of a group holds w_c x_c, the                           \
+     * partial sums p_c accumulate down the groups, then                                           \
+     * (p0 + p1, ., p2 + p3, .) and one cross-lane add. */                                         \
+    static size_t wide_##SUF(const T *v, size_t n, size_t d, double lr, double *w, double *b) {    \
+        const size_t G = (d + 3) / 4, M = d - 4 * (G - 1);                                         \
+        const __m256d lr2 = _mm256_set1_pd(lr * 2);                                                \
+        __m256d bv = _mm256_set1_pd(*b);                                                           \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = v + i * (d + 1);                                                        \
+            __m256i bad = _mm256_setzero_si256();                                                  \
+            __m256d p = _mm256_setzero_pd();                                                       \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                const size_t m = g + 1 < G ? 4 : M;                                                \
+                const __m256d x = load_x_##SUF(row + 4 * g, m);                                    \
+                bad = _mm256_or_si256(bad, x_outside_##SUF(x, xrange));                            \
+                const __m256d wx = _mm256_mul_pd(m == 4 ? _mm256_loadu_pd(w + 4 * g)               \
+                                                        : _mm256_maskload_pd(w + 4 * g, lanes(m)), \
+                                                 x);                                               \
+                p = g ? _mm256_add_pd(p, wx) : wx;                                                 \
+            }                                                                                      \
+            const __m256d s = _mm256_add_pd(p, _mm256_permute_pd(p, 5));                           \
+            const __m256d dot = _mm256_add_pd(s, _mm256_permute2f128_pd(s, s, 1));                 \
+            const __m256d r =                                                                      \
+                _mm256_sub_pd(_mm256_add_pd(dot, bv), _mm256_set1_pd((double)row[d]));             \
+            if (__builtin_expect(r_outside(r) | !_mm256_testz_si256(bad, bad), 0)) {               \
+                *b = _mm256_cvtsd_f64(bv);                                                         \
+                if (nr_sgd_row_##SUF(row, d, lr, w, b)) return i;                                  \
+                bv = _mm256_set1_pd(*b);                                                           \
+                continue;                                                                          \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                const size_t m = g + 1 < G ? 4 : M;                                                \
+                const __m256d x = load_x_##SUF(row + 4 * g, m);                                    \
+                const __m256d u = _mm256_mul_pd(lr2, _mm256_mul_pd(r, x));                         \
+                if (m == 4)                                                                        \
+                    _mm256_storeu_pd(w + 4 * g, _mm256_sub_pd(_mm256_loadu_pd(w + 4 * g), u));     \
+                else                                                                               \
+                    _mm256_maskstore_pd(                                                           \
+                        w + 4 * g, lanes(m),                                                       \
+                        _mm256_sub_pd(_mm256_maskload_pd(w + 4 * g, lanes(m)), u));                \
+            }                                                                                      \
+            bv = _mm256_sub_pd(bv, _mm256_mul_pd(lr2, r));                                         \
+        }                                                                                          \
+        *b = _mm256_cvtsd_f64(bv);                                                                 \
+        return n;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    size_t nr_sgd_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w, double *b) {  \
+        if (d < 3 || !isfinite(lr * 2)) return nr_sgd_##SUF##_scalar(v, n, d, lr, w, b);           \
+        switch (d) {                                                                               \
+        case 3:                                                                                    \
+            return rows_##SUF(v, n, 3, lr, w, b);                                                  \
+        case 4:                                                                                    \
+            return rows_##SUF(v, n, 4, lr, w, b);                                                  \
+        case 5:                                                                                    \
+            return rows_##SUF(v, n, 5, lr, w, b);                                                  \
+        case 6:                                                                                    \
+            return rows_##SUF(v, n, 6, lr, w, b);                                                  \
+        case 7:                                                                                    \
+            return rows_##SUF(v, n, 7, lr, w, b);                                                  \
+        case 8:                                                                                    \
+            return rows_##SUF(v, n, 8, lr, w, b);                                                  \
+        case 9:                                                                                    \
+            return rows_##SUF(v, n, 9, lr, w, b);                                                  \
+        case 10:                                                                                   \
+            return rows_##SUF(v, n, 10, lr, w, b);                                                 \
+        case 11:                                                                                   \
+            return rows_##SUF(v, n, 11, lr, w, b);                                                 \
+        case 12:                                                                                   \
+            return rows_##SUF(v, n, 12, lr, w, b);                                                 \
+        case 13:                                                                                   \
+            return rows_##SUF(v, n, 13, lr, w, b);                                                 \
+        case 14:                                                                                   \
+            return rows_##SUF(v, n, 14, lr, w, b);                                                 \
+        case 15:                                                                                   \
+            return rows_##SUF(v, n, 15, lr, w, b);                                                 \
+        case 16:                                                                                   \
+            return rows_##SUF(v, n, 16, lr, w, b);                                                 \
+        default:                                                                                   \
+            return wide_##SUF(v, n, d, lr, w, b);                                                  \
+        }                                                                                          \
+    }
+
+SGD_AVX2(double, f64)
+SGD_AVX2(float, f32)

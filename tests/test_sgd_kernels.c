@@ -1,0 +1,292 @@
+/* Every kernel of the per-sample rule gives the scalar reference's bits
+ * (src/reference.c, the ground truth): the same weights, bias and stopping
+ * row, compared bit for bit, for every width the kernels specialise (3-16),
+ * the generic loop and each tail of the groups of four, on f32 and f64 rows,
+ * including the rows a vector kernel must hand to the reference's step. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "neuron.h"
+
+static uint64_t next(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *s) { /* [-1, 1) */
+    return (double)(next(s) >> 11) * 0x1p-52 - 1.0;
+}
+
+enum family {
+    PLAIN, /* values in [-1, 1) and signed zeros: the fast path throughout */
+    EDGE,  /* subnormal and tiny features, huge targets whose squares still fit */
+    WILD,  /* huge features too: weights overflow to Inf and NaN */
+    FAMILIES
+};
+
+/* A value of a feature (or the target, `target`) of family f. f32 data get
+ * their float's value, so both types see the same kind of edge. */
+static double value(uint64_t *s, enum family f, bool target, bool f32) {
+    const unsigned pick = (unsigned)(next(s) % 100);
+    const double u = uniform(s);
+    if (pick < 4) return pick & 1 ? -0.0 : 0.0;
+    if (f == PLAIN) return u;
+    if (target) return pick < 7 ? 1.5 * 0x1p511 * (u < 0 ? -1 : 1) : u;
+    if (pick < 10) return f32 ? u * 0x1p-140 : u * 0x1p-1040; /* subnormal */
+    if (pick < 14) return u * 0x1p-515;                       /* below the shortcut's range */
+    if (f == WILD && pick < 16) return f32 ? u * 0x1p120 : u * 0x1p515;
+    return u;
+}
+
+static void fill(double *v, float *g, size_t n, size_t d, enum family f, uint64_t seed) {
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= d; j++) {
+            const size_t k = i * (d + 1) + j;
+            g[k] = (float)value(&s, f, j == d, true);
+            v[k] = value(&s, f, j == d, false);
+        }
+    /* the sample's first row with a residual whose square overflows: both
+     * stop on it */
+    if (f == WILD && n > 7) v[(n - 7) * (d + 1) + d] = 0x1p600;
+}
+
+static bool same(double a, double b) {
+    return !memcmp(&a, &b, sizeof a);
+}
+
+/* Three epochs of kernel table `k` against the reference from the same start
+ * state: same status each epoch, same bits of w and b after each. */
+static void check_against_reference(const nr_kernels *k, const nr_data *d, double lr,
+                                    const char *what) {
+    double w[40], wr[40], b = 0.25, br = 0.25;
+    for (size_t j = 0; j < d->features; j++) w[j] = wr[j] = j % 3 ? 0.0 : -0.0;
+    for (int e = 0; e < 3; e++) {
+        const nr_status s = nr_sgd_epoch_with(k, d, lr, w, &b, NULL, NULL);
+        const nr_status sr = nr_sgd_epoch(d, lr, wr, &br, NULL, NULL);
+        cr_assert_eq(s, sr, "%s d=%zu epoch %d: status %d, reference %d", what, d->features, e, s,
+                     sr);
+        for (size_t j = 0; j < d->features; j++)
+            cr_assert(same(w[j], wr[j]), "%s d=%zu epoch %d: w[%zu] %a, reference %a", what,
+                      d->features, e, j, w[j], wr[j]);
+        cr_assert(same(b, br), "%s d=%zu epoch %d: b %a, reference %a", what, d->features, e, b,
+                  br);
+        if (sr != NR_OK) break;
+    }
+}
+
+static const nr_kernels *avx2_or_skip(void) {
+    const nr_kernels *k = nr_kernels_select(NR_KERNEL_AVX2, NULL);
+    if (!k) cr_skip_test("this CPU has no AVX2");
+    return k;
+}
+
+Test(sgd_kernels, avx2_has_the_reference_bits_for_widths_1_to_40) {
+    const nr_kernels *k = avx2_or_skip();
+    const size_t n = 400;
+    for (size_t d = 1; d <= 40; d++) {
+        double *v = malloc(n * (d + 1) * sizeof *v);
+        float *g = malloc(n * (d + 1) * sizeof *g);
+        for (int f = 0; f < FAMILIES; f++) {
+            fill(v, g, n, d, (enum family)f, 1000 * d + (uint64_t)f);
+            const char *name[] = {"plain", "edge", "wild"};
+            char what[32];
+            for (int t = 0; t < 2; t++) {
+                snprintf(what, sizeof what, "%s %s", name[f], t ? "f32" : "f64");
+                nr_data data = {n, d, t ? NR_F32 : NR_F64, t ? (void *)g : (void *)v};
+                check_against_reference(k, &data, 0.01, what);
+            }
+        }
+        free(v);
+        free(g);
+    }
+}
+
+Test(sgd_kernels, the_wild_data_reach_the_careful_paths) {
+    /* The families above are only worth their name if the reference takes
+     * its careful step on them and, for WILD, stops on an overflow. */
+    const size_t n = 400, d = 8;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    float *g = malloc(n * (d + 1) * sizeof *g);
+    fill(v, g, n, d, WILD, 1000 * d + WILD);
+    nr_data data = {n, d, NR_F64, v};
+    double w[8] = {0}, b = 0.25;
+    cr_assert_eq(nr_sgd_epoch(&data, 0.01, w, &b, NULL, NULL), NR_ERR_DIVERGED);
+    fill(v, g, n, d, EDGE, 1000 * d + EDGE);
+    size_t huge = 0, subnormal = 0;
+    for (size_t i = 0; i < n * (d + 1); i++) {
+        huge += fabs(v[i]) >= 0x1p511;
+        subnormal += v[i] != 0 && fabs(v[i]) < 0x1p-1022;
+    }
+    cr_assert(huge > 5 && subnormal > 50, "%zu huge targets, %zu subnormal features", huge,
+              subnormal);
+    free(v);
+    free(g);
+}
+
+/* dot(w, x) in the documented order (doc/sgd-order.md), for the test's
+ * construction below only: partial sums over j = c (mod 4), -0.0 when
+ * empty, then (p0 + p1) + (p2 + p3). */
+static double dot4(const double *w, const double *x, size_t d) {
+    double p[4] = {-0.0, -0.0, -0.0, -0.0};
+    for (size_t j = 0; j < d; j++) p[j % 4] = j < 4 ? w[j] * x[j] : p[j % 4] + w[j] * x[j];
+    return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
+Test(sgd_kernels, tiny_residuals_take_the_reference_step) {
+    /* One row with b = -dot(w, x), so that the residual is exactly -y: with
+     * y ~ 2^-530 and x ~ 2^-495, r x is subnormal, where lr ((r 2) x) and
+     * (2 lr) (r x) round differently; a kernel must not take its shortcut
+     * there. Checked to be such rows: the shortcut's value differs in some
+     * of them. */
+    const nr_kernels *k = avx2_or_skip();
+    uint64_t s = 77;
+    int differ = 0;
+    for (size_t d = 1; d <= 24; d++)
+        for (int c = 0; c < 40; c++) {
+            double row[25], w[24], wr[24], w0[24];
+            for (size_t j = 0; j < d; j++) { /* zero weights show the update's every bit */
+                row[j] = (1.5 + uniform(&s) / 4) * 0x1p-495;
+                w[j] = wr[j] = w0[j] = j % 2 ? uniform(&s) : 0.0;
+            }
+            const double lr = 0.01 + uniform(&s) / 200;
+            row[d] = (1.5 + uniform(&s) / 4) * 0x1p-530;
+            double b = -dot4(w, row, d), br = b;
+            nr_data data = {1, d, NR_F64, row};
+            cr_assert_eq(nr_sgd_epoch_with(k, &data, lr, w, &b, NULL, NULL), NR_OK);
+            cr_assert_eq(nr_sgd_epoch(&data, lr, wr, &br, NULL, NULL), NR_OK);
+            for (size_t j = 0; j < d; j++) {
+                cr_assert(same(w[j], wr[j]), "d=%zu case %d w[%zu]: %a vs %a", d, c, j, w[j],
+                          wr[j]);
+                const double r = -row[d];
+                differ += !same(w0[j] - (2 * lr) * (r * row[j]), wr[j]);
+            }
+            cr_assert(same(b, br), "d=%zu case %d: b %a vs %a", d, c, b, br);
+        }
+    cr_assert(differ > 0, "no row where the shortcut would have been wrong");
+}
+
+Test(sgd_kernels, training_with_either_kernel_gives_the_same_model) {
+    /* nr_train's sgd goes through the kernel table: --kernel scalar and
+     * avx2 train the same bits (d = 8, f32 and f64, 4 epochs). */
+    avx2_or_skip();
+    const size_t n = 3000, d = 8;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    float *g = malloc(n * (d + 1) * sizeof *g);
+    fill(v, g, n, d, PLAIN, 5);
+    for (int t = 0; t < 2; t++) {
+        nr_data data = {n, d, t ? NR_F32 : NR_F64, t ? (void *)g : (void *)v};
+        nr_model m[2];
+        for (int kk = 0; kk < 2; kk++) {
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.algo = NR_ALGO_SGD;
+            o.lr = 0.001;
+            o.epochs = 4;
+            o.kernel = kk ? NR_KERNEL_AVX2 : NR_KERNEL_SCALAR;
+            nr_train_result r;
+            nr_error err = {{0}};
+            cr_assert_eq(nr_model_init(&m[kk], d, NULL), NR_OK);
+            cr_assert_eq(nr_train(&data, &o, &m[kk], &r, &err), NR_OK, "%s", err.msg);
+            cr_assert_str_eq(r.kernel, kk ? "avx2" : "scalar");
+            nr_train_result_free(&r);
+        }
+        cr_assert(!memcmp(m[0].weights, m[1].weights, d * sizeof(double)) &&
+                      same(m[0].bias, m[1].bias),
+                  "dtype %d: the kernels trained different models", t);
+        /* and the reference rule itself, epoch by epoch */
+        double w[8] = {0}, b = 0;
+        for (int e = 0; e < 4; e++) nr_sgd_epoch(&data, 0.001, w, &b, NULL, NULL);
+        cr_assert(!memcmp(w, m[1].weights, sizeof w) && same(b, m[1].bias));
+        nr_model_free(&m[0]);
+        nr_model_free(&m[1]);
+    }
+    free(v);
+    free(g);
+}
+
+Test(sgd_kernels, signed_zeros_and_subnormal_features_keep_their_bits) {
+    /* Zero weights show every bit of a step. (a) Products that are all -0.0
+     * with b = -0.0 and y = 0: the dot product is -0.0 only if the lanes of
+     * missing features add -0.0, and the sign reaches b. (b) Subnormal
+     * features with a residual near 1: r x is subnormal, so a kernel must
+     * not take its (2 lr) (r x) shortcut on such a row. */
+    const nr_kernels *k = avx2_or_skip();
+    uint64_t s = 99;
+    for (size_t d = 1; d <= 40; d++)
+        for (int c = 0; c < 2; c++) {
+            double row[41], w[40] = {0}, wr[40] = {0};
+            for (size_t j = 0; j < d; j++)
+                row[j] = c == 0  ? -(double)(j + 1)
+                         : j % 2 ? (1.5 + uniform(&s) / 4) * 0x1p-1040
+                                 : uniform(&s);
+            row[d] = c == 0 ? 0.0 : 0.5 + uniform(&s) / 4;
+            double b = c == 0 ? -0.0 : 0.25, br = b;
+            nr_data data = {1, d, NR_F64, row};
+            cr_assert_eq(nr_sgd_epoch_with(k, &data, 0.01, w, &b, NULL, NULL), NR_OK);
+            cr_assert_eq(nr_sgd_epoch(&data, 0.01, wr, &br, NULL, NULL), NR_OK);
+            for (size_t j = 0; j < d; j++)
+                cr_assert(same(w[j], wr[j]), "case %d d=%zu w[%zu]: %a vs %a", c, d, j, w[j],
+                          wr[j]);
+            cr_assert(same(b, br), "case %d d=%zu: b %a vs %a", c, d, b, br);
+        }
+}
+
+Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
+    /* From 65536 training rows and 2 threads, the epoch's loss pass runs on
+     * a second thread beside the rule: the loss history and the model must
+     * be those of one thread, bit for bit (with a validation split, whose
+     * rows the rule does not walk). */
+    const size_t n = 80000, d = 5;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    float *g = malloc(n * (d + 1) * sizeof *g);
+    fill(v, g, n, d, PLAIN, 21);
+    nr_data data = {n, d, NR_F64, v};
+    nr_model ref;
+    nr_train_result rr;
+    const int threads[] = {1, 2, 3};
+    for (int k = 0; k < 3; k++) {
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = NR_ALGO_SGD;
+        o.lr = 0.001;
+        o.epochs = 3;
+        o.val_split = 0.1;
+        o.threads = threads[k];
+        nr_model m;
+        nr_train_result r;
+        nr_error err = {{0}};
+        cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
+        cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_OK, "%s", err.msg);
+        if (k == 0) {
+            ref = m, rr = r;
+            continue;
+        }
+        cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && same(m.bias, ref.bias),
+                  "%d threads: another model", threads[k]);
+        cr_assert(!memcmp(r.loss, rr.loss, 3 * sizeof(double)), "%d threads: loss %a vs %a",
+                  threads[k], r.loss[0], rr.loss[0]);
+        cr_assert(!memcmp(r.val_history, rr.val_history, 3 * sizeof(double)));
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    /* the loss is the mean squared residual at the start of each epoch:
+     * epoch 1 starts from zero weights, so it is the mean of y^2 (72000
+     * positive terms summed in two orders: each within 72000 * 2^-53 of the
+     * exact sum, relatively) */
+    double l0 = 0;
+    for (size_t i = 0; i < 72000; i++) l0 += v[i * (d + 1) + d] * v[i * (d + 1) + d];
+    cr_assert(fabs(rr.loss[0] - l0 / 72000) <= 2e-11 * (l0 / 72000), "%a vs %a", rr.loss[0],
+              l0 / 72000);
+    nr_model_free(&ref);
+    nr_train_result_free(&rr);
+    free(v);
+    free(g);
+}
