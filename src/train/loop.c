@@ -280,11 +280,12 @@ static bool back_off(nr_trainer *t, nr_train_result *res, int64_t *e, const nr_e
     return true;
 }
 
-/* --resume: the checkpoint's parameters, history and bookkeeping. */
+/* --resume: the checkpoint's parameters, options' state, backoffs,
+ * history and bookkeeping. */
 static nr_status resume_from(nr_trainer *t, nr_train_result *res, size_t *cap, const double *fp,
                              nr_ckpt_loop *ck, nr_error *err) {
     nr_ckpt_history h;
-    nr_status s = nr_checkpoint_load(t, t->o->resume, fp, ck, &h, err);
+    nr_status s = nr_checkpoint_load(t, t->o->resume, fp, ck, res, &h, err);
     if (s == NR_OK && h.n) s = grow_history(res, h.val != NULL, cap, h.n, err);
     if (s == NR_OK) {
         memcpy(res->loss, h.loss, h.n * sizeof *h.loss);
@@ -333,6 +334,7 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         keep.loss = ck.keep_loss, keep.epoch = ck.keep_epoch;
     }
     const bool writes = o->checkpoint && (!o->partition || o->partition->part == 0);
+    const int64_t e0 = ck.epoch; /* a resumed run's speed counts its own epochs */
     const double t0 = nr_now_seconds();
     for (int64_t e = ck.epoch + 1; s == NR_OK && e <= o->epochs; e++) {
         const double te = nr_now_seconds();
@@ -369,7 +371,7 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         if (keep.cand) best_offer(&keep, n_val ? res->val_history[e - 1] : loss, e);
         const double el = nr_now_seconds() - t0;
         if (o->on_epoch && o->on_epoch(o->on_epoch_ctx, e, loss,
-                                       el > 0 ? (double)t->n_train * (double)e / el : 0)) {
+                                       el > 0 ? (double)t->n_train * (double)(e - e0) / el : 0)) {
             res->stop_reason = "interrupted";
             break;
         }
@@ -402,7 +404,8 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
     free(keep.cand);
     if (s == NR_OK)
         res->samples_per_second =
-            res->seconds > 0 ? (double)t->n_train * (double)res->epochs_run / res->seconds : 0;
+            res->seconds > 0 ? (double)t->n_train * (double)(res->epochs_run - e0) / res->seconds
+                             : 0;
     return s;
 }
 

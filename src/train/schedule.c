@@ -88,7 +88,7 @@ nr_status nr_ext_init(nr_trainer *t, nr_error *err) {
     if (o->average) x->avg = calloc(m, sizeof *x->avg);
     if (o->l1 > 0) x->q = calloc(f ? f : 1, sizeof *x->q);
     if (o->on_divergence == NR_DIVERGE_BACKOFF) {
-        x->snap[0] = malloc(2 * snap_len(f) * sizeof(double));
+        x->snap[0] = calloc(2 * snap_len(f), sizeof(double));
         if (x->snap[0]) x->snap[1] = x->snap[0] + snap_len(f);
     }
     x->snap_epoch[0] = x->snap_epoch[1] = -1;
@@ -179,6 +179,8 @@ static void snap_io(nr_trainer *t, double *s, bool save) {
                 memcpy(s + at, parts[k], lens[k] * sizeof *s);
             else
                 memcpy(parts[k], s + at, lens[k] * sizeof *s);
+        } else if (save) { /* a checkpoint holds no uninitialised bytes */
+            memset(s + at, 0, lens[k] * sizeof *s);
         }
         at += lens[k];
     }
@@ -201,6 +203,31 @@ bool nr_ext_restore(nr_trainer *t, int64_t e) {
     if (!x || !x->snap[0] || x->snap_epoch[e & 1] != e) return false;
     snap_io(t, x->snap[e & 1], false);
     return true;
+}
+
+/* The current state as a snapshot holds it, then backoff's two snapshots
+ * and their epochs: a run resumed between two epochs backs off as the
+ * one never stopped would. */
+size_t nr_ext_state_len(const nr_trainer *t) {
+    const nr_ext *x = t->ext;
+    if (!x) return 0;
+    return snap_len(t->f) + (x->snap[0] ? 2 * snap_len(t->f) + 2 : 0);
+}
+
+void nr_ext_state_io(nr_trainer *t, double *s, bool save) {
+    nr_ext *x = t->ext;
+    if (!x) return;
+    const size_t n = snap_len(t->f);
+    snap_io(t, s, save);
+    if (!x->snap[0]) return;
+    double *kept = s + n, *epochs = kept + 2 * n;
+    if (save) {
+        memcpy(kept, x->snap[0], 2 * n * sizeof *s);
+        epochs[0] = (double)x->snap_epoch[0], epochs[1] = (double)x->snap_epoch[1];
+    } else {
+        memcpy(x->snap[0], kept, 2 * n * sizeof *s);
+        x->snap_epoch[0] = (int64_t)epochs[0], x->snap_epoch[1] = (int64_t)epochs[1];
+    }
 }
 
 void nr_ext_finish(nr_trainer *t) {

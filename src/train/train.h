@@ -181,13 +181,14 @@ nr_status nr_checkpoint_check(const nr_train_opts *o, nr_error *err);
 /* The data's fingerprint: the objective's sums at the zero model over every
  * row (f + 2 doubles). */
 void nr_checkpoint_fingerprint(nr_trainer *t, double *out);
-nr_status nr_checkpoint_save(const nr_trainer *t, const char *path, const nr_train_result *res,
+nr_status nr_checkpoint_save(nr_trainer *t, const char *path, const nr_train_result *res,
                              const nr_ckpt_loop *l, const double *fp, nr_error *err);
 /* Read `path`, refusing it (NR_ERR_INPUT, naming what differs) unless it
- * was made with the same options on the same data; set t->v, t->c, *l and
- * *h (h->loss to free). */
-nr_status nr_checkpoint_load(const nr_trainer *t, const char *path, const double *fp,
-                             nr_ckpt_loop *l, nr_ckpt_history *h, nr_error *err);
+ * was made with the same options on the same data; set t->v, t->c, t->lr,
+ * the options' state (t->ext), *l, res's backoffs and *h (h->loss to
+ * free). */
+nr_status nr_checkpoint_load(nr_trainer *t, const char *path, const double *fp, nr_ckpt_loop *l,
+                             nr_train_result *res, nr_ckpt_history *h, nr_error *err);
 
 /* An optimizer: either epochs (init, epoch, finish) or a closed form
  * (solve). The loop knows nothing else of it. */
@@ -248,6 +249,12 @@ nr_status nr_ext_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, nr_err
  * epoch e (false when it was not kept). */
 void nr_ext_save(nr_trainer *t, int64_t e);
 bool nr_ext_restore(nr_trainer *t, int64_t e);
+/* Checkpoints: the options' state between two epochs as doubles (the
+ * momentum buffer, the average, the cumulative L1 penalty, the step count,
+ * backoff's snapshots), nr_ext_state_len of them (0 without t->ext); save
+ * writes them to `s`, else they are read from it. */
+size_t nr_ext_state_len(const nr_trainer *t);
+void nr_ext_state_io(nr_trainer *t, double *s, bool save);
 /* At the end of the run: the averaged parameters become the model. */
 void nr_ext_finish(nr_trainer *t);
 /* Options of section 8 an optimizer or objective cannot honour. */
