@@ -169,8 +169,8 @@ nr_status nr_checkpoint_load(const nr_trainer *t, const char *path, const double
     p += NOPT;
     if (p[0] != t->d->rows || p[1] != (uint64_t)t->d->dtype)
         BAD("%s: the checkpoint was made on %llu rows of %s, these data have %zu of %s", path,
-            (unsigned long long)p[0], p[1] == NR_F32 ? "f32" : "f64", t->d->rows,
-            t->d->dtype == NR_F32 ? "f32" : "f64");
+            (unsigned long long)p[0], nr_dtype_name((nr_dtype)p[1]), t->d->rows,
+            nr_dtype_name(t->d->dtype));
     const size_t val = p[2], keep = p[3];
     p += 4;
     if (nwords < NOPT + 4 + (f + 2) + (f + 1) + 6 + (keep ? f + 1 : 0) + 1)

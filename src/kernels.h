@@ -7,8 +7,9 @@
 #define NR_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "neuron.h"
+#include "internal.h"
 
 /* Over rows [0, n) of a row-major block (stride d + 1, target last), with
  * r_i = w.x_i + b - y_i computed in double:
@@ -36,6 +37,9 @@ typedef void (*nr_gradp_f64_fn)(const double *x, size_t n, size_t d, const doubl
  * doubles. The least-squares statistics of exact.c, on centered rows. */
 typedef void (*nr_gram_fn)(const double *x, size_t n, size_t w, double *G);
 
+/* n halves (IEEE binary16 bits) widened to floats, exactly. */
+typedef void (*nr_widen_f16_fn)(const uint16_t *h, size_t n, float *out);
+
 /* The other objectives' block sums have the same shape (objective.h): with
  * z = w.x_i + b and the labels y as 0/1 (y > 0 is 1, so -1/+1 labels work
  * too), r_i = phi(z) - y_i in out[j] = sum_i r_i x_ij and out[d] = sum_i r_i,
@@ -53,6 +57,9 @@ typedef struct {
     nr_gradp_f32_fn huber_f32;
     nr_gradp_f64_fn huber_f64;
     nr_gram_fn gram_f64;
+    /* f16 data: n halves widened exactly to floats; the trainer widens a
+     * block, then runs the objective's f32 kernel on it (trainer.c) */
+    nr_widen_f16_fn widen_f16;
 } nr_kernels;
 
 void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b, double *out);
@@ -90,6 +97,11 @@ void nr_huber_f32_avx2(const float *x, size_t n, size_t d, const double *w, doub
                        double *out);
 void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double delta,
                        double *out);
+#endif
+
+void nr_widen_f16_scalar(const uint16_t *h, size_t n, float *out);
+#if defined(__x86_64__) || defined(_M_X64)
+void nr_widen_f16_f16c(const uint16_t *h, size_t n, float *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

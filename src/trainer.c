@@ -21,11 +21,20 @@ static const void *row_ptr(const nr_data *d, size_t i) {
     return (const char *)d->values + i * (d->features + 1) * nr_dtype_size(d->dtype);
 }
 
-/* The kernel over the block of rows starting at lo (at most BLOCK, not past r1). */
+/* The kernel over the block of rows starting at lo (at most BLOCK, not past
+ * r1); `slot` is the calling thread's share of p->wide. f16 rows are widened
+ * to floats first (exact), so they take the f32 kernels' paths and bits. */
 static void block_sums(const nr_passer *p, const nr_data *d, size_t lo, size_t r1, const double *w,
-                       double b, double *o) {
+                       double b, double *o, int slot) {
     const size_t hi = lo + BLOCK < r1 ? lo + BLOCK : r1;
-    if (p->pf32 && d->dtype == NR_F32)
+    if (d->dtype == NR_F16) {
+        float *x = p->wide + (size_t)slot * p->wide_slot;
+        p->k->widen_f16((const uint16_t *)row_ptr(d, lo), (hi - lo) * (d->features + 1), x);
+        if (p->pf32)
+            p->pf32(x, hi - lo, d->features, w, b, p->param, o);
+        else
+            p->f32(x, hi - lo, d->features, w, b, o);
+    } else if (p->pf32 && d->dtype == NR_F32)
         p->pf32(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
     else if (p->pf64 && d->dtype == NR_F64)
         p->pf64(row_ptr(d, lo), hi - lo, d->features, w, b, p->param, o);
@@ -49,11 +58,12 @@ void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double 
         /* one block (a mini-batch of <= 4096 rows): no OpenMP region at all,
          * whose set-up costs as much as a fifth of such a block's pass */
         if (gn == 1) {
-            block_sums(p, d, r0 + g0 * BLOCK, r1, w, b, p->partials);
+            block_sums(p, d, r0 + g0 * BLOCK, r1, w, b, p->partials, 0);
         } else {
 #pragma omp parallel for schedule(static) num_threads(p->threads)
             for (size_t k = 0; k < gn; k++)
-                block_sums(p, d, r0 + (g0 + k) * BLOCK, r1, w, b, p->partials + k * dd);
+                block_sums(p, d, r0 + (g0 + k) * BLOCK, r1, w, b, p->partials + k * dd,
+                           omp_get_thread_num());
         }
         for (size_t k = 0; k < gn; k++)
             for (size_t j = 0; j < dd; j++) out[j] += p->partials[k * dd + j];
@@ -64,6 +74,7 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
                          nr_kernel_choice kc, int threads, nr_error *err) {
     p->partials = NULL;
     p->part = NULL, p->gathered = NULL, p->counts = NULL;
+    p->wide = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
     p->f32 = obj->kernel_f32 ? obj->kernel_f32(p->k) : NULL;
@@ -75,6 +86,17 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
     p->dd = d->features + 2;
     p->partials = malloc(GROUP * p->dd * sizeof(double));
     if (!p->partials) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    if (d->dtype == NR_F16) {
+        const size_t rows = d->rows < BLOCK ? d->rows : BLOCK;
+        size_t n;
+        if (__builtin_mul_overflow(rows, d->features + 1, &p->wide_slot) ||
+            __builtin_mul_overflow(p->wide_slot, (size_t)p->threads, &n) ||
+            !(p->wide = malloc(n * sizeof *p->wide))) {
+            free(p->partials), p->partials = NULL;
+            return nr_fail(err, NR_ERR_NOMEM, "out of memory for %d blocks of widened f16 rows",
+                           p->threads);
+        }
+    }
     return NR_OK;
 }
 
@@ -82,6 +104,8 @@ void nr_passer_free(nr_passer *p) {
     free(p->partials);
     free(p->gathered);
     free(p->counts);
+    free(p->wide);
+    p->wide = NULL;
     p->partials = p->gathered = NULL;
     p->counts = NULL;
 }
