@@ -332,7 +332,8 @@ NR_API void nr_model_free(nr_model *m);
  * differs from a left-to-right sum. Every kernel that runs this rule uses
  * this order; there is no FMA anywhere in it.
  * `w` (d values) and `*b` are updated in place; `*loss` receives the loss
- * summed over the epoch. Rows of f32 data are widened to double first. The
+ * summed over the epoch. Rows of f32 data are widened to double first; f16
+ * data are NR_ERR_ARG (nr_train widens them to an f32 copy for sgd). The
  * square is libm's pow(|r|, 2), as CPython computes `r ** 2` (it differs from
  * r*r in the last bit for about one residual in a thousand). Returns
  * NR_ERR_DIVERGED, with the sample's w and b not yet updated, where squaring

@@ -172,6 +172,10 @@ SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, dot4_f64)
 
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,
                        nr_error *err) {
+    if (d->dtype == NR_F16) /* the tutorial's rule reads floats or doubles */
+        return nr_fail(err, NR_ERR_ARG,
+                       "per-sample sgd reads f32 or f64 rows: widen f16 data to "
+                       "f32 first (nr_train does)");
     double total = 0.0, *acc = loss ? &total : NULL;
     const int overflow =
         d->dtype == NR_F64
