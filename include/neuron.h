@@ -181,7 +181,8 @@ NR_API void nr_dataset_free(nr_dataset *ds);
  * to a temporary file in the same folder, then renamed over `path`; nothing
  * is left behind on failure (NR_ERR_IO, e.g. a full disk; NR_ERR_ARG for
  * another extension). CSV gets the header x1,...,xD,y and numbers that read
- * back to the same bits; a view of 0 features and no target (rows values,
+ * back to the same bits (f16: each half as the shortest text of its float,
+ * which rounds back to the same half); a view of 0 features and no target (rows values,
  * as predictions are) is written as a 1-D .npy of shape (rows,) or a CSV of
  * one column. Not thread-safe (see the top of this header). */
 NR_API nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
@@ -221,7 +222,8 @@ NR_API const char *nr_mapped_file_at(const void *addr);
  *  - nr_gen_fill and nr_gen_write return NR_ERR_ARG when the parameters can
  *    give targets beyond the dtype's largest finite value; for NR_F16,
  *    whose range is small, the values themselves are checked instead and
- *    the first (row, column) that rounds beyond 65504 is named. */
+ *    the first (row, column) that rounds beyond 65504 is named (`out` is
+ *    then partly written; nr_gen_write leaves no file). */
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data (src/gen.c)                                               */
@@ -596,7 +598,11 @@ NR_API void nr_train_result_free(nr_train_result *r);
  * reduced in fixed blocks, in a fixed order. `res` is always written: on success it owns the
  * history (free it with nr_train_result_free); on failure it holds no arrays
  * and `m` keeps the weights it came with. A stop asked by on_epoch is a
- * success. */
+ * success. NR_F16 data give the bits of an f32 data set of the same
+ * (widened) values with every algorithm: batch and minibatch widen each
+ * block as they pass over it; the others train on a widened f32 copy made
+ * for the call (twice the f16 bytes, NR_ERR_NOMEM if it does not fit);
+ * rows shared between processes (`partition`) cannot be f16 (NR_ERR_ARG). */
 NR_API nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m,
                           nr_train_result *res, nr_error *err);
 

@@ -563,3 +563,21 @@ Test(f16, bench_runs_on_f16_data) {
     run_free(&r);
     free(npy), free(dir);
 }
+
+Test(f16, the_roof_reads_f16_as_16_bit_integers) {
+    /* the read sums the bit patterns in 16-bit lanes, wrapping: with one
+     * thread the checksum is their sum modulo 2^16, whatever the order,
+     * plain or AVX2; an f16 file read as floats or doubles would not give it */
+    enum { N = 10007 * 3 };
+    static uint16_t h[N];
+    uint32_t want = 0;
+    for (size_t i = 0; i < N; i++) h[i] = (uint16_t)(0x3c00 + i % 977), want += h[i];
+    const nr_data d = {.rows = N / 3, .features = 2, .dtype = NR_F16, .values = h};
+    const nr_kernel_choice ks[] = {NR_KERNEL_SCALAR, NR_KERNEL_AVX2};
+    for (int k = 0; k < 2; k++) {
+        if (!nr_kernel_name(ks[k], NULL)) continue;
+        double sum = -1;
+        cr_assert_eq(nr_data_sum(&d, ks[k], 1, &sum, NULL), NR_OK);
+        cr_assert(sum == (double)(want & 0xffff), "kernel %d: %g, want %u", k, sum, want & 0xffff);
+    }
+}
