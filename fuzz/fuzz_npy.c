@@ -23,11 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (off > size) abort();
     const char *path = fuzz_scratch_file("npy", data, size);
     if (!path) return 0;
-    nr_load_opts opts[3];
-    for (int k = 0; k < 3; k++) nr_load_defaults(&opts[k]);
+    nr_load_opts opts[4];
+    for (int k = 0; k < 4; k++) nr_load_defaults(&opts[k]);
     opts[1].convert = true, opts[1].dtype = NR_F32;
     opts[2].target = "0", opts[2].convert = true, opts[2].dtype = NR_F64;
-    for (int k = 0; k < 3; k++) {
+    opts[3].convert = true, opts[3].dtype = NR_F16;
+    for (int k = 0; k < 4; k++) {
         nr_dataset *ds = NULL;
         s = nr_dataset_load(path, &opts[k], &ds, &err);
         if (s == NR_OK) {

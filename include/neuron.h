@@ -92,12 +92,18 @@ NR_API const char *nr_status_str(nr_status s);
 /* Data                                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef enum { NR_F32 = 0, NR_F64 = 1 } nr_dtype;
+/* NR_F16 is IEEE 754 binary16 (NumPy's float16, '<f2'), held as uint16_t
+ * bit patterns: half the bytes of f32 for data that fit its 11 significant
+ * bits and its range (largest finite 65504). Every f16 value is exactly a
+ * float and a double, so the library widens it where it computes: training
+ * on f16 data gives the same bits as training on an f32 file of the widened
+ * values. */
+typedef enum { NR_F32 = 0, NR_F64 = 1, NR_F16 = 2 } nr_dtype;
 
 /* A read-only view of a data set: `rows` rows of `features` + 1 values, row
- * major, the target in the last column, each value a float (NR_F32) or a
- * double (NR_F64). Row i, feature j is values[i * (features + 1) + j]. The
- * view does not own `values`. */
+ * major, the target in the last column, each value a float (NR_F32), a
+ * double (NR_F64) or a half's bits (NR_F16, uint16_t). Row i, feature j is
+ * values[i * (features + 1) + j]. The view does not own `values`. */
 typedef struct {
     size_t rows;
     size_t features;
@@ -105,7 +111,7 @@ typedef struct {
     const void *values;
 } nr_data;
 
-/* Size in bytes of one value of the given dtype (4 or 8). */
+/* Size in bytes of one value of the given dtype (2, 4 or 8). */
 NR_API size_t nr_dtype_size(nr_dtype t);
 
 /* An owned data set: memory-mapped from a file or held in memory. */
@@ -132,12 +138,15 @@ NR_API void nr_load_defaults(nr_load_opts *o);
 
 /* Read `path` into a data set, choosing the reader by extension (.npy, or
  * text: .csv, .tsv, .txt; anything else is refused; doc/formats.md). A .npy
- * file in C order, little-endian <f4 or <f8, whose target is the last column
- * and whose dtype is kept, is
+ * file in C order, little-endian <f2, <f4 or <f8, whose target is the last
+ * column and whose dtype is kept, is
  * memory-mapped read-only and used in place: no copy, so loading costs no
  * memory beyond the page cache. Other layouts (Fortran order, big-endian,
  * another target column, a dtype conversion) and CSV files are converted
- * into an owned buffer. Every value is checked: NaN or Inf is refused.
+ * into an owned buffer. Every value is checked: NaN or Inf is refused, and
+ * so is a value that a conversion to NR_F16 would round beyond 65504 (the
+ * message names its row and column); conversions to NR_F16 round each
+ * value once, from the double read, to the nearest half (ties to even).
  * Failures return NR_ERR_INPUT, also for a target column the file does
  * not have (the file does not fit the request), with one line naming the
  * file and, where it can, the line or row and the column: "data.csv:17:
@@ -172,7 +181,8 @@ NR_API void nr_dataset_free(nr_dataset *ds);
  * to a temporary file in the same folder, then renamed over `path`; nothing
  * is left behind on failure (NR_ERR_IO, e.g. a full disk; NR_ERR_ARG for
  * another extension). CSV gets the header x1,...,xD,y and numbers that read
- * back to the same bits; a view of 0 features and no target (rows values,
+ * back to the same bits (f16: each half as the shortest text of its float,
+ * which rounds back to the same half); a view of 0 features and no target (rows values,
  * as predictions are) is written as a 1-D .npy of shape (rows,) or a CSV of
  * one column. Not thread-safe (see the top of this header). */
 NR_API nr_status nr_data_save(const nr_data *d, const char *path, nr_error *err);
@@ -210,7 +220,10 @@ NR_API const char *nr_mapped_file_at(const void *addr);
  *    when a prediction is not finite, and nr_eval when a metric overflows;
  *    nothing non-finite is returned as a result.
  *  - nr_gen_fill and nr_gen_write return NR_ERR_ARG when the parameters can
- *    give targets beyond the dtype's largest finite value. */
+ *    give targets beyond the dtype's largest finite value; for NR_F16,
+ *    whose range is small, the values themselves are checked instead and
+ *    the first (row, column) that rounds beyond 65504 is named (`out` is
+ *    then partly written; nr_gen_write leaves no file). */
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data (src/gen.c)                                               */
@@ -256,7 +269,11 @@ NR_API void nr_gen_defaults(nr_gen_opts *o);
  * at most 1000 times: the points are x's distribution conditioned on the
  * margin (NR_ERR_ARG naming the first such row if the margin is too wide to
  * be reached). Then each label is flipped with probability `flip`, decided
- * by a second uniform of the target's cell. Same bits for any thread count. */
+ * by a second uniform of the target's cell. Same bits for any thread count.
+ *
+ * NR_F16: each value is rounded once from its double to the nearest half
+ * (ties to even; never through a float, which would round twice), and y
+ * is computed from the stored x as for the other types. */
 NR_API nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err);
 
 /* Generate straight into `path` (.npy or .csv), atomically as nr_data_save
@@ -319,7 +336,8 @@ NR_API void nr_model_free(nr_model *m);
  * reference; nr_train's sgd runs the same rule on the kernels it chose
  * (nr_train_opts.kernel), with the same bits.
  * `w` (d values) and `*b` are updated in place; `*loss` receives the loss
- * summed over the epoch. Rows of f32 data are widened to double first. The
+ * summed over the epoch. Rows of f32 data are widened to double first; f16
+ * data are NR_ERR_ARG (nr_train widens them to an f32 copy for sgd). The
  * square is libm's pow(|r|, 2), as CPython computes `r ** 2` (it differs from
  * r*r in the last bit for about one residual in a thousand). Returns
  * NR_ERR_DIVERGED, with the sample's w and b not yet updated, where squaring
@@ -590,7 +608,11 @@ NR_API void nr_train_result_free(nr_train_result *r);
  * up to ceil(B / 512) threads. `res` is always written: on success it owns the
  * history (free it with nr_train_result_free); on failure it holds no arrays
  * and `m` keeps the weights it came with. A stop asked by on_epoch is a
- * success. */
+ * success. NR_F16 data give the bits of an f32 data set of the same
+ * (widened) values with every algorithm: batch and minibatch widen each
+ * block as they pass over it; the others train on a widened f32 copy made
+ * for the call (twice the f16 bytes, NR_ERR_NOMEM if it does not fit);
+ * rows shared between processes (`partition`) cannot be f16 (NR_ERR_ARG). */
 NR_API nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m,
                           nr_train_result *res, nr_error *err);
 
@@ -610,8 +632,10 @@ NR_API nr_status nr_loss_grad(const nr_data *d, const double *w, double b, nr_ke
  * several vector accumulators); `k` picks the plain C build or the AVX2 one.
  * The checksum is exact only for values whose partial sums are exactly
  * representable (small integers); otherwise it carries the float rounding
- * of the order above, which depends on the thread count. An epoch, which
- * must read the same bytes, cannot be faster than this. */
+ * of the order above, which depends on the thread count. f16 values are
+ * summed as their 16-bit patterns (integers, wrapping): the same bytes read
+ * at the same width, and *sum then a checksum rather than a sum of values.
+ * An epoch, which must read the same bytes, cannot be faster than this. */
 NR_API nr_status nr_data_sum(const nr_data *d, nr_kernel_choice k, int threads, double *sum,
                              nr_error *err);
 

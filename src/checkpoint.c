@@ -235,8 +235,8 @@ nr_status nr_checkpoint_load(nr_trainer *t, const char *path, const double *fp, 
     const uint64_t *p = w + NOPT;
     if (p[0] != t->d->rows || p[1] != (uint64_t)t->d->dtype)
         BAD("%s: the checkpoint was made on %llu rows of %s, these data have %zu of %s", path,
-            (unsigned long long)p[0], p[1] == NR_F32 ? "f32" : "f64", t->d->rows,
-            t->d->dtype == NR_F32 ? "f32" : "f64");
+            (unsigned long long)p[0], nr_dtype_name((nr_dtype)p[1]), t->d->rows,
+            nr_dtype_name(t->d->dtype));
     if (p[2] != f)
         BAD("%s: the checkpoint was made on %llu features, these data have %zu", path,
             (unsigned long long)p[2], f);

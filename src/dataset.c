@@ -76,7 +76,7 @@ const char *nr_mapped_file_at(const void *addr) {
 }
 
 size_t nr_dtype_size(nr_dtype t) {
-    return t == NR_F32 ? 4 : 8;
+    return t == NR_F16 ? 2 : t == NR_F32 ? 4 : 8;
 }
 
 void nr_load_defaults(nr_load_opts *o) {
@@ -113,7 +113,8 @@ nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **
 
 nr_status nr_dataset_alloc(size_t rows, size_t features, nr_dtype dtype, nr_dataset **out,
                            nr_error *err) {
-    if (dtype != NR_F32 && dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
+    if (dtype != NR_F32 && dtype != NR_F64 && dtype != NR_F16)
+        return nr_fail(err, NR_ERR_ARG, "unknown dtype");
     return nr_dataset_new(rows, features, dtype, out, err);
 }
 
@@ -158,7 +159,14 @@ nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err
 #pragma omp parallel for schedule(static) reduction(min : first)
     for (long k = 0; k < nb; k++) {
         size_t lo = (size_t)k * block, hi = lo + block < n ? lo + block : n;
-        if (d->dtype == NR_F32) {
+        if (d->dtype == NR_F16) { /* exponent all ones: Inf or NaN */
+            const uint16_t *v = d->values;
+            for (size_t i = lo; i < hi; i++)
+                if ((v[i] & 0x7c00u) == 0x7c00u) {
+                    if (i < first) first = i;
+                    break;
+                }
+        } else if (d->dtype == NR_F32) {
             const float *v = d->values;
             for (size_t i = lo; i < hi; i++)
                 if (!isfinite(v[i])) {
@@ -175,11 +183,35 @@ nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err
         }
     }
     if (first == SIZE_MAX) return NR_OK;
-    double bad =
-        d->dtype == NR_F32 ? ((const float *)d->values)[first] : ((const double *)d->values)[first];
+    const double bad = nr_value_at(d, first);
     return nr_fail(
         err, NR_ERR_INPUT, "%s: row %zu, column %zu: value is %s (expected a finite number)", path,
         first / cols + 1, first % cols + 1, isnan(bad) ? "NaN" : (bad < 0 ? "-Inf" : "Inf"));
+}
+
+nr_status nr_dataset_to_f16(nr_dataset **ds, const char *path, nr_error *err) {
+    const nr_data *d = nr_dataset_view(*ds);
+    if (d->dtype == NR_F16) return NR_OK;
+    nr_dataset *h;
+    nr_status s = nr_dataset_new(d->rows, d->features, NR_F16, &h, err);
+    if (s != NR_OK) return s;
+    uint16_t *dst = nr_dataset_mutable(h);
+    const size_t cols = d->features + 1, n = d->rows * cols;
+    size_t first = SIZE_MAX; /* the first value out of range, whatever the threads */
+#pragma omp parallel for schedule(static) reduction(min : first)
+    for (size_t i = 0; i < n; i++)
+        if (!nr_half_from_double(nr_value_at(d, i), &dst[i]) && i < first) first = i;
+    if (first != SIZE_MAX) {
+        s = nr_fail(err, NR_ERR_INPUT,
+                    "%s: row %zu, column %zu: value %.9g is out of f16's range (largest finite "
+                    "65504)",
+                    path, first / cols + 1, first % cols + 1, nr_value_at(d, first));
+        nr_dataset_free(h);
+        return s;
+    }
+    nr_dataset_free(*ds);
+    *ds = h;
+    return NR_OK;
 }
 
 nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **out,
@@ -195,10 +227,19 @@ nr_status nr_dataset_load(const char *path, const nr_load_opts *o, nr_dataset **
     if (!strcmp(ext, "tsv") && !o->delimiter) {
         nr_load_opts tab = *o;
         tab.delimiter = '\t';
-        return nr_csv_load(path, &tab, out, err);
+        return nr_dataset_load(path, &tab, out, err);
     }
-    if (!strcmp(ext, "csv") || !strcmp(ext, "txt") || !strcmp(ext, "tsv"))
-        return nr_csv_load(path, o, out, err);
+    if (!strcmp(ext, "csv") || !strcmp(ext, "txt") || !strcmp(ext, "tsv")) {
+        if (!o->convert || o->dtype != NR_F16) return nr_csv_load(path, o, out, err);
+        /* text to f16: read as f64, then round each value once */
+        nr_load_opts wide = *o;
+        wide.dtype = NR_F64;
+        nr_dataset *ds;
+        nr_status s = nr_csv_load(path, &wide, &ds, err);
+        if (s == NR_OK && (s = nr_dataset_to_f16(&ds, path, err)) != NR_OK) nr_dataset_free(ds);
+        if (s == NR_OK) *out = ds;
+        return s;
+    }
     return nr_fail(err, NR_ERR_INPUT, "%s: unknown file type (expected .npy, .csv, .tsv or .txt)",
                    path);
 }

@@ -17,6 +17,7 @@ static const nr_kernels scalar = {
     .gram_f64 = nr_gram_f64_scalar,
     .sgd_f32 = nr_sgd_f32_scalar,
     .sgd_f64 = nr_sgd_f64_scalar,
+    .widen_f16 = nr_widen_f16_scalar,
 };
 #if defined(__x86_64__) || defined(_M_X64)
 static const nr_kernels avx2 = {
@@ -32,11 +33,16 @@ static const nr_kernels avx2 = {
     .gram_f64 = nr_gram_f64_avx2,
     .sgd_f32 = nr_sgd_f32_avx2,
     .sgd_f64 = nr_sgd_f64_avx2,
+    .widen_f16 = nr_widen_f16_f16c,
 };
 
+/* F16C with AVX2: every CPU that has AVX2 has it (Intel since Ivy Bridge,
+ * AMD since Piledriver), but a hypervisor may hide one flag and not the
+ * other; requiring all three keeps the table's f16 entry safe to call. */
 static bool cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
 }
 #endif
 
@@ -48,7 +54,8 @@ const nr_kernels *nr_kernels_select(nr_kernel_choice k, nr_error *err) {
 #if defined(__x86_64__) || defined(_M_X64)
         if (cpu_has_avx2_fma()) return &avx2;
 #endif
-        nr_fail(err, NR_ERR_UNSUPPORTED, "this CPU has no AVX2+FMA: kernel 'avx2' is unavailable");
+        nr_fail(err, NR_ERR_UNSUPPORTED,
+                "this CPU has no AVX2+FMA+F16C: kernel 'avx2' is unavailable");
         return NULL;
     case NR_KERNEL_AUTO:
 #if defined(__x86_64__) || defined(_M_X64)

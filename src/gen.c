@@ -62,7 +62,8 @@ static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
         for (size_t j = 0; j < o->features; j++)
             if (!isfinite(o->weights[j]))
                 return nr_fail(err, NR_ERR_ARG, "weight %zu is not finite", j + 1);
-    if (o->dtype != NR_F32 && o->dtype != NR_F64) return nr_fail(err, NR_ERR_ARG, "unknown dtype");
+    if (o->dtype != NR_F32 && o->dtype != NR_F64 && o->dtype != NR_F16)
+        return nr_fail(err, NR_ERR_ARG, "unknown dtype");
     if (o->task != NR_TASK_REGRESS && o->task != NR_TASK_CLASSIFY)
         return nr_fail(err, NR_ERR_ARG, "unknown task");
     if (!(o->margin >= 0) || !isfinite(o->margin))
@@ -74,7 +75,9 @@ static nr_status check_opts(const nr_gen_opts *o, nr_error *err) {
      * u1 >= 2^-53, sqrt(-2 ln 2^-53) = 8.57. Summed upwards, so the bound
      * is never below the true one; a file of Inf would be refused by every
      * reader, neuron's included. */
-    if (o->task == NR_TASK_REGRESS) { /* labels are 0/1 and always fit */
+    /* f16's range is small enough that the bound would refuse data that
+     * fit: its targets are checked one by one instead (nr_gen_fill) */
+    if (o->task == NR_TASK_REGRESS && o->dtype != NR_F16) { /* labels are 0/1 and always fit */
         const double xmax = o->dist == NR_DIST_NORMAL ? 8.5717 : 1.0;
         double bound = fabs(o->bias) + o->noise;
         for (size_t j = 0; j < o->features; j++)
@@ -109,7 +112,11 @@ static double fill_features(const nr_gen_opts *o, uint64_t key, size_t i, void *
         } else {
             x = 2.0 * cell_uniform(key, i, j, cols, 0) - 1.0;
         }
-        if (o->dtype == NR_F32) {
+        if (o->dtype == NR_F16) { /* |x| < 8.6: always in range */
+            uint16_t *h = (uint16_t *)out + i * cols + j;
+            nr_half_from_double(x, h);
+            x = nr_half_to_float(*h);
+        } else if (o->dtype == NR_F32) {
             float xf = (float)x;
             ((float *)out)[i * cols + j] = xf;
             x = xf;
@@ -121,12 +128,21 @@ static double fill_features(const nr_gen_opts *o, uint64_t key, size_t i, void *
     return acc;
 }
 
-static void store_target(const nr_gen_opts *o, size_t i, void *out, double y) {
+/* Row i's target; false when f16 cannot hold it (stored as the largest
+ * finite half, and the caller fails). */
+static bool store_target(const nr_gen_opts *o, size_t i, void *out, double y) {
     const size_t cols = o->features + 1;
+    if (o->dtype == NR_F16) {
+        uint16_t *h = (uint16_t *)out + i * cols + o->features;
+        if (nr_half_from_double(y, h)) return true;
+        *h = y < 0 ? 0xfbffu : 0x7bffu;
+        return false;
+    }
     if (o->dtype == NR_F32)
         ((float *)out)[i * cols + o->features] = (float)y;
     else
         ((double *)out)[i * cols + o->features] = y;
+    return true;
 }
 
 /* ------------------------------------------------------ classification -- */
@@ -183,11 +199,22 @@ nr_status nr_gen_fill(const nr_gen_opts *o, void *out, nr_error *err) {
     const uint64_t key = mix64(o->seed ^ 0x6a09e667f3bcc909ULL);
     if (o->task == NR_TASK_CLASSIFY) return fill_classify(o, key, out, err);
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
-#pragma omp parallel for schedule(static, 4096) num_threads(threads)
+    size_t over = SIZE_MAX; /* the first row whose target f16 cannot hold */
+#pragma omp parallel for schedule(static, 4096) num_threads(threads) reduction(min : over)
     for (size_t i = 0; i < rows; i++) {
         const double acc = fill_features(o, key, i, out);
         double e = o->noise * (2.0 * cell_uniform(key, i, d, cols, 0) - 1.0);
-        store_target(o, i, out, (acc + o->bias) + e);
+        const double y = (acc + o->bias) + e;
+        if (!store_target(o, i, out, y) && i < over) over = i;
+    }
+    if (over != SIZE_MAX) {
+        const double acc = fill_features(o, key, over, out);
+        const double y =
+            (acc + o->bias) + o->noise * (2.0 * cell_uniform(key, over, d, cols, 0) - 1.0);
+        return nr_fail(err, NR_ERR_ARG,
+                       "row %zu, column %zu (the target): %.9g overflows f16 (largest finite "
+                       "65504): use --dtype f32, or smaller weights, bias or noise",
+                       over + 1, cols, y);
     }
     return NR_OK;
 }

@@ -2,6 +2,9 @@
 #ifndef NR_INTERNAL_H
 #define NR_INTERNAL_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "neuron_tutorial.h"
 
 #if defined(__GNUC__)
@@ -41,6 +44,52 @@ static inline bool nr_block_halted(nr_stop_fn stop, void *stop_ctx, int *halt, i
         return true;
     }
     return false;
+}
+
+/* ------------------------------------------------------- f16 (binary16) -- */
+
+/* The exact float of a half's bits (every half is a float): sign, 5-bit
+ * exponent (bias 15) and 10-bit fraction moved to their float places;
+ * subnormals (exponent 0) are m * 2^-24, exact in float; infinities stay
+ * infinite and NaNs NaN. The scalar reference of the F16C widening. */
+static inline float nr_half_to_float(uint16_t h) {
+    const uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    uint32_t u;
+    if (e == 0x1f)
+        u = s | 0x7f800000u | m << 13;
+    else if (e)
+        u = s | (e + 112u) << 23 | m << 13; /* rebias: 127 - 15 */
+    else {
+        const float f = (float)m * 0x1p-24f;
+        memcpy(&u, &f, 4);
+        u |= s;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The half nearest to v (ties to even), rounded once from the double: *h
+ * and true, or false when v is not finite or rounds beyond the largest
+ * finite half, 65504 (every |v| >= 65520, the midpoint to 2^16). */
+bool nr_half_from_double(double v, uint16_t *h);
+
+/* Value k of a data set (row-major index), widened exactly to double: for
+ * code that reads rows one value at a time, whatever their dtype. */
+static inline double nr_value_at(const nr_data *d, size_t k) {
+    switch (d->dtype) {
+    case NR_F32:
+        return (double)((const float *)d->values)[k];
+    case NR_F16:
+        return (double)nr_half_to_float(((const uint16_t *)d->values)[k]);
+    default:
+        return ((const double *)d->values)[k];
+    }
+}
+
+/* "f16", "f32", "f64": the names of the command line and the reports. */
+static inline const char *nr_dtype_name(nr_dtype t) {
+    return t == NR_F16 ? "f16" : t == NR_F32 ? "f32" : "f64";
 }
 
 #endif

@@ -122,6 +122,11 @@ nr_status nr_dataset_new(size_t rows, size_t features, nr_dtype t, nr_dataset **
 nr_dataset *nr_dataset_from_map(void *map, size_t map_len, size_t rows, size_t features, nr_dtype t,
                                 const void *values, int map_slot);
 
+/* Replace *ds by its values rounded to f16 (nothing to do when they are
+ * f16 already); NR_ERR_INPUT naming `path`, the row and the column (1-based)
+ * of the first value beyond f16's range, *ds then unchanged. */
+nr_status nr_dataset_to_f16(nr_dataset **ds, const char *path, nr_error *err);
+
 /* Check that every value is finite; on the first that is not, fail naming
  * the file, the row (1-based) and the column (1-based). */
 nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err);

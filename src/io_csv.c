@@ -252,7 +252,8 @@ nr_status nr_csv_parse(const char *path, const char *text, size_t size, const nr
         return nr_fail(err, NR_ERR_INPUT, "%s: no data rows%s", path,
                        header ? " after the header" : "");
     }
-    const nr_dtype want = o->convert ? o->dtype : NR_F64;
+    /* f16 is rounded from f64 by nr_dataset_load (nr_dataset_to_f16) */
+    const nr_dtype want = o->convert && o->dtype == NR_F32 ? NR_F32 : NR_F64;
     nr_dataset *ds;
     nr_status s = nr_dataset_new(total_rows, cols - 1, want, &ds, err);
     if (s != NR_OK) {
@@ -399,9 +400,10 @@ nr_status nr_csv_write(const nr_data *d, nr_atomic *a, nr_error *err) {
                 for (size_t i = lo; i < hi; i++)
                     for (size_t j = 0; j < cols; j++) {
                         size_t at = i * cols + j;
-                        double v = d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
-                                                      : ((const double *)d->values)[at];
-                        len += (size_t)format_value(buf + len, 32, v, d->dtype);
+                        /* a half is a float: its shortest float text reads back to it */
+                        const double v = nr_value_at(d, at);
+                        len += (size_t)format_value(buf + len, 32, v,
+                                                    d->dtype == NR_F16 ? NR_F32 : d->dtype);
                         buf[len++] = j + 1 < cols ? ',' : '\n';
                     }
 #pragma omp ordered

@@ -62,7 +62,11 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, bool
             descr[e - d - 1] = '\0';
         }
     }
-    if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) {
+    if (!strcmp(descr, "<f2") || !strcmp(descr, "=f2")) {
+        info->dtype = NR_F16, info->big_endian = false;
+    } else if (!strcmp(descr, ">f2")) {
+        info->dtype = NR_F16, info->big_endian = true;
+    } else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) {
         info->dtype = NR_F32, info->big_endian = false;
     } else if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) {
         info->dtype = NR_F64, info->big_endian = false;
@@ -72,7 +76,8 @@ static nr_status parse_header(const char *path, const char *h, size_t hlen, bool
         info->dtype = NR_F64, info->big_endian = true;
     } else {
         return nr_fail(err, NR_ERR_INPUT,
-                       "%s: dtype '%s' is not supported (expected float32 '<f4' or float64 '<f8')",
+                       "%s: dtype '%s' is not supported (expected float16 '<f2', float32 '<f4' or "
+                       "float64 '<f8')",
                        path, descr[0] ? descr : "?");
     }
     if (starts_with(f, end, "False")) {
@@ -145,6 +150,11 @@ static nr_status npy_target(const char *path, const char *target, size_t cols, s
 }
 
 static double read_value(const unsigned char *p, nr_dtype t, bool big) {
+    if (t == NR_F16) {
+        uint16_t u;
+        memcpy(&u, p, 2);
+        return nr_half_to_float(big ? __builtin_bswap16(u) : u);
+    }
     if (t == NR_F32) {
         uint32_t u;
         memcpy(&u, p, 4);
@@ -239,6 +249,9 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
         return s;
     }
     const nr_dtype want = o->convert ? o->dtype : info.dtype;
+    /* a copy to f16 is made in f64 and rounded once (nr_dataset_to_f16),
+     * which checks the range */
+    const nr_dtype copy = want == NR_F16 ? NR_F64 : want;
     const size_t features = info.cols - 1;
     nr_dataset *ds = NULL;
     if (!info.fortran && !info.big_endian && target == info.cols - 1 && want == info.dtype &&
@@ -251,7 +264,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
             return nr_fail(err, NR_ERR_NOMEM, "out of memory");
         }
     } else {
-        s = nr_dataset_new(info.rows, features, want, &ds, err);
+        s = nr_dataset_new(info.rows, features, copy, &ds, err);
         if (s != NR_OK) {
             nr_map_unregister(slot);
             munmap(map, size);
@@ -267,7 +280,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
                 double v = read_value(src + at * item, info.dtype, info.big_endian);
                 /* the target goes last, the other columns keep their order */
                 size_t k = j == target ? cols - 1 : (j > target ? j - 1 : j);
-                if (want == NR_F32)
+                if (copy == NR_F32)
                     ((float *)dst)[i * cols + k] = (float)v;
                 else
                     ((double *)dst)[i * cols + k] = v;
@@ -277,6 +290,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
         munmap(map, size);
     }
     s = nr_data_check_finite(nr_dataset_view(ds), path, err);
+    if (s == NR_OK && want == NR_F16) s = nr_dataset_to_f16(&ds, path, err);
     if (s != NR_OK) {
         nr_dataset_free(ds);
         return s;
@@ -287,7 +301,7 @@ nr_status nr_npy_load(const char *path, const nr_load_opts *o, nr_dataset **out,
 
 size_t nr_npy_header(char *buf, size_t cap, nr_dtype t, size_t rows, size_t cols) {
     char dict[160];
-    const char *descr = t == NR_F32 ? "<f4" : "<f8";
+    const char *descr = t == NR_F16 ? "<f2" : t == NR_F32 ? "<f4" : "<f8";
     int n =
         cols ? snprintf(dict, sizeof dict,
                         "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr,

@@ -7,8 +7,9 @@
 #define NR_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "neuron.h"
+#include "internal.h"
 
 /* Over rows [0, n) of a row-major block (stride d + 1, target last), with
  * r_i = w.x_i + b - y_i computed in double:
@@ -47,6 +48,8 @@ typedef size_t (*nr_sgd_f32_fn)(const float *v, size_t n, size_t d, double lr, d
                                 double *b);
 typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
                                 double *b);
+/* n halves (IEEE binary16 bits) widened to floats, exactly. */
+typedef void (*nr_widen_f16_fn)(const uint16_t *h, size_t n, float *out);
 
 /* The other objectives' block sums have the same shape (objective.h): with
  * z = w.x_i + b and the labels y as 0/1 (y > 0 is 1, so -1/+1 labels work
@@ -67,6 +70,9 @@ typedef struct {
     nr_gram_fn gram_f64;
     nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
     nr_sgd_f64_fn sgd_f64;
+    /* f16 data: n halves widened exactly to floats; the trainer widens a
+     * block, then runs the objective's f32 kernel on it (trainer.c) */
+    nr_widen_f16_fn widen_f16;
 } nr_kernels;
 
 /* The reference (src/reference.c): the scalar kernels of the per-sample
@@ -120,6 +126,11 @@ void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, dou
                        double *out);
 size_t nr_sgd_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
 size_t nr_sgd_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
+#endif
+
+void nr_widen_f16_scalar(const uint16_t *h, size_t n, float *out);
+#if defined(__x86_64__) || defined(_M_X64)
+void nr_widen_f16_f16c(const uint16_t *h, size_t n, float *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

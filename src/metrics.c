@@ -10,8 +10,7 @@
 enum { BLOCK = 4096 };
 
 static double value(const nr_data *d, size_t at) {
-    return d->dtype == NR_F32 ? (double)((const float *)d->values)[at]
-                              : ((const double *)d->values)[at];
+    return nr_value_at(d, at);
 }
 
 /* A prediction or a metric that overflowed: a numerical failure, never a

@@ -264,9 +264,7 @@ nr_status nr_eval_classify(const nr_model *m, const nr_data *d, double threshold
     nr_status s = nr_predict(m, d, p, err);
     if (s == NR_OK) {
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            y[i] = d->dtype == NR_F32 ? (double)((const float *)d->values)[i * cols + d->features]
-                                      : ((const double *)d->values)[i * cols + d->features];
+        for (size_t i = 0; i < n; i++) y[i] = nr_value_at(d, i * cols + d->features);
         s = nr_class_metrics_compute(y, p, n, m->activation == NR_ACT_SIGMOID, threshold, out, err);
     }
     free(p), free(y);

@@ -70,8 +70,7 @@ static nr_grad_f64_fn perceptron_f64(const nr_kernels *k) {
  * Both keep every quantity bounded by |x| and lr, so only non-finite
  * weights (seen by the loop) end a run. */
 static inline double at(const nr_data *d, size_t k) {
-    return d->dtype == NR_F32 ? (double)((const float *)d->values)[k]
-                              : ((const double *)d->values)[k];
+    return nr_value_at(d, k);
 }
 
 /* dot(w, x) in the per-sample order of every sgd rule (nr_sgd_epoch's

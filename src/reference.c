@@ -190,6 +190,10 @@ int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b)
 
 nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
                             double *loss, nr_error *err) {
+    if (d->dtype == NR_F16) /* the tutorial's rule reads floats or doubles */
+        return nr_fail(err, NR_ERR_ARG,
+                       "per-sample sgd reads f32 or f64 rows: widen f16 data to "
+                       "f32 first (nr_train does)");
     double total = 0.0, *acc = loss ? &total : NULL;
     const size_t n = d->rows, f = d->features;
     size_t stop;

@@ -11,9 +11,12 @@
  * compiler emits independent vector additions, no widening, and the loop is
  * bound by the loads, not by one chain of additions. */
 #include <stddef.h>
+#include <stdint.h>
 
-/* Independent accumulators per sum: four 256-bit vectors of either type. */
-enum { ACC_F32 = 32, ACC_F64 = 16 };
+/* Independent accumulators per sum: four 256-bit vectors of either type.
+ * f16 bytes are summed as 16-bit integers (wrapping): the read of the same
+ * bytes at the same width, with no conversion the roof would pay for. */
+enum { ACC_F32 = 32, ACC_F64 = 16, ACC_F16 = 64 };
 
 #define ROOF_SUM(T, NAME, ACC)                                                                     \
     T NAME(const T *x, size_t n) {                                                                 \
@@ -32,8 +35,10 @@ enum { ACC_F32 = 32, ACC_F64 = 16 };
 
 float nr_roof_sum_f32_avx2(const float *x, size_t n);
 double nr_roof_sum_f64_avx2(const double *x, size_t n);
+uint16_t nr_roof_sum_f16_avx2(const uint16_t *x, size_t n);
 ROOF_SUM(float, nr_roof_sum_f32_avx2, ACC_F32)
 ROOF_SUM(double, nr_roof_sum_f64_avx2, ACC_F64)
+ROOF_SUM(uint16_t, nr_roof_sum_f16_avx2, ACC_F16)
 
 #else
 
@@ -47,12 +52,15 @@ ROOF_SUM(double, nr_roof_sum_f64_avx2, ACC_F64)
 
 float nr_roof_sum_f32_plain(const float *x, size_t n);
 double nr_roof_sum_f64_plain(const double *x, size_t n);
+uint16_t nr_roof_sum_f16_plain(const uint16_t *x, size_t n);
 ROOF_SUM(float, nr_roof_sum_f32_plain, ACC_F32)
 ROOF_SUM(double, nr_roof_sum_f64_plain, ACC_F64)
+ROOF_SUM(uint16_t, nr_roof_sum_f16_plain, ACC_F16)
 
 #if defined(__x86_64__) || defined(_M_X64)
 float nr_roof_sum_f32_avx2(const float *x, size_t n);
 double nr_roof_sum_f64_avx2(const double *x, size_t n);
+uint16_t nr_roof_sum_f16_avx2(const uint16_t *x, size_t n);
 #define HAVE_ROOF_AVX2 1
 #endif
 
@@ -64,8 +72,10 @@ nr_status nr_data_sum(const nr_data *d, nr_kernel_choice kc, int threads, double
     if (!k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
     float (*f32)(const float *, size_t) = nr_roof_sum_f32_plain;
     double (*f64)(const double *, size_t) = nr_roof_sum_f64_plain;
+    uint16_t (*f16)(const uint16_t *, size_t) = nr_roof_sum_f16_plain;
 #ifdef HAVE_ROOF_AVX2
-    if (!strcmp(k->name, "avx2")) f32 = nr_roof_sum_f32_avx2, f64 = nr_roof_sum_f64_avx2;
+    if (!strcmp(k->name, "avx2"))
+        f32 = nr_roof_sum_f32_avx2, f64 = nr_roof_sum_f64_avx2, f16 = nr_roof_sum_f16_avx2;
 #endif
     if (threads <= 0) threads = omp_get_max_threads();
     const size_t n = d->rows * (d->features + 1);
@@ -77,7 +87,9 @@ nr_status nr_data_sum(const nr_data *d, nr_kernel_choice kc, int threads, double
         const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
         const size_t lo = n / nt * t + (t < n % nt ? t : n % nt);
         const size_t len = n / nt + (t < n % nt);
-        if (d->dtype == NR_F32)
+        if (d->dtype == NR_F16)
+            total += (double)f16((const uint16_t *)d->values + lo, len);
+        else if (d->dtype == NR_F32)
             total += (double)f32((const float *)d->values + lo, len);
         else
             total += f64((const double *)d->values + lo, len);

@@ -30,7 +30,17 @@ static const void *row_ptr(const nr_data *d, size_t i) {
 
 void nr_block_kernel(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
                      const double *w, double b, double *o) {
-    if (p->pf32 && d->dtype == NR_F32)
+    if (d->dtype == NR_F16) {
+        /* widened to floats first (exact), in the calling thread's slot of
+         * p->wide, so f16 rows take the f32 kernels' paths and bits; every
+         * team that computes blocks has at most p->threads threads */
+        float *x = p->wide + (size_t)omp_get_thread_num() * p->wide_slot;
+        p->k->widen_f16((const uint16_t *)rows, n * (d->features + 1), x);
+        if (p->pf32)
+            p->pf32(x, n, d->features, w, b, p->param, o);
+        else
+            p->f32(x, n, d->features, w, b, o);
+    } else if (p->pf32 && d->dtype == NR_F32)
         p->pf32(rows, n, d->features, w, b, p->param, o);
     else if (p->pf64 && d->dtype == NR_F64)
         p->pf64(rows, n, d->features, w, b, p->param, o);
@@ -105,6 +115,7 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
                          nr_kernel_choice kc, int threads, nr_error *err) {
     p->partials = NULL;
     p->part = NULL, p->gathered = NULL, p->counts = NULL;
+    p->wide = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
     p->f32 = obj->kernel_f32 ? obj->kernel_f32(p->k) : NULL;
@@ -116,6 +127,17 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
     p->dd = d->features + 2;
     p->partials = malloc(GROUP * p->dd * sizeof(double));
     if (!p->partials) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+    if (d->dtype == NR_F16) {
+        const size_t rows = d->rows < BLOCK ? d->rows : BLOCK;
+        size_t n;
+        if (__builtin_mul_overflow(rows, d->features + 1, &p->wide_slot) ||
+            __builtin_mul_overflow(p->wide_slot, (size_t)p->threads, &n) ||
+            !(p->wide = malloc(n * sizeof *p->wide))) {
+            free(p->partials), p->partials = NULL;
+            return nr_fail(err, NR_ERR_NOMEM, "out of memory for %d blocks of widened f16 rows",
+                           p->threads);
+        }
+    }
     return NR_OK;
 }
 
@@ -123,6 +145,8 @@ void nr_passer_free(nr_passer *p) {
     free(p->partials);
     free(p->gathered);
     free(p->counts);
+    free(p->wide);
+    p->wide = NULL;
     p->partials = p->gathered = NULL;
     p->counts = NULL;
 }

@@ -49,7 +49,7 @@ static void usage(FILE *f) {
           "  --delta D        Huber's threshold, with --loss huber (1)\n"
           "  --lr LR          learning rate (batch/minibatch 0.1, sgd 0.001)\n"
           "  --kernel auto|scalar|avx2  force a kernel (auto)\n"
-          "  --dtype f32|f64  convert the data to this type first (the file's)\n"
+          "  --dtype f32|f64|f16  convert the data to this type first (the file's)\n"
           "  --out FILE.json  write every timing, summary and flag as JSON\n"
           "  --quiet          no table on stdout\n"
           "\n"
@@ -209,7 +209,7 @@ static const char *algo_name(const bench_algo *b) {
 /* The row of the table and of the JSON for one measured pair. */
 static void report(cJSON *list, bool quiet, const bench_algo *b, const epoch_ctx *e,
                    const nr_pair *p, const nr_data *d, double bytes, bool cached) {
-    const char *dtype = d->dtype == NR_F32 ? "f32" : "f64";
+    const char *dtype = nr_dtype_name(d->dtype);
     const double ep = p->sa.median, rd = p->sb.median, ratio = p->ratio.median;
     /* read / epoch above 1: the epoch read the bytes faster than the plain
      * read did, so one of the two timings is wrong; never a fraction > 100% */
@@ -390,7 +390,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(root, "data", data);
     cJSON_AddNumberToObject(root, "rows", (double)d->rows);
     cJSON_AddNumberToObject(root, "features", (double)d->features);
-    cJSON_AddStringToObject(root, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
+    cJSON_AddStringToObject(root, "dtype", nr_dtype_name(d->dtype));
     cJSON_AddStringToObject(root, "kernel", kname);
     cJSON_AddStringToObject(root, "activation", activation_name(act));
     cJSON_AddStringToObject(root, "loss", loss == NR_LOSS_HUBER ? "huber" : "default");
@@ -410,7 +410,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddItemToObject(root, "results", list);
     if (!quiet) {
         printf("# %s: %zu x %zu %s, %.1f MB; last-level cache %.1f MiB (%s%s)\n", data, d->rows,
-               d->features, d->dtype == NR_F32 ? "f32" : "f64", bytes / 1e6,
+               d->features, nr_dtype_name(d->dtype), bytes / 1e6,
                (double)llc.bytes / 1048576.0, llc.source,
                llc.level ? "" : ", the machine did not say");
         printf("# activation %s, loss %s\n", activation_name(act),

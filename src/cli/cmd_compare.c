@@ -332,7 +332,11 @@ static nr_status load_npy(const char *path, fieldset *s, nr_error *err) {
         for (size_t r = 0; r < info.rows; r++) {
             double x;
             const char *p = buf + off + (r * info.cols + c) * nr_dtype_size(info.dtype);
-            if (info.dtype == NR_F32) {
+            if (info.dtype == NR_F16) {
+                uint16_t v;
+                memcpy(&v, p, sizeof v);
+                x = nr_half_to_float(v);
+            } else if (info.dtype == NR_F32) {
                 float v;
                 memcpy(&v, p, sizeof v);
                 x = v;

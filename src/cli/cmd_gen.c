@@ -28,7 +28,7 @@ static void usage(FILE *f) {
           "                    M >= 0 from the boundary (rows closer are drawn again)\n"
           "  --flip P          classify: flip each label with probability P in [0, 1] (0)\n"
           "  --dist uniform|normal   features ~ U(-1, 1) or N(0, 1) (uniform)\n"
-          "  --dtype f32|f64   value type (f32)\n"
+          "  --dtype f32|f64|f16  value type (f32); f16 is IEEE half, NumPy '<f2'\n"
           "  --seed S          integer in [0, 2^64) (42)\n"
           "  --threads T       OpenMP threads, in [1, 1024] (all cores)\n"
           "  --out FILE        output file: .npy (NumPy 1.0) or .csv (header x1,...,xD,y)\n",
@@ -80,8 +80,8 @@ int cmd_gen(int argc, char **argv) {
             ok = cli_choice(&a, "uniform|normal", &c);
             o.dist = c ? NR_DIST_NORMAL : NR_DIST_UNIFORM;
         } else if (cli_is(&a, "--dtype")) {
-            ok = cli_choice(&a, "f32|f64", &c);
-            o.dtype = c ? NR_F64 : NR_F32;
+            ok = cli_choice(&a, "f32|f64|f16", &c);
+            o.dtype = c == 2 ? NR_F16 : c ? NR_F64 : NR_F32;
         } else if (cli_is(&a, "--seed")) {
             ok = cli_u64(&a, &o.seed);
         } else if (cli_is(&a, "--threads")) {
@@ -146,7 +146,7 @@ int cmd_gen(int argc, char **argv) {
         cJSON_AddItemToObject(j, "flip", nr_json_number(o.flip));
     }
     cJSON_AddStringToObject(j, "dist", o.dist == NR_DIST_NORMAL ? "normal" : "uniform");
-    cJSON_AddStringToObject(j, "dtype", o.dtype == NR_F32 ? "f32" : "f64");
+    cJSON_AddStringToObject(j, "dtype", nr_dtype_name(o.dtype));
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, o.seed);
     cJSON_AddRawToObject(j, "seed", seed); /* exact, beyond 2^53 */

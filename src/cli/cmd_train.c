@@ -29,7 +29,7 @@ static void train_usage(FILE *f) {
         "  --batch B          minibatch rows, >= 1 (4096); minibatch only\n"
         "  --shuffle none|batches|samples  minibatch order per epoch (batches); minibatch only\n"
         "  --threads T        OpenMP threads, in [1, 1024] (all cores)\n"
-        "  --dtype f32|f64    train on values of this type (the file's)\n"
+        "  --dtype f32|f64|f16  train on values of this type (the file's)\n"
         "  --seed S           seed of the minibatch shuffles, in [0, 2^64) (42)\n"
         "  --standardize      train on standardized features (model is on raw ones)\n"
         "  --val-split F      hold out the last fraction F in [0, 1) for validation (0)\n"
@@ -110,9 +110,9 @@ bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok) {
         lo->header = NR_HEADER_NO;
         *ok = true;
     } else if (cli_is(a, "--dtype")) {
-        *ok = cli_choice(a, "f32|f64", &c);
+        *ok = cli_choice(a, "f32|f64|f16", &c);
         lo->convert = true;
-        lo->dtype = c ? NR_F64 : NR_F32;
+        lo->dtype = c == 2 ? NR_F16 : c ? NR_F64 : NR_F32;
     } else {
         return false;
     }
@@ -300,7 +300,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     cJSON_AddBoolToObject(j, "exact", o->exact);
     /* sgd --exact near its stability limit runs the per-sample epochs */
     if (o->exact) cJSON_AddBoolToObject(j, "exact_fallback", r->exact_fallback);
-    cJSON_AddStringToObject(j, "dtype", d->dtype == NR_F32 ? "f32" : "f64");
+    cJSON_AddStringToObject(j, "dtype", nr_dtype_name(d->dtype));
     cJSON_AddStringToObject(j, "kernel", r->kernel ? r->kernel : "none");
     cJSON_AddNumberToObject(j, "threads", r->threads);
     cJSON_AddNumberToObject(j, "rows", (double)d->rows);
@@ -389,8 +389,7 @@ static double feature_scale_ratio(const nr_data *d) {
     for (size_t j = 0; j < f; j++) {
         double ss = 0;
         for (size_t i = 0; i < d->rows; i++) {
-            const double x = d->dtype == NR_F32 ? (double)((const float *)d->values)[i * st + j]
-                                                : ((const double *)d->values)[i * st + j];
+            const double x = nr_value_at(d, i * st + j);
             ss += x * x;
         }
         const double rms = sqrt(ss / (double)d->rows);

@@ -81,14 +81,19 @@ static nr_status read_headers(const char *pattern, nr_error *err) {
                         "%s: shared or streamed rows come from little-endian C-order arrays "
                         "(this one is %s)",
                         path, info.big_endian ? "big-endian" : "in Fortran order");
+        else if (info.dtype == NR_F16)
+            s = nr_fail(err, NR_ERR_INPUT,
+                        "%s: f16 rows are not shared between processes or streamed (convert the "
+                        "file with --dtype f32, or train it without --stream)",
+                        path);
         else if (info.cols < 2)
             s = nr_fail(err, NR_ERR_INPUT, "%s: %zu column: no feature besides the target", path,
                         info.cols);
         else if (i > 0 && (info.cols != g.features + 1 || info.dtype != g.dtype))
             s = nr_fail(err, NR_ERR_INPUT,
                         "%s: %zu columns of %s, but %s has %zu of %s: shards must agree", path,
-                        info.cols, info.dtype == NR_F32 ? "f32" : "f64", g.shards[0].path,
-                        g.features + 1, g.dtype == NR_F32 ? "f32" : "f64");
+                        info.cols, nr_dtype_name(info.dtype), g.shards[0].path, g.features + 1,
+                        nr_dtype_name(g.dtype));
         g.features = info.cols - 1, g.dtype = info.dtype;
         sh->rows = info.rows;
         g.rows += info.rows;
@@ -240,7 +245,7 @@ nr_status cli_shares_open(const char *pattern, const nr_load_opts *lo, int part,
         s = nr_fail(err, NR_ERR_ARG,
                     "train --dtype: shared or streamed rows are trained in the files' own dtype "
                     "(%s)",
-                    g.dtype == NR_F32 ? "f32" : "f64");
+                    nr_dtype_name(g.dtype));
     if (s == NR_OK && !(g.bounds = malloc(((size_t)parts + 1) * sizeof *g.bounds)))
         s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
     if (s != NR_OK) return s;

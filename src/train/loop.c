@@ -69,8 +69,7 @@ nr_status nr_trainer_rows(nr_trainer *t, nr_data *view, double **owned, nr_error
     for (size_t i = 0; i < t->n_train; i++) {
         for (size_t j = 0; j <= f; j++) {
             size_t at = i * (f + 1) + j;
-            double x = t->d->dtype == NR_F32 ? (double)((const float *)t->d->values)[at]
-                                             : ((const double *)t->d->values)[at];
+            double x = nr_value_at(t->d, at);
             z[at] = j < f ? (x - t->mean[j]) / t->std[j] : x;
         }
     }
@@ -91,12 +90,11 @@ static void std_block(void *ctx, size_t k, const void *rows, size_t n) {
     const std_ctx *c = ctx;
     const size_t f = c->d->features, cols = f + 1;
     double *o = c->part + k * f;
+    const nr_data view = {.rows = n, .features = f, .dtype = c->d->dtype, .values = rows};
     for (size_t j = 0; j < f; j++) o[j] = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < f; j++) {
-            size_t at = i * cols + j;
-            double x = c->d->dtype == NR_F32 ? (double)((const float *)rows)[at]
-                                             : ((const double *)rows)[at];
+            double x = nr_value_at(&view, i * cols + j);
             o[j] += c->stage == 0 ? x : (x - c->mean[j]) * (x - c->mean[j]);
         }
 }
@@ -420,6 +418,28 @@ static nr_status run_closed_form(nr_trainer *t, const nr_optimizer *opt, nr_trai
     return NR_OK;
 }
 
+/* f16 data for the optimizers that read rows one value at a time, or
+ * through statistics of their own (sgd, its --exact map, ols, newton,
+ * batch --exact): train on a widened f32 copy. Every half is exactly a
+ * float, so the result is that of the f32 file of the same values, bit for
+ * bit, at the cost of the copy (twice the f16 bytes); batch and minibatch
+ * widen block by block in the pass instead (trainer.c). */
+static nr_status train_widened(const nr_data *d, const nr_train_opts *o, nr_model *m,
+                               nr_train_result *res, nr_error *err) {
+    size_t n;
+    float *x = NULL;
+    if (__builtin_mul_overflow(d->rows, d->features + 1, &n) || n > SIZE_MAX / sizeof *x ||
+        !(x = malloc(n * sizeof *x)))
+        return nr_fail(err, NR_ERR_NOMEM, "out of memory to widen %zu x %zu f16 values to f32",
+                       d->rows, d->features + 1);
+    const nr_kernels *k = nr_kernels_select(o->kernel, NULL);
+    (k ? k->widen_f16 : nr_widen_f16_scalar)(d->values, n, x);
+    const nr_data wide = {.rows = d->rows, .features = d->features, .dtype = NR_F32, .values = x};
+    nr_status s = nr_train(&wide, o, m, res, err);
+    free(x);
+    return s;
+}
+
 nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *res,
                    nr_error *err) {
     memset(res, 0, sizeof *res);
@@ -435,6 +455,11 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     if (!opt) return NR_ERR_ARG;
     if (opt->check && (s = opt->check(o, obj, err)) != NR_OK) return s;
     if ((s = nr_checkpoint_check(o, err)) != NR_OK) return s;
+    if (d->dtype == NR_F16 && o->partition)
+        return nr_fail(err, NR_ERR_ARG,
+                       "f16 rows are not shared between processes or streamed: widen them to f32");
+    if (d->dtype == NR_F16 && opt != &nr_opt_batch && opt != &nr_opt_minibatch)
+        return train_widened(d, o, m, res, err);
 
     nr_trainer t = {.d = d, .o = o, .obj = obj, .f = d->features};
     if ((s = nr_passer_init(&t.p, d, obj, o->kernel, o->threads, err)) != NR_OK ||

@@ -52,6 +52,11 @@ typedef struct {
     const nr_partition *part;
     double *gathered; /* part: every block's sums, in block order */
     int *counts;      /* part: per process, its doubles in `gathered`, then their offsets */
+    /* f16 data: each block is widened into a thread's slot of `wide`
+     * (threads slots of up to NR_TRAIN_BLOCK rows' floats), then summed by
+     * the f32 kernels: the same bits as an f32 file of the same values */
+    float *wide;
+    size_t wide_slot; /* floats per slot */
 } nr_passer;
 
 nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj,

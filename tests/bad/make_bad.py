@@ -64,7 +64,7 @@ put("npy_dim_overflows.npy", npy("<f8", None, b"", dict_text=
 put("npy_bytes_after_data.npy", npy("<f8", (5, 3), f8(flat)))
 put("npy_dtype_i4.npy", npy("<i4", (6, 3), struct.pack("<18i", *range(18))))
 put("npy_dtype_c16.npy", npy("<c16", (6, 3), f8(flat) * 2))
-put("npy_dtype_f2.npy", npy("<f2", (6, 3), b"\0\0" * 18))
+put("npy_dtype_u2.npy", npy("<u2", (6, 3), b"\0\0" * 18))  # 2 bytes, but integers
 put("npy_dtype_newline.npy", npy(None, None, f8(flat), dict_text=
     "{'descr': '<f\n8', 'fortran_order': False, 'shape': (6, 3), }"))
 put("npy_no_shape.npy", npy(None, None, f8(flat), dict_text=
@@ -78,6 +78,8 @@ put("npy_nan.npy", npy("<f8", (6, 3), f8(nan)))
 inf = list(flat)
 inf[17] = float("inf")  # row 6, column 3
 put("npy_inf_f32.npy", npy("<f4", (6, 3), f4(inf)))
+put("npy_inf_f16.npy", npy("<f2", (6, 3), struct.pack("<18e", *inf)))
+put("npy_truncated_f16.npy", npy("<f2", (6, 3), struct.pack("<18e", *flat)[:35]))
 put("npy_empty.npy", b"")
 rng = random.Random(7)
 put("npy_garbage.npy", bytes(rng.randrange(256) for _ in range(300)))
@@ -96,6 +98,7 @@ put("csv_one_column.csv", "y\n1\n2\n")
 put("csv_garbage.csv", bytes(rng.randrange(256) for _ in range(200)) + b"\0")
 put("csv_carriage_return_in_field.csv", "x1,x2,y\n1,2\r5,3\n")
 put("csv_f32_overflow.csv", "x1,x2,y\n1,1e300,3\n")
+put("csv_f16_overflow.csv", "x1,x2,y\n1,2,3\n1,2,65520\n")  # 65520 rounds to 2^16
 put("csv_wrong_extension.dat", "x1,x2,y\n1,2,3\n")
 
 # models
