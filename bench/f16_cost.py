@@ -14,12 +14,14 @@ a quiet machine.
       [--features 16] [--epochs 10] [--rounds 7] [--threads T] [--kernel K]
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stats  # noqa: E402
 
 
 def run(cmd):
@@ -46,14 +48,9 @@ def main():
             files[dtype] = os.path.join(tmp, f"{dtype}.npy")
             run([a.neuron, "gen", "--rows", str(a.rows), "--features", str(a.features),
                  "--dist", "normal", "--dtype", dtype, "--out", files[dtype]])
-        times = {"f32": [], "f16": []}
-        for _ in range(a.rounds):
-            for dtype, path in files.items():
-                cmd = [a.neuron, "train", "--data", path, "--algo", "batch", "--epochs",
-                       str(a.epochs), "--kernel", a.kernel, "--quiet"]
-                if a.threads:
-                    cmd += ["--threads", str(a.threads)]
-                times[dtype].append(json.loads(run(cmd))["epoch_seconds_median"])
+        times = stats.train_rounds(
+            a.neuron, [(dt, path, ["--kernel", a.kernel]) for dt, path in files.items()],
+            a.rounds, a.epochs, a.threads, "f16_cost")
         ratios = [h / f for h, f in zip(times["f16"], times["f32"])]
         print(f"{a.rows} x {a.features}, batch, kernel {a.kernel}, {a.rounds} interleaved "
               f"rounds of {a.epochs} epochs")

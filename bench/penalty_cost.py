@@ -13,12 +13,14 @@ Figures mean something only on a quiet machine.
       [--features 16] [--epochs 10] [--rounds 7] [--threads T] [--data FILE]
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stats  # noqa: E402
 
 VARIANTS = [
     ("plain", []),
@@ -51,14 +53,8 @@ def main():
             data = os.path.join(tmp, "data.npy")
             run([a.neuron, "gen", "--rows", str(a.rows), "--features", str(a.features),
                  "--dtype", "f32", "--out", data])
-        times = {name: [] for name, _ in VARIANTS}
-        for r in range(a.rounds):
-            for name, extra in VARIANTS:
-                cmd = [a.neuron, "train", "--data", data, "--algo", "batch", "--epochs",
-                       str(a.epochs), "--quiet"] + extra
-                if a.threads:
-                    cmd += ["--threads", str(a.threads)]
-                times[name].append(json.loads(run(cmd))["epoch_seconds_median"])
+        times = stats.train_rounds(a.neuron, [(name, data, extra) for name, extra in VARIANTS],
+                                   a.rounds, a.epochs, a.threads, "penalty_cost")
         base = times["plain"]
         print(f"{'variant':<12} {'epoch s (median)':>17} {'min-max':>19} {'ratio':>7} {'ratio min-max':>15}")
         for name, _ in VARIANTS:

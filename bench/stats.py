@@ -49,5 +49,24 @@ def measure_pair(a, b, warmup=1, reps=10, max_rounds=3, noisy_above=NOISY_SPREAD
             "ratio": ratio, "rounds": rounds, "warmup": warmup}
 
 
+def train_rounds(neuron, variants, rounds, epochs, threads=0, who="bench"):
+    """`neuron train --algo batch` for each variant (name, data file, extra
+    arguments) in turn, round by round, so that a change in the machine's
+    load hits every variant alike; returns {name: [each round's median epoch
+    seconds from the report]}. Exits naming `who` when a run fails."""
+    import subprocess
+
+    times = {name: [] for name, _, _ in variants}
+    for _ in range(rounds):
+        for name, data, extra in variants:
+            cmd = [neuron, "train", "--data", data, "--algo", "batch", "--epochs", str(epochs),
+                   "--quiet"] + list(extra) + (["--threads", str(threads)] if threads else [])
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                sys.exit(f"{who}: {' '.join(cmd)} failed: {p.stderr.strip()}")
+            times[name].append(json.loads(p.stdout)["epoch_seconds_median"])
+    return times
+
+
 if __name__ == "__main__":
     print(json.dumps(summarize([float(x) for x in sys.argv[1:]])))
