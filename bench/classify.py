@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import stats
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_PY = "/usr/bin/python3"  # Debian's python, where python3-sklearn & co. live
 
@@ -46,14 +48,14 @@ def weights(d):
     return ",".join(f"{w if j % 2 == 0 else -w:.17g}" for j in range(d))
 
 
-def gen(o, neuron, d):
-    path = os.path.join(o.out, "data", f"cls_f32_{d}_{o.rows}.npy")
+def gen(o, neuron, d, rows):
+    path = os.path.join(o.out, "data", f"cls_f32_{d}_{rows}.npy")
     if not os.path.exists(path):
         t0 = time.perf_counter()
-        run([neuron, "gen", "--task", "classify", "--rows", str(o.rows), "--features", str(d),
+        run([neuron, "gen", "--task", "classify", "--rows", str(rows), "--features", str(d),
              "--weights", weights(d), "--bias", "0.25", "--dist", "normal", "--dtype", "f32",
              "--out", path])
-        log(f"  generated {path}: {o.rows} x {d} labels in {time.perf_counter() - t0:.2f} s")
+        log(f"  generated {path}: {rows} x {d} labels in {time.perf_counter() - t0:.2f} s")
     return path
 
 
@@ -197,61 +199,89 @@ PEERS = [  # label, module, script, extra arguments, rows option, neuron trainer
     ("sklearn perceptron", "sklearn", "sklearn_classify.py",
      ["--model", "perceptron", "--lr", "0.1"], "sgd_rows", "step sgd"),
     ("sklearn lbfgs", "sklearn", "sklearn_classify.py", ["--model", "logistic"], None, "newton"),
-    ("liblinear -s 0", None, "liblinear_classify.py", ["--solver", "0", "--eps", "1e-4"],
-     "liblinear_rows", "newton"),
-    ("liblinear -s 2", None, "liblinear_classify.py", ["--solver", "2", "--eps", "1e-4"],
-     "liblinear_rows", "newton"),
+    ("liblinear -s 0", "liblinearutil", "liblinear_classify.py",
+     ["--solver", "0", "--eps", "1e-4"], None, "newton"),
+    ("liblinear -s 2", "liblinearutil", "liblinear_classify.py",
+     ["--solver", "2", "--eps", "1e-4"], None, "newton"),
 ]
 
 
 def peers(o, neuron, files, tp, conv):
+    """Each peer alternated with neuron's trainer on the same file, pair by
+    pair (bench/stats.py's measure_pair, as the regression peers): the
+    figure is the median of the per-pair ratios of time per sample, with its
+    quartiles, min, max and noisy flag. neuron's side is `neuron bench` of
+    the trainer compared (at least 10 epochs, each timed over bench's
+    --min-time) or, against the solvers, `neuron train --algo newton`'s time
+    per iteration."""
     res, skipped = [], []
     if o.no_peers:
         return res, ["classify peers: skipped (--no-peers)"]
     if not os.path.exists(PEER_PY):
         return res, [f"classify peers: skipped, {PEER_PY} is not installed"]
     allt = max((r["threads"] for r in tp if r["threads"]), default=0)
-    limits = {"sgd_rows": o.sgd_rows, "liblinear_rows": min(o.rows, o.sgd_rows)}
+    limits = {"sgd_rows": o.sgd_rows}
+    trainers = {name: (act, algo, lr) for name, act, algo, lr in TRAINERS}
+    raw = os.path.join(o.out, "raw")
     for label, mod, script, extra, rows_opt, mine in PEERS:
         if mod and subprocess.run([PEER_PY, "-c", f"import {mod}"],
                                   capture_output=True).returncode != 0:
+            pkg = "python3-liblinear" if mod == "liblinearutil" else f"python3-{mod}"
             skipped.append(f"classify peers: {label} skipped: python3 cannot import {mod} "
-                           f"(Debian package python3-{mod})")
-            continue
-        if script.startswith("liblinear") and not any(
-                os.access(os.path.join(p, "liblinear-train"), os.X_OK)
-                for p in os.environ.get("PATH", "").split(os.pathsep)):
-            skipped.append(f"classify peers: {label} skipped: liblinear-train is not installed "
-                           "(Debian package liblinear-tools)")
+                           f"(Debian package {pkg})")
             continue
         for d, path in files.items():
-            log(f"classify peer: {label}, f32, {d} feature(s)")
+            if mine == "newton" and d != max(files):
+                continue  # the solvers: on the widest file only, as newton's convergence row
+            log(f"classify peer: {label}, f32, {d} feature(s), alternating with neuron {mine}")
+            epochs = o.peer_epochs if "batch" in label else max(2, o.peer_epochs // 5)
             cmd = [PEER_PY, os.path.join(HERE, "peers", script), "--data", path,
-                   "--epochs", str(o.peer_epochs if "batch" in label else max(2, o.peer_epochs // 5))]
-            cmd += extra
+                   "--epochs", str(epochs)] + extra
             if rows_opt:
                 cmd += ["--rows", str(limits[rows_opt])]
             if label.startswith("torch"):
                 cmd += ["--threads", str(allt or 0)]
-            try:
+            tag = f"{label.replace(' ', '_')}_{d}"
+            last = {}
+
+            def ours(tag=tag, path=path, epochs=epochs, mine=mine):
+                if mine == "newton":
+                    r, _ = train(o, neuron, path, f"peer_{tag}",
+                                 ["--activation", "sigmoid", "--algo", "newton", "--epochs", "50"])
+                    last["neuron"] = r
+                    return r["seconds"] / r["rows"]  # the whole fit
+                act, algo, lr = trainers[mine]
+                dest = os.path.join(raw, f"cls_peer_{tag}_neuron.json")
+                run([neuron, "bench", "--data", path, "--activation", act, "--algos", algo,
+                     "--lr", lr, "--threads", "all", "--reps", str(max(epochs, 10)),
+                     "--warmup", "1", "--max-rounds", "1", "--quiet", "--out", dest])
+                with open(dest) as f:
+                    b = json.load(f)
+                last["neuron"] = b["results"][0]
+                return b["results"][0]["epoch_seconds"]["median"] / b["rows"]
+
+            def theirs(cmd=cmd, mine=mine):
                 r = json.loads(run(cmd).strip().splitlines()[-1])
-            except (RuntimeError, ValueError, IndexError) as e:
+                last["peer"] = r
+                # per epoch; the solvers: one whole fit, as newton's
+                return (r["seconds"] if mine == "newton" else r["epoch_seconds_median"]) / r["rows"]
+
+            try:
+                m = stats.measure_pair(ours, theirs, warmup=1, reps=o.peer_reps,
+                                       max_rounds=o.rounds)
+            except (RuntimeError, ValueError, IndexError, KeyError) as e:
                 skipped.append(f"classify peers: {label} on f32 x {d} failed, not reported: {e}")
                 continue
-            r["label"] = label
-            # per epoch (per iteration for the solvers) samples per second
-            per = r.get("seconds_per_iteration", r["epoch_seconds_median"])
-            r["peer_samples_per_second"] = r["rows"] / per
-            ours = None
-            if mine == "newton":
-                if conv and d == max(files):
-                    ours = o.rows * conv["newton_iterations"] / conv["newton_seconds"]
-            else:
-                ours = next((t["samples_per_second"] for t in tp
-                             if t["trainer"] == mine and t["features"] == d), None)
-            r["neuron_trainer"] = mine
-            r["neuron_samples_per_second"] = ours
-            r["speedup"] = ours / r["peer_samples_per_second"] if ours else None
+            r = dict(last["peer"])
+            q = m["ratio"]  # the peer's time per sample over neuron's
+            r.pop("epoch_seconds", None)
+            r.update(label=label, neuron_trainer=mine,
+                     peer_samples_per_second=1 / m["sb"]["median"],
+                     neuron_samples_per_second=1 / m["sa"]["median"],
+                     speedup=q["median"], speedup_q1=q["q1"], speedup_q3=q["q3"],
+                     speedup_min=q["min"], speedup_max=q["max"], pairs=q["n"],
+                     rounds=m["rounds"], warmup_pairs=m["warmup"], noisy=q["noisy"],
+                     spread=q["spread"])
             res.append(r)
     return res, skipped
 
@@ -266,11 +296,13 @@ def write_csv(path, rows, keys):
             w.writerow(r)
 
 
-def bench(o, neuron):
+def bench(o, neuron, rows_for):
     """Everything above; returns the results for results.json (and writes
-    classify_*.csv under o.out)."""
-    files = {d: gen(o, neuron, d) for d in (1, 16)}
-    res = {"rows": o.rows, "throughput": [], "convergence": None, "peers": [], "skipped": []}
+    classify_*.csv under o.out). rows_for(d): the rows of the d-feature file
+    (the harness's rule: large enough to be read from memory)."""
+    rows = {d: rows_for(d) for d in (1, 16)}
+    files = {d: gen(o, neuron, d, rows[d]) for d in (1, 16)}
+    res = {"rows": rows, "throughput": [], "convergence": None, "peers": [], "skipped": []}
     if has_activation(neuron):
         res["throughput"] = throughput(o, neuron, files)
         res["convergence"] = convergence(o, neuron, files[16])
@@ -295,7 +327,7 @@ def bench(o, neuron):
     write_csv(os.path.join(o.out, "classify_peers.csv"), res["peers"],
               ["label", "features", "rows", "dtype", "epochs", "epoch_seconds_median",
                "peer_samples_per_second", "neuron_trainer", "neuron_samples_per_second",
-               "speedup", "final_loss", "loss_kind", "errors", "iterations", "seconds",
+               "speedup", "speedup_min", "speedup_max", "pairs", "noisy", "final_loss", "loss_kind", "errors", "iterations", "seconds",
                "version"])
     return res
 
@@ -303,7 +335,9 @@ def bench(o, neuron):
 def table(res):
     if not res:
         return
-    print(f"\nclassification ({res['rows']} rows, f32, labels from the logistic model)")
+    rows = ", ".join(f"{n} rows at d={d}" for d, n in res["rows"].items()) \
+        if isinstance(res["rows"], dict) else f"{res['rows']} rows"
+    print(f"\nclassification ({rows}, f32, labels from the logistic model)")
     if res["throughput"]:
         print(f"{'trainer':<24} {'d':>3} {'thr':>3} {'epoch ms':>10} {'min-max ms':>17} "
               f"{'n':>3} {'samples/s':>11} {'GB/s':>7} {'stream':>7} {'of read (min-max %)':>22}")
@@ -338,15 +372,16 @@ def table(res):
             print(f"{name:<16} {k['target']:>7} {k['final_loss']:>16.12g} {re_:>12} {rs:>9}")
     if res["peers"] or res["skipped"]:
         print(f"\n{'peer':<20} {'d':>3} {'rows':>9} {'samples/s':>11} {'loss':>12} "
-              f"{'neuron':>11} {'neuron/peer':>11}")
+              f"{'neuron':>11} {'neuron/peer':>11} {'min-max':>13} {'n':>3}")
         for r in res["peers"]:
-            sp = "-" if r["speedup"] is None else f"{r['speedup']:.1f}x"
-            ns = "-" if r["neuron_samples_per_second"] is None else \
-                f"{r['neuron_samples_per_second']:.4g}"
+            flag = f"  NOISY (spread {100 * r['spread']:.0f}%)" if r["noisy"] else ""
             print(f"{r['label']:<20} {r['features']:>3} {r['rows']:>9} "
-                  f"{r['peer_samples_per_second']:>11.4g} {r['final_loss']:>12.6g} {ns:>11} "
-                  f"{sp:>11}")
-        print("(samples/s per epoch; for lbfgs and LIBLINEAR per solver iteration, LIBLINEAR's "
-              "reading of its text input excluded)")
+                  f"{r['peer_samples_per_second']:>11.4g} {r['final_loss']:>12.6g} "
+                  f"{r['neuron_samples_per_second']:>11.4g} {r['speedup']:>10.1f}x "
+                  f"{r['speedup_min']:>6.1f}-{r['speedup_max']:<6.1f} {r['pairs']:>3}{flag}")
+        print("(samples/s per epoch; against the solvers (lbfgs, LIBLINEAR through its Python "
+              "binding, loading off the clock) rows / whole fit time, newton's to its own "
+              "convergence; neuron/peer: median of the ratios of alternated neuron and peer "
+              "runs)")
         for s in res["skipped"]:
             print(s)

@@ -28,6 +28,12 @@ def figures(res):
             out[f"of read: {key}"] = None
     for p in res.get("peers", []):
         out[f"neuron/{p['peer']} {p['algo']} d={p['features']}"] = p["speedup"]
+    cls = res.get("classify") or {}
+    for r in cls.get("throughput", []):
+        key = f"{r['trainer']} f32 d={r['features']} t={r['threads']}"
+        out[f"of read: {key}"] = r["roofline"]
+    for p in cls.get("peers", []):
+        out[f"neuron/{p['label']} (classify) d={p['features']}"] = p["speedup"]
     if res.get("tutorial"):
         out["neuron/python tutorial"] = res["tutorial"]["speedup"]
     return out
