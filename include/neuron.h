@@ -432,9 +432,14 @@ typedef struct {
      * `read` is called from several threads at the same time and must be
      * safe for that (pread is). read(read_ctx, row, rows, buf) must fill
      * buf with global rows [row, row + rows) (row-major, the data's dtype)
-     * and return 0, or non-zero on failure (ols and --exact then fail with
-     * NR_ERR_IO naming the first rows that could not be read; the epochs
-     * of batch and minibatch see NaN sums and stop as NR_ERR_DIVERGED). */
+     * and return 0, or non-zero on failure: nr_train then fails with
+     * NR_ERR_IO, "reading rows A to B failed" naming (1-based) the first
+     * rows that could not be read, whatever the algorithm, at the same
+     * pass on every process (the failing process's blocks are NaN in the
+     * gather, and the NaN sums make every process gather the statuses and
+     * the failing one's message: the others' message is "process K: "
+     * followed by it). NaN sums without a failed read remain a divergence
+     * (NR_ERR_DIVERGED). */
     int (*read)(void *read_ctx, size_t row, size_t rows, void *buf);
     void *read_ctx;
 } nr_partition;

@@ -411,6 +411,13 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
                   o->partition ? cli_shares_name_row(err->msg, named, sizeof named) : err->msg);
         return cli_exit_code(s);
     }
+    /* streamed or shared rows that could not be read (the file cut or
+     * gone while training) are bad input, as a mapped file that shrinks */
+    char named[sizeof err->msg + 4096];
+    if (s == NR_ERR_IO && o->partition && cli_shares_name_read(err->msg, named, sizeof named)) {
+        cli_error("%s", named);
+        return EXIT_INPUT;
+    }
     /* ols has no learning rate: its overflow message says what to scale */
     if (s != NR_ERR_DIVERGED || o->algo == NR_ALGO_OLS) return cli_fail(s, err);
     /* a shared data set (neuron-mpi) is not all here to measure */

@@ -47,5 +47,10 @@ void cli_shares_close(void);
  * ("row N: ...", N counted over every shard): with several shards, the
  * same message naming the shard and its row too, in buf; else msg. */
 const char *cli_shares_name_row(const char *msg, char *buf, size_t len);
+/* A library message saying that rows could not be read ("reading rows A
+ * to B failed", maybe relayed as "process K: ..."): the message naming
+ * the file (shard), its rows and what is wrong with it now, in buf; NULL
+ * for any other message. */
+const char *cli_shares_name_read(const char *msg, char *buf, size_t len);
 
 #endif
