@@ -71,7 +71,10 @@ typedef enum {
     NR_ERR_ARG,         /* an argument or option is out of its valid range */
     NR_ERR_INPUT,       /* a file is unreadable, malformed or holds bad values */
     NR_ERR_DIVERGED,    /* training produced NaN/Inf or a loss growing without bound */
-    NR_ERR_IO,          /* writing an output failed (disk full, permissions) */
+    NR_ERR_IO,          /* reading or writing failed after the file was opened and
+                           checked: an output (disk full, permissions), streamed or
+                           shared rows that can no longer be read (nr_partition), or
+                           the exchange between processes */
     NR_ERR_NOMEM,       /* an allocation failed */
     NR_ERR_UNSUPPORTED, /* the CPU lacks a requested kernel, or a feature is absent */
     NR_ERR_INTERRUPTED, /* not returned by libneuron (a stop asked by a callback
