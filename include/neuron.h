@@ -527,7 +527,9 @@ typedef struct {
      * `resume` (NULL: start afresh) continues from such a file, which must
      * come from the same options and data (else NR_ERR_INPUT), and the run
      * then ends with the bits of one never stopped. Costs one pass at the
-     * start for the data's fingerprint. */
+     * start for the data's fingerprint. A checkpoint holding `epochs`
+     * epochs already trains none (epochs_run = epochs, no on_epoch call);
+     * one holding more is NR_ERR_ARG naming both numbers. */
     const char *checkpoint;
     int64_t checkpoint_every;
     const char *resume;

@@ -151,10 +151,12 @@ typedef struct {
     bool progress;
     int64_t epochs;
     double last;
+    int64_t seen; /* epochs this run trained */
 } progress_ctx;
 
 static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
     progress_ctx *p = ctx;
+    p->seen++;
     if (p->progress) {
         const double now = cli_seconds();
         if (now - p->last >= 0.1 || epoch == p->epochs) {
@@ -650,6 +652,13 @@ int cmd_train(int argc, char **argv) {
                     isnan(tr ? r.train_loss : r.val_loss) ? "NaN" : "Inf");
         nr_train_result_free(&r);
     }
+    /* a resumed run that was finished already: as Keras and Lightning do,
+     * its outputs again and a word that nothing was trained */
+    if (s == NR_OK && o.resume && pc.seen == 0 && r.epochs_run == o.epochs)
+        fprintf(stderr,
+                "neuron: note: %s: the checkpoint has all %lld epochs done: nothing left to "
+                "train\n",
+                o.resume, (long long)o.epochs);
     if (s != NR_OK) {
         rc = train_failed(s, &err, data, d, &o);
     } else {

@@ -284,6 +284,14 @@ static nr_status resume_from(nr_trainer *t, nr_train_result *res, size_t *cap, c
                              nr_ckpt_loop *ck, nr_error *err) {
     nr_ckpt_history h;
     nr_status s = nr_checkpoint_load(t, t->o->resume, fp, ck, res, &h, err);
+    /* its model is past the epoch asked for, which no run can give back:
+     * refused, where as many epochs as it holds simply finish at once */
+    if (s == NR_OK && ck->epoch > t->o->epochs)
+        s = nr_fail(err, NR_ERR_ARG,
+                    "%s: the checkpoint has %lld epochs done, more than the %lld asked for: "
+                    "resume it with at least %lld epochs (as many finishes at once)",
+                    t->o->resume, (long long)ck->epoch, (long long)t->o->epochs,
+                    (long long)ck->epoch);
     if (s == NR_OK && h.n) s = grow_history(res, h.val != NULL, cap, h.n, err);
     if (s == NR_OK) {
         memcpy(res->loss, h.loss, h.n * sizeof *h.loss);
