@@ -964,6 +964,44 @@ Test(outputs, a_bad_path_fails_before_training_and_commits_nothing, .timeout = 1
     free(dir);
 }
 
+/* bench --out follows train's rule: refused before any input is read when
+ * it is the input or not a regular file, prepared (its temporary file)
+ * before the measuring starts, and a bench stopped by a signal leaves
+ * nothing behind. */
+Test(outputs, bench_out_is_prepared_first_and_left_clean, .timeout = 120) {
+    char *dir = scratch_dir();
+    char data[4096], fifo[4096], out[4096];
+    make_big_data(dir, data, sizeof data);
+    join(fifo, sizeof fifo, dir, "fifo.json");
+    join(out, sizeof out, dir, "b.json");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *b1[] = {"bench", "--data", data, "--out", data, "--quiet", NULL};
+    const char *f1[] = {"--out", "--data", "same file as the input", NULL};
+    expect_refusal(b1, 2, f1);
+    const char *b2[] = {"bench", "--data", data, "--out", fifo, "--quiet", NULL};
+    const char *f2[] = {"--out", "is a FIFO", NULL};
+    expect_refusal(b2, 2, f2);
+    /* minutes of sgd epochs: the temporary file must exist long before */
+    const char *b3[] = {"bench", "--data",     data, "--algos", "sgd", "--threads", "1", "--reps",
+                        "1000",  "--min-time", "1",  "--out",   out,   "--quiet",   NULL};
+    int pid = start_neuron(b3, NULL, NULL);
+    char names[1024];
+    bool prepared = false;
+    for (double t = 0; t < 20 && !prepared; t += 0.02) {
+        prepared = temp_files_in(dir, names, sizeof names) > 0;
+        if (!prepared) sleep_seconds(0.02);
+    }
+    kill(pid, SIGTERM);
+    int status = wait_neuron(pid, 30);
+    cr_expect(prepared, "bench --out made no temporary file before measuring");
+    cr_expect_eq(status, 128 + SIGTERM, "exit %d", status);
+    cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+    cr_expect(!file_exists(out), "b.json was written by an interrupted bench");
+    unlink(fifo);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* A 250-byte file name is legal (NAME_MAX is 255): the temporary name must
  * fit too. */
 Test(outputs, a_250_byte_file_name_can_be_written) {

@@ -329,19 +329,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     return text;
 }
 
-nr_status cli_write_text(const char *path, const char *text, nr_error *err) {
-    size_t n = strlen(text);
-    char *buf = malloc(n + 2);
-    if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    nr_status s = nr_write_file_atomic(path, buf, n + 1, err);
-    free(buf);
-    return s;
-}
-
-/* `text` and a newline into a prepared output (committed later). */
-static nr_status write_text(nr_atomic *a, const char *text, nr_error *err) {
+nr_status cli_write_text(nr_atomic *a, const char *text, nr_error *err) {
     nr_status s = nr_atomic_write(a, text, strlen(text), err);
     return s == NR_OK ? nr_atomic_write(a, "\n", 1, err) : s;
 }
@@ -667,7 +655,7 @@ int cmd_train(int argc, char **argv) {
         if (!rep) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory");
         if (s == NR_OK && model_file && (model_text = nr_model_text(&m, &o, &err, &s)))
             s = nr_atomic_write(model_file, model_text, strlen(model_text), &err);
-        if (s == NR_OK && report_file) s = write_text(report_file, rep, &err);
+        if (s == NR_OK && report_file) s = cli_write_text(report_file, rep, &err);
         if (s == NR_OK && history_file) s = write_history(history_file, &o, &r, &err);
         if (s != NR_OK) rc = cli_fail(s, &err);
         /* stdout before the files: if the report cannot be printed (a full

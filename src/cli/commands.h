@@ -16,8 +16,9 @@ int cmd_compare(int argc, char **argv);
  * --header, --no-header, --dtype), apply it to `lo`, set *ok, return true. */
 bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok);
 
-/* Write `text` and a newline to `path` atomically (temp file + rename). */
-nr_status cli_write_text(const char *path, const char *text, nr_error *err);
+/* `text` and a newline into a prepared output (cli_outputs_add), committed
+ * later with the command's other outputs. */
+nr_status cli_write_text(nr_atomic *a, const char *text, nr_error *err);
 
 /* How `train` gets its rows and who speaks, when neuron-mpi runs it
  * (src/mpi/neuron_mpi.c); NULL in neuron. */
