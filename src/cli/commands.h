@@ -26,8 +26,7 @@ typedef struct {
     /* This process's share of the rows, with o->partition set (the view
      * counts every row); on failure it reports and exits itself, once for
      * all processes. */
-    const nr_data *(*load)(const char *path, const nr_load_opts *lo, nr_train_opts *o,
-                           bool stream);
+    const nr_data *(*load)(const char *path, const nr_load_opts *lo, nr_train_opts *o, bool stream);
     /* Whether this process writes the output files. */
     bool root;
     /* Every process's agreement to stop after this epoch: non-zero if any
