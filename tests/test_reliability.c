@@ -282,11 +282,15 @@ static void make_big_data(const char *dir, char *data, size_t size) {
     run_free(&r);
 }
 
+/* A long training run: its data and outputs in `dir`, its stdout and
+ * stderr in `logdir`, both fresh folders. */
 typedef struct {
+    char *dir, *logdir;
     char data[4096], model[4096], report[4096], hist[4096], out[4096], err[4096];
 } train_files;
 
-static int start_long_training(const char *dir, const char *logdir, train_files *f) {
+static int start_long_training(train_files *f) {
+    char *dir = f->dir = scratch_dir(), *logdir = f->logdir = scratch_dir();
     make_big_data(dir, f->data, sizeof f->data);
     join(f->model, sizeof f->model, dir, "m.json");
     join(f->report, sizeof f->report, dir, "r.json");
@@ -315,10 +319,19 @@ static void expect_only(const char *dir, const char *const *allowed, size_t n_al
     }
 }
 
+/* After a long training run: its folder holds exactly `allowed` (no
+ * temporary file), then both folders go. */
+static void end_long_training(train_files *f, const char *const *allowed, size_t n_allowed) {
+    expect_only(f->dir, allowed, n_allowed);
+    remove_dir(f->dir);
+    remove_dir(f->logdir);
+    free(f->dir);
+    free(f->logdir);
+}
+
 static void first_signal_finishes_the_epoch(int sig) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(kill(pid, sig), 0);
     int status = wait_neuron(pid, 60);
     char *err = read_file(f.err, NULL);
@@ -345,11 +358,7 @@ static void first_signal_finishes_the_epoch(int sig) {
     cJSON *out = read_json(f.out);
     cJSON_Delete(out);
     const char *allowed[] = {"big.npy", "m.json", "r.json", "h.csv"};
-    expect_only(dir, allowed, 4);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 4);
 }
 
 Test(interrupt, sigint_finishes_the_epoch_and_writes_the_outputs, .timeout = 120) {
@@ -366,9 +375,8 @@ Test(interrupt, sigterm_is_handled_like_sigint, .timeout = 120) {
 Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
     const double gaps[] = {0, 0.002, 0.02};
     for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-        char *dir = scratch_dir(), *logdir = scratch_dir();
         train_files f;
-        int pid = start_long_training(dir, logdir, &f);
+        int pid = start_long_training(&f);
         cr_assert_eq(kill(pid, SIGINT), 0);
         if (gaps[g] > 0) sleep_seconds(gaps[g]);
         kill(pid, g == 1 ? SIGTERM : SIGINT); /* may have exited already */
@@ -391,11 +399,7 @@ Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
             free(h);
         }
         const char *allowed[] = {"big.npy", "m.json", "r.json", "h.csv"};
-        expect_only(dir, allowed, 4);
-        remove_dir(dir);
-        remove_dir(logdir);
-        free(dir);
-        free(logdir);
+        end_long_training(&f, allowed, 4);
     }
 }
 
@@ -741,9 +745,8 @@ static bool wait_mapped(int pid, const char *name, double timeout) {
 /* Another program truncates the .npy file train has mapped: exit 3 and one
  * line naming the file, never death by SIGBUS; no output, no temp file. */
 Test(shrink, npy_truncated_during_training_is_bad_input, .timeout = 120) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(truncate(f.data, 1000), 0, "%s", strerror(errno));
     int status = wait_neuron(pid, 60);
     char *err = slurp(f.err);
@@ -753,11 +756,7 @@ Test(shrink, npy_truncated_during_training_is_bad_input, .timeout = 120) {
               "%s", err);
     free(err);
     const char *allowed[] = {"big.npy"};
-    expect_only(dir, allowed, 1);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 1);
 }
 
 /* The same while a CSV file is being parsed (one thread, so that the parse
@@ -1158,18 +1157,13 @@ Test(writes, file_size_limit_is_a_reported_write_error, .timeout = 60) {
 /* SIGHUP (a closed terminal) during train: the process ends by it, and
  * neither the outputs nor their temporary files are left. */
 Test(signals, sighup_during_training_leaves_no_temporary_file, .timeout = 120) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(kill(pid, SIGHUP), 0);
     int status = wait_neuron(pid, 60);
     cr_expect_eq(status, 128 + SIGHUP, "exit %d", status);
     const char *allowed[] = {"big.npy"};
-    expect_only(dir, allowed, 1);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 1);
 }
 
 /* SIGTERM at moments spread over the start (temp files created, data
