@@ -115,7 +115,7 @@ nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err)
         if (all[q * AGREE_PER] != 0) first = (nr_status)all[q * AGREE_PER], who = (int)q;
     char msg[sizeof(nr_error)] = "";
     for (size_t i = 0; who >= 0 && i + 1 < AGREE_PER; i++)
-        msg[i] = (char)all[(size_t)who * AGREE_PER + 1 + i];
+        msg[i] = (char)(unsigned char)all[(size_t)who * AGREE_PER + 1 + i];
     free(counts);
     free(all);
     if (rc != 0) return s != NR_OK ? s : nr_fail(err, NR_ERR_IO, "processes could not agree");
