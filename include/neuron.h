@@ -71,7 +71,10 @@ typedef enum {
     NR_ERR_ARG,         /* an argument or option is out of its valid range */
     NR_ERR_INPUT,       /* a file is unreadable, malformed or holds bad values */
     NR_ERR_DIVERGED,    /* training produced NaN/Inf or a loss growing without bound */
-    NR_ERR_IO,          /* writing an output failed (disk full, permissions) */
+    NR_ERR_IO,          /* reading or writing failed after the file was opened and
+                           checked: an output (disk full, permissions), streamed or
+                           shared rows that can no longer be read (nr_partition), or
+                           the exchange between processes */
     NR_ERR_NOMEM,       /* an allocation failed */
     NR_ERR_UNSUPPORTED, /* the CPU lacks a requested kernel, or a feature is absent */
     NR_ERR_INTERRUPTED, /* not returned by libneuron (a stop asked by a callback
@@ -432,9 +435,14 @@ typedef struct {
      * `read` is called from several threads at the same time and must be
      * safe for that (pread is). read(read_ctx, row, rows, buf) must fill
      * buf with global rows [row, row + rows) (row-major, the data's dtype)
-     * and return 0, or non-zero on failure (ols and --exact then fail with
-     * NR_ERR_IO naming the first rows that could not be read; the epochs
-     * of batch and minibatch see NaN sums and stop as NR_ERR_DIVERGED). */
+     * and return 0, or non-zero on failure: nr_train then fails with
+     * NR_ERR_IO, "reading rows A to B failed" naming (1-based) the first
+     * rows that could not be read, whatever the algorithm, at the same
+     * pass on every process (the failing process's blocks are NaN in the
+     * gather, and the NaN sums make every process gather the statuses and
+     * the failing one's message: the others' message is "process K: "
+     * followed by it). NaN sums without a failed read remain a divergence
+     * (NR_ERR_DIVERGED). */
     int (*read)(void *read_ctx, size_t row, size_t rows, void *buf);
     void *read_ctx;
 } nr_partition;
@@ -519,7 +527,9 @@ typedef struct {
      * `resume` (NULL: start afresh) continues from such a file, which must
      * come from the same options and data (else NR_ERR_INPUT), and the run
      * then ends with the bits of one never stopped. Costs one pass at the
-     * start for the data's fingerprint. */
+     * start for the data's fingerprint. A checkpoint holding `epochs`
+     * epochs already trains none (epochs_run = epochs, no on_epoch call);
+     * one holding more is NR_ERR_ARG naming both numbers. */
     const char *checkpoint;
     int64_t checkpoint_every;
     const char *resume;

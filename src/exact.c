@@ -179,17 +179,20 @@ static nr_status stats_partitioned(const nr_kernels *kern, const nr_data *data, 
     stats_ctx c = {kern, data, L, all, bufs, per_thread};
     nr_status s =
         nr_partition_each_block(pt, data, r0, r1, k0, mine, threads, stats_block, &c, err);
-    int rc = s == NR_OK ? pt->gather(pt->ctx, all, counts, counts + pt->parts) : -1;
+    /* a process whose read failed still takes part in the gather, so that
+     * no other waits for it, and all learn of the failure together */
+    int rc = pt->gather(pt->ctx, all, counts, counts + pt->parts);
+    if (rc != 0 && s == NR_OK) s = nr_fail(err, NR_ERR_IO, "gathering the statistics failed");
+    s = nr_partition_agree(pt, s, err);
     size_t done = 0;
-    for (size_t k = 0; rc == 0 && k < nb; k++) {
+    for (size_t k = 0; s == NR_OK && k < nb; k++) {
         const size_t a = r0 + k * BLOCK, e = a + BLOCK < r1 ? a + BLOCK : r1;
         merge(L, tot, done, all + k * L->per, e - a);
         done += e - a;
     }
     free(counts);
     free(all);
-    if (s != NR_OK) return s;
-    return rc == 0 ? NR_OK : nr_fail(err, NR_ERR_IO, "gathering the statistics failed");
+    return s;
 }
 
 nr_status nr_stats_collect(const nr_kernels *kern, const nr_data *data, size_t r0, size_t r1,

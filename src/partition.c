@@ -85,25 +85,43 @@ nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opt
     return NR_OK;
 }
 
+/* Each process's status travels with its message, a byte per double
+ * (exact), so that every process can report the first failure as the
+ * process that had it does: neuron-mpi's rank 0 speaks for all. Only a
+ * failure, or a checkpoint, costs this gather: never a plain pass. */
+enum { AGREE_PER = 1 + sizeof(nr_error) };
+
+nr_status nr_passer_status(const nr_passer *p, nr_error *err) {
+    if (p->status != NR_OK && err) *err = p->error;
+    return p->status;
+}
+
 nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err) {
     const size_t k = (size_t)pt->parts;
     int *counts = calloc(2 * k, sizeof *counts);
-    double *all = calloc(k, sizeof *all);
+    double *all = calloc(k * AGREE_PER, sizeof *all);
     int rc = -1;
     if (counts && all) {
-        for (size_t q = 0; q < k; q++) counts[q] = 1, counts[k + q] = (int)q;
-        all[pt->part] = (double)s;
+        for (size_t q = 0; q < k; q++) counts[q] = AGREE_PER, counts[k + q] = (int)(q * AGREE_PER);
+        double *mine = all + (size_t)pt->part * AGREE_PER;
+        mine[0] = (double)s;
+        for (size_t i = 0; s != NR_OK && err && i + 1 < AGREE_PER && err->msg[i]; i++)
+            mine[1 + i] = (unsigned char)err->msg[i];
         rc = pt->gather(pt->ctx, all, counts, counts + k);
     }
     nr_status first = NR_OK;
     int who = -1;
     for (size_t q = 0; rc == 0 && q < k && who < 0; q++)
-        if (all[q] != 0) first = (nr_status)all[q], who = (int)q;
+        if (all[q * AGREE_PER] != 0) first = (nr_status)all[q * AGREE_PER], who = (int)q;
+    char msg[sizeof(nr_error)] = "";
+    for (size_t i = 0; who >= 0 && i + 1 < AGREE_PER; i++)
+        msg[i] = (char)(unsigned char)all[(size_t)who * AGREE_PER + 1 + i];
     free(counts);
     free(all);
     if (rc != 0) return s != NR_OK ? s : nr_fail(err, NR_ERR_IO, "processes could not agree");
     if (s != NR_OK || who < 0) return s;
-    return nr_fail(err, first, "process %d failed (its message says why)", who);
+    if (!msg[0]) return nr_fail(err, first, "process %d failed", who);
+    return nr_fail(err, first, "process %d: %s", who, msg);
 }
 
 /* Blocks [k0, k0 + count) of a pass over rows [r0, r1), held in memory from
@@ -300,16 +318,23 @@ void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, c
                          double b, double *out) {
     const size_t dd = p->dd, nb = (r1 - r0 + BLOCK - 1) / BLOCK;
     pass_ctx c = {p, d, w, b, r1 - r0};
-    nr_error ignored;
-    /* a failed read or transport: NaN sums here, and the failed process's
-     * blocks NaN on the others, so the loop's divergence check stops every
-     * process at the same epoch */
-    if (gather_blocks(p->part, d, r0, r1, dd, p->threads, pass_block, &c, p->gathered, p->counts,
-                      &ignored) != NR_OK) {
-        for (size_t j = 0; j < dd; j++) out[j] = NAN;
-        return;
-    }
+    nr_error e = {{0}};
+    /* a failed read: this process's blocks are NaN on every process, so
+     * the sums are NaN everywhere and every process takes the branch below
+     * at the same pass; there it learns the first failure and its message */
+    nr_status s = gather_blocks(p->part, d, r0, r1, dd, p->threads, pass_block, &c, p->gathered,
+                                p->counts, &e);
     for (size_t j = 0; j < dd; j++) out[j] = 0.0;
-    for (size_t k = 0; k < nb; k++)
+    for (size_t k = 0; s == NR_OK && k < nb; k++)
         for (size_t j = 0; j < dd; j++) out[j] += p->gathered[k * dd + j];
+    bool finite = s == NR_OK;
+    for (size_t j = 0; j < dd && finite; j++) finite = isfinite(out[j]);
+    if (finite) return;
+    /* NaN from a value or a divergence stays the loop's to judge: every
+     * process agrees NR_OK then */
+    s = nr_partition_agree(p->part, s, &e);
+    if (s != NR_OK) {
+        for (size_t j = 0; j < dd; j++) out[j] = NAN;
+        if (p->status == NR_OK) p->status = s, p->error = e;
+    }
 }

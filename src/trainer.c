@@ -115,6 +115,7 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
                          nr_kernel_choice kc, int threads, nr_error *err) {
     p->partials = NULL;
     p->part = NULL, p->gathered = NULL, p->counts = NULL;
+    p->status = NR_OK;
     p->wide = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;

@@ -210,4 +210,33 @@ else
   echo "checkpoint tests: neuron-mpi part SKIPPED (mpirun or $M missing)"
 fi
 
+# Resuming a finished run: --epochs equal to the checkpoint's finishes at
+# once with the run's model and report (epochs_run = epochs) and a note;
+# fewer epochs than the checkpoint holds cannot be honoured: a usage error
+# naming both numbers, nothing written.
+rm -f f6.bin
+"$N" train --data s.npy --quiet --algo batch --epochs 6 --checkpoint f6.bin --checkpoint-every 3 \
+  --model f6.json >f6.rep 2>/dev/null
+"$N" train --data s.npy --quiet --algo batch --epochs 6 --resume f6.bin --model g6.json \
+  >g6.rep 2>g6.err
+rc=$?
+if [ "$rc" = 0 ] && cmp -s f6.json g6.json && grep -q '"epochs_run":[[:space:]]*6,' g6.rep &&
+  grep -q '"stop_reason":[[:space:]]*"epochs"' g6.rep &&
+  [ "$(cat g6.err)" = "neuron: note: f6.bin: the checkpoint has all 6 epochs done: nothing left to train" ]; then
+  pass
+else
+  fail "resume of a finished run: exit $rc, $(grep epochs_run g6.rep), stderr '$(cat g6.err)'"
+fi
+rm -f g4.json g4.rep
+"$N" train --data s.npy --quiet --algo batch --epochs 4 --resume f6.bin --model g4.json \
+  --report g4.rep >/dev/null 2>g4.err
+rc=$?
+if [ "$rc" = 2 ] && [ "$(grep -c '^neuron: error:' g4.err)" = 1 ] &&
+  grep -q "f6.bin: the checkpoint has 6 epochs done, more than the 4 asked for" g4.err &&
+  [ ! -e g4.json ] && [ ! -e g4.rep ]; then
+  pass
+else
+  fail "resume with fewer epochs than done: exit $rc: $(cat g4.err)"
+fi
+
 finish

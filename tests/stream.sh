@@ -58,6 +58,47 @@ else
   fail "NaN while streaming: exit $rc: $(cat err.txt)"
 fi
 
+# A streamed file cut while training (after its load-time check, once the
+# first checkpoint shows epochs running): bad input, exit 3, one line naming
+# the file and the rows it lacks, within 10 s, and no model, report or
+# history; with neuron-mpi the shard of rank 1 is cut and rank 0 says so.
+"$N" gen --rows 300000 --features 4 --out cut.npy >/dev/null
+cut_midway() { # name, file to cut, expected message (a regex), then the command
+  local name=$1 victim=$2 want=$3
+  shift 3
+  rm -f ck.bin out.json rep.json hist.csv
+  set -f
+  timeout 60 "$@" --quiet --algo batch --epochs 100000000 --checkpoint ck.bin \
+    --checkpoint-every 1 --model out.json --report rep.json --history hist.csv \
+    >/dev/null 2>cut.err &
+  set +f
+  local pid=$! t0
+  for _ in $(seq 300); do [ -s ck.bin ] && break; sleep 0.05; done
+  t0=$SECONDS
+  truncate -s 100000 "$victim"
+  wait $pid
+  local rc=$?
+  if [ ! -s ck.bin ]; then
+    fail "$name: no epoch ran before the cut"
+  elif [ "$rc" = 3 ] && [ $((SECONDS - t0)) -le 10 ] &&
+    [ "$(grep -c '^neuron: error:' cut.err)" = 1 ] && grep -Eq "$want" cut.err &&
+    ! grep -q diverged cut.err && [ ! -e out.json ] && [ ! -e rep.json ] && [ ! -e hist.csv ]; then
+    pass
+  else
+    fail "$name: exit $rc after $((SECONDS - t0)) s, outputs: $(ls out.json rep.json hist.csv 2>&1 | tr '\n' ' '): $(head -c 400 cut.err)"
+  fi
+}
+cp cut.npy c1.npy
+cut_midway "one file cut" c1.npy \
+  "^neuron: error: c1.npy: cannot read rows [0-9]+ to [0-9]+ while training: the file is now 100000 bytes, its header says 6000128$" \
+  "$N" train --stream --data c1.npy
+if [ $have_mpi = 1 ]; then
+  mkdir -p cut && python3 "$tools/split_npy.py" cut.npy cut/part 150000
+  cut_midway "neuron-mpi, rank 1's shard cut" cut/part-001.npy \
+    "^neuron: error: cut/part-001.npy: cannot read its rows [0-9]+ to [0-9]+ \(rows [0-9]+ to [0-9]+ of the data\) while training: the file is now 100000 bytes" \
+    mpirun --oversubscribe -np 2 "$M" train --stream --data 'cut/part-*.npy'
+fi
+
 # peak memory on a 1 GB file: 50 million rows of 4 f32 features
 "$N" gen --rows 50000000 --features 4 --out big.npy >/dev/null
 rss() { /usr/bin/time -f %M "$N" train --quiet --data big.npy --algo batch --epochs 1 "$@" \

@@ -50,19 +50,6 @@ static double *class_data(size_t n, size_t d, uint64_t seed, double margin) {
     return v;
 }
 
-static float *to_f32(const double *v, size_t n) {
-    float *f = malloc(n * sizeof *f);
-    for (size_t i = 0; i < n; i++) f[i] = (float)v[i];
-    return f;
-}
-
-static void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
-    nr_error err = {{0}};
-    cr_assert_eq(nr_model_init(m, d->features, NULL), NR_OK);
-    nr_status s = nr_train(d, o, m, r, &err);
-    cr_assert_eq(s, NR_OK, "%s", err.msg);
-}
-
 /* ------------------------------------------------- the logistic row -- */
 
 /* The definitions in long double: loss = log(1 + exp(z)) - t z,
@@ -308,37 +295,22 @@ Test(classify, bits_are_the_same_for_1_2_3_and_7_threads_for_each_activation_and
         {NR_ACT_STEP, NR_ALGO_BATCH},    {NR_ACT_STEP, NR_ALGO_MINIBATCH},
         {NR_ACT_STEP, NR_ALGO_SGD},      {NR_ACT_IDENTITY, NR_ALGO_NEWTON},
     };
+    const int threads[] = {1, 2, 3, 7};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int dt = 0; dt < 2; dt++) {
             nr_data dd = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)f : (void *)v};
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.activation = cases[c].act, o.algo = cases[c].algo;
+            o.batch = 9000, o.epochs = 4;
+            o.lr = cases[c].algo == NR_ALGO_SGD ? 0.01 : 0.5;
+            o.standardize = c % 2, o.val_split = 0.1;
+            char what[64];
+            snprintf(what, sizeof what, "case %zu dtype %d", c, dt);
             nr_model ref;
-            nr_train_result rr;
-            for (int k = 0; k < 4; k++) {
-                const int threads[] = {1, 2, 3, 7};
-                nr_train_opts o;
-                nr_train_defaults(&o);
-                o.activation = cases[c].act, o.algo = cases[c].algo;
-                o.batch = 9000, o.epochs = 4, o.threads = threads[k];
-                o.lr = cases[c].algo == NR_ALGO_SGD ? 0.01 : 0.5;
-                o.standardize = c % 2, o.val_split = 0.1;
-                nr_model m;
-                nr_train_result r;
-                train_ok(&dd, &o, &m, &r);
-                if (k == 0) {
-                    ref = m, rr = r;
-                    continue;
-                }
-                cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && m.bias == ref.bias,
-                          "case %zu dtype %d: %d threads", c, dt, threads[k]);
-                cr_assert(!memcmp(r.loss, rr.loss, (size_t)r.epochs_run * sizeof(double)));
-                cr_assert(
-                    !memcmp(r.val_history, rr.val_history, (size_t)r.epochs_run * sizeof(double)));
-                nr_model_free(&m);
-                nr_train_result_free(&r);
-            }
+            same_bits_for_threads(&dd, o, threads, 4, &ref, what);
             cr_assert_eq(ref.activation, cases[c].act);
             nr_model_free(&ref);
-            nr_train_result_free(&rr);
         }
     free(v);
     free(f);

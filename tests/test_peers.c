@@ -29,13 +29,6 @@ static double *gen_w(size_t rows, size_t d, const double *w, nr_dist dist, uint6
     return v;
 }
 
-static void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
-    nr_error err = {{0}};
-    cr_assert_eq(nr_model_init(m, d->features, &err), NR_OK);
-    nr_status s = nr_train(d, o, m, r, &err);
-    cr_assert_eq(s, NR_OK, "nr_train: %s", err.msg);
-}
-
 static bool have_sklearn(void) {
     if (access(PY, X_OK) != 0) return false;
     run_result r;

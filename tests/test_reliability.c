@@ -282,11 +282,15 @@ static void make_big_data(const char *dir, char *data, size_t size) {
     run_free(&r);
 }
 
+/* A long training run: its data and outputs in `dir`, its stdout and
+ * stderr in `logdir`, both fresh folders. */
 typedef struct {
+    char *dir, *logdir;
     char data[4096], model[4096], report[4096], hist[4096], out[4096], err[4096];
 } train_files;
 
-static int start_long_training(const char *dir, const char *logdir, train_files *f) {
+static int start_long_training(train_files *f) {
+    char *dir = f->dir = scratch_dir(), *logdir = f->logdir = scratch_dir();
     make_big_data(dir, f->data, sizeof f->data);
     join(f->model, sizeof f->model, dir, "m.json");
     join(f->report, sizeof f->report, dir, "r.json");
@@ -315,10 +319,19 @@ static void expect_only(const char *dir, const char *const *allowed, size_t n_al
     }
 }
 
+/* After a long training run: its folder holds exactly `allowed` (no
+ * temporary file), then both folders go. */
+static void end_long_training(train_files *f, const char *const *allowed, size_t n_allowed) {
+    expect_only(f->dir, allowed, n_allowed);
+    remove_dir(f->dir);
+    remove_dir(f->logdir);
+    free(f->dir);
+    free(f->logdir);
+}
+
 static void first_signal_finishes_the_epoch(int sig) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(kill(pid, sig), 0);
     int status = wait_neuron(pid, 60);
     char *err = read_file(f.err, NULL);
@@ -345,11 +358,7 @@ static void first_signal_finishes_the_epoch(int sig) {
     cJSON *out = read_json(f.out);
     cJSON_Delete(out);
     const char *allowed[] = {"big.npy", "m.json", "r.json", "h.csv"};
-    expect_only(dir, allowed, 4);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 4);
 }
 
 Test(interrupt, sigint_finishes_the_epoch_and_writes_the_outputs, .timeout = 120) {
@@ -366,9 +375,8 @@ Test(interrupt, sigterm_is_handled_like_sigint, .timeout = 120) {
 Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
     const double gaps[] = {0, 0.002, 0.02};
     for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-        char *dir = scratch_dir(), *logdir = scratch_dir();
         train_files f;
-        int pid = start_long_training(dir, logdir, &f);
+        int pid = start_long_training(&f);
         cr_assert_eq(kill(pid, SIGINT), 0);
         if (gaps[g] > 0) sleep_seconds(gaps[g]);
         kill(pid, g == 1 ? SIGTERM : SIGINT); /* may have exited already */
@@ -391,11 +399,7 @@ Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
             free(h);
         }
         const char *allowed[] = {"big.npy", "m.json", "r.json", "h.csv"};
-        expect_only(dir, allowed, 4);
-        remove_dir(dir);
-        remove_dir(logdir);
-        free(dir);
-        free(logdir);
+        end_long_training(&f, allowed, 4);
     }
 }
 
@@ -741,9 +745,8 @@ static bool wait_mapped(int pid, const char *name, double timeout) {
 /* Another program truncates the .npy file train has mapped: exit 3 and one
  * line naming the file, never death by SIGBUS; no output, no temp file. */
 Test(shrink, npy_truncated_during_training_is_bad_input, .timeout = 120) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(truncate(f.data, 1000), 0, "%s", strerror(errno));
     int status = wait_neuron(pid, 60);
     char *err = slurp(f.err);
@@ -753,11 +756,7 @@ Test(shrink, npy_truncated_during_training_is_bad_input, .timeout = 120) {
               "%s", err);
     free(err);
     const char *allowed[] = {"big.npy"};
-    expect_only(dir, allowed, 1);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 1);
 }
 
 /* The same while a CSV file is being parsed (one thread, so that the parse
@@ -964,6 +963,44 @@ Test(outputs, a_bad_path_fails_before_training_and_commits_nothing, .timeout = 1
     free(dir);
 }
 
+/* bench --out follows train's rule: refused before any input is read when
+ * it is the input or not a regular file, prepared (its temporary file)
+ * before the measuring starts, and a bench stopped by a signal leaves
+ * nothing behind. */
+Test(outputs, bench_out_is_prepared_first_and_left_clean, .timeout = 120) {
+    char *dir = scratch_dir();
+    char data[4096], fifo[4096], out[4096];
+    make_big_data(dir, data, sizeof data);
+    join(fifo, sizeof fifo, dir, "fifo.json");
+    join(out, sizeof out, dir, "b.json");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *b1[] = {"bench", "--data", data, "--out", data, "--quiet", NULL};
+    const char *f1[] = {"--out", "--data", "same file as the input", NULL};
+    expect_refusal(b1, 2, f1);
+    const char *b2[] = {"bench", "--data", data, "--out", fifo, "--quiet", NULL};
+    const char *f2[] = {"--out", "is a FIFO", NULL};
+    expect_refusal(b2, 2, f2);
+    /* minutes of sgd epochs: the temporary file must exist long before */
+    const char *b3[] = {"bench", "--data",     data, "--algos", "sgd", "--threads", "1", "--reps",
+                        "1000",  "--min-time", "1",  "--out",   out,   "--quiet",   NULL};
+    int pid = start_neuron(b3, NULL, NULL);
+    char names[1024];
+    bool prepared = false;
+    for (double t = 0; t < 20 && !prepared; t += 0.02) {
+        prepared = temp_files_in(dir, names, sizeof names) > 0;
+        if (!prepared) sleep_seconds(0.02);
+    }
+    kill(pid, SIGTERM);
+    int status = wait_neuron(pid, 30);
+    cr_expect(prepared, "bench --out made no temporary file before measuring");
+    cr_expect_eq(status, 128 + SIGTERM, "exit %d", status);
+    cr_expect_eq(temp_files_in(dir, names, sizeof names), 0, "left: %s", names);
+    cr_expect(!file_exists(out), "b.json was written by an interrupted bench");
+    unlink(fifo);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* A 250-byte file name is legal (NAME_MAX is 255): the temporary name must
  * fit too. */
 Test(outputs, a_250_byte_file_name_can_be_written) {
@@ -1120,18 +1157,13 @@ Test(writes, file_size_limit_is_a_reported_write_error, .timeout = 60) {
 /* SIGHUP (a closed terminal) during train: the process ends by it, and
  * neither the outputs nor their temporary files are left. */
 Test(signals, sighup_during_training_leaves_no_temporary_file, .timeout = 120) {
-    char *dir = scratch_dir(), *logdir = scratch_dir();
     train_files f;
-    int pid = start_long_training(dir, logdir, &f);
+    int pid = start_long_training(&f);
     cr_assert_eq(kill(pid, SIGHUP), 0);
     int status = wait_neuron(pid, 60);
     cr_expect_eq(status, 128 + SIGHUP, "exit %d", status);
     const char *allowed[] = {"big.npy"};
-    expect_only(dir, allowed, 1);
-    remove_dir(dir);
-    remove_dir(logdir);
-    free(dir);
-    free(logdir);
+    end_long_training(&f, allowed, 1);
 }
 
 /* SIGTERM at moments spread over the start (temp files created, data

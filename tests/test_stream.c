@@ -156,3 +156,54 @@ Test(stream, failed_read_is_named_by_its_rows) {
         }
     nr_dataset_free(ds);
 }
+
+/* The file truncated while training: reads of the rows past `bad` start
+ * failing after epoch 2. Every epoch optimizer (and the validation pass)
+ * reports it as what it is, NR_ERR_IO naming the rows, not as a
+ * divergence of the NaN sums a lost block would leave. */
+static int truncate_after_1(void *ctx, int64_t epoch, double loss, double sps) {
+    (void)loss, (void)sps;
+    source *s = ctx;
+    if (epoch == 1) s->fail_from = 5 * 4096 + 17;
+    return 0;
+}
+
+Test(stream, read_failing_mid_run_is_an_io_error) {
+    nr_dataset *ds = make_data(9 * 4096, 3, NR_F64);
+    const nr_data *d = nr_dataset_view(ds);
+    const size_t bad = 5 * 4096 + 17;
+    static const double none[1];
+    const nr_data held = {
+        .rows = d->rows, .features = d->features, .dtype = d->dtype, .values = none};
+    const size_t bounds[2] = {0, d->rows};
+    const nr_algo algos[] = {NR_ALGO_BATCH, NR_ALGO_MINIBATCH, NR_ALGO_NEWTON, NR_ALGO_BATCH};
+    for (size_t a = 0; a < sizeof algos / sizeof *algos; a++)
+        for (int threads = 1; threads <= 2; threads++) {
+            source src = {.src = d, .fail_from = SIZE_MAX};
+            const nr_partition pt = {.parts = 1,
+                                     .bounds = bounds,
+                                     .gather = gather_one,
+                                     .read = read_rows,
+                                     .read_ctx = &src};
+            nr_train_opts o;
+            nr_train_defaults(&o);
+            o.algo = algos[a], o.threads = threads, o.epochs = 6, o.batch = 5000;
+            o.val_split = a == 3 ? 0.5 : 0; /* the held-out rows' pass fails first */
+            o.partition = &pt;
+            o.on_epoch = truncate_after_1, o.on_epoch_ctx = &src;
+            nr_model m;
+            nr_train_result r;
+            nr_error err = {{0}};
+            cr_assert_eq(nr_model_init(&m, d->features, &err), NR_OK);
+            nr_status s = nr_train(&held, &o, &m, &r, &err);
+            cr_assert_eq(s, NR_ERR_IO, "algo %d, %d threads: status %d: %s", (int)o.algo, threads,
+                         (int)s, err.msg);
+            size_t lo = 0, hi = 0;
+            cr_assert_eq(sscanf(err.msg, "reading rows %zu to %zu failed", &lo, &hi), 2,
+                         "algo %d: '%s'", (int)o.algo, err.msg);
+            cr_assert(lo <= bad + 1 && bad + 1 <= hi && hi <= d->rows, "'%s' misses row %zu",
+                      err.msg, bad + 1);
+            nr_model_free(&m);
+        }
+    nr_dataset_free(ds);
+}

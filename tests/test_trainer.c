@@ -14,22 +14,6 @@
 #include "neuron.h"
 #include "util.h"
 
-static double *gen_f64(size_t rows, size_t d, nr_dist dist, uint64_t seed, double noise) {
-    nr_gen_opts o;
-    nr_gen_defaults(&o);
-    o.rows = rows, o.features = d, o.dist = dist, o.seed = seed, o.noise = noise;
-    o.dtype = NR_F64;
-    double *v = malloc(rows * (d + 1) * sizeof *v);
-    cr_assert_eq(nr_gen_fill(&o, v, NULL), NR_OK);
-    return v;
-}
-
-static float *to_f32(const double *v, size_t n) {
-    float *f = malloc(n * sizeof *f);
-    for (size_t i = 0; i < n; i++) f[i] = (float)v[i];
-    return f;
-}
-
 Test(kernels, avx2_matches_scalar_for_tails_and_widths) {
     if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
     const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
@@ -177,42 +161,17 @@ Test(kernels, streaming_sum_of_every_kernel_and_thread_count) {
     free(v);
 }
 
-static void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
-    nr_error err = {{0}};
-    cr_assert_eq(nr_model_init(m, d->features, NULL), NR_OK);
-    nr_status s = nr_train(d, o, m, r, &err);
-    cr_assert_eq(s, NR_OK, "%s", err.msg);
-}
-
 Test(trainer, weights_are_bit_identical_for_1_2_3_and_7_threads) {
     double *v = gen_f64(50000, 3, NR_DIST_NORMAL, 11, 0.2);
     nr_data d = {50000, 3, NR_F64, v};
+    const int threads[] = {1, 2, 3, 7};
     for (int algo = 0; algo < 2; algo++) {
-        nr_model ref;
-        nr_train_result rr;
-        for (int k = 0; k < 4; k++) {
-            const int threads[] = {1, 2, 3, 7};
-            nr_train_opts o;
-            nr_train_defaults(&o);
-            o.algo = algo ? NR_ALGO_MINIBATCH : NR_ALGO_BATCH;
-            o.batch = 9000; /* batches of several blocks, and a short last one */
-            o.epochs = 5;
-            o.threads = threads[k];
-            nr_model m;
-            nr_train_result r;
-            train_ok(&d, &o, &m, &r);
-            if (k == 0) {
-                ref = m, rr = r;
-                continue;
-            }
-            cr_assert(!memcmp(m.weights, ref.weights, 3 * sizeof(double)) && m.bias == ref.bias,
-                      "algo %d, %d threads", algo, threads[k]);
-            cr_assert(!memcmp(r.loss, rr.loss, 5 * sizeof(double)));
-            nr_model_free(&m);
-            nr_train_result_free(&r);
-        }
-        nr_model_free(&ref);
-        nr_train_result_free(&rr);
+        nr_train_opts o;
+        nr_train_defaults(&o);
+        o.algo = algo ? NR_ALGO_MINIBATCH : NR_ALGO_BATCH;
+        o.batch = 9000; /* batches of several blocks, and a short last one */
+        o.epochs = 5;
+        same_bits_for_threads(&d, o, threads, 4, NULL, algo ? "minibatch" : "batch");
     }
     free(v);
 }
@@ -532,29 +491,12 @@ Test(exact, exact_is_bit_identical_for_any_thread_count) {
     double *v = gen_f64(n, d, NR_DIST_UNIFORM, 8, 0.1);
     float *f = to_f32(v, n * (d + 1));
     nr_data dd = {n, d, NR_F32, f};
-    nr_model ref;
-    nr_train_result rr;
-    for (int k = 0; k < 3; k++) {
-        const int threads[] = {1, 2, 7};
-        nr_train_opts o;
-        nr_train_defaults(&o);
-        o.exact = true;
-        o.epochs = 50;
-        o.threads = threads[k];
-        nr_model m;
-        nr_train_result r;
-        train_ok(&dd, &o, &m, &r);
-        if (k == 0) {
-            ref = m, rr = r;
-            continue;
-        }
-        cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && m.bias == ref.bias);
-        cr_assert(!memcmp(r.loss, rr.loss, 50 * sizeof(double)));
-        nr_model_free(&m);
-        nr_train_result_free(&r);
-    }
-    nr_model_free(&ref);
-    nr_train_result_free(&rr);
+    const int threads[] = {1, 2, 7};
+    nr_train_opts o;
+    nr_train_defaults(&o);
+    o.exact = true;
+    o.epochs = 50;
+    same_bits_for_threads(&dd, o, threads, 3, NULL, "batch --exact");
     free(f);
     free(v);
 }

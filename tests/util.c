@@ -203,3 +203,62 @@ const char *transcription_path(void) {
     run_free(&r);
     return ok ? path : NULL;
 }
+
+double *gen_f64(size_t rows, size_t d, nr_dist dist, uint64_t seed, double noise) {
+    nr_gen_opts o;
+    nr_gen_defaults(&o);
+    o.rows = rows, o.features = d, o.dist = dist, o.seed = seed, o.noise = noise;
+    o.dtype = NR_F64;
+    double *v = malloc(rows * (d + 1) * sizeof *v);
+    cr_assert(v);
+    cr_assert_eq(nr_gen_fill(&o, v, NULL), NR_OK);
+    return v;
+}
+
+float *to_f32(const double *v, size_t n) {
+    float *f = malloc(n * sizeof *f);
+    cr_assert(f);
+    for (size_t i = 0; i < n; i++) f[i] = (float)v[i];
+    return f;
+}
+
+void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r) {
+    nr_error err = {{0}};
+    cr_assert_eq(nr_model_init(m, d->features, &err), NR_OK, "%s", err.msg);
+    nr_status s = nr_train(d, o, m, r, &err);
+    cr_assert_eq(s, NR_OK, "nr_train: %s", err.msg);
+}
+
+void same_bits_for_threads(const nr_data *d, nr_train_opts o, const int *threads, size_t n,
+                           nr_model *ref, const char *what) {
+    nr_model first;
+    nr_train_result fr;
+    for (size_t k = 0; k < n; k++) {
+        o.threads = threads[k];
+        nr_model m;
+        nr_train_result r;
+        train_ok(d, &o, &m, &r);
+        if (k == 0) {
+            first = m, fr = r;
+            continue;
+        }
+        const size_t e = (size_t)r.epochs_run;
+        cr_assert(!memcmp(m.weights, first.weights, d->features * sizeof(double)) &&
+                      !memcmp(&m.bias, &first.bias, sizeof m.bias),
+                  "%s: %d threads: weights or bias differ from %d threads'", what, threads[k],
+                  threads[0]);
+        cr_assert_eq(r.epochs_run, fr.epochs_run, "%s: %d threads", what, threads[k]);
+        cr_assert(!memcmp(r.loss, fr.loss, e * sizeof(double)), "%s: %d threads: losses differ",
+                  what, threads[k]);
+        cr_assert_eq(r.val_history == NULL, fr.val_history == NULL);
+        cr_assert(!r.val_history || !memcmp(r.val_history, fr.val_history, e * sizeof(double)),
+                  "%s: %d threads: validation losses differ", what, threads[k]);
+        nr_model_free(&m);
+        nr_train_result_free(&r);
+    }
+    if (n && ref)
+        *ref = first;
+    else if (n)
+        nr_model_free(&first);
+    if (n) nr_train_result_free(&fr);
+}

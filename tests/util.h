@@ -4,6 +4,9 @@
 #define NR_TEST_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "neuron.h"
 
 typedef struct {
     int status; /* exit code, or 128 + signal number */
@@ -49,5 +52,25 @@ size_t count_lines(const char *s);
 /* Path of the project's Python transcription of the tutorial
  * (bench/peers/tutorial.py), if it exists and python3 runs; else NULL. */
 const char *transcription_path(void);
+
+/* ------------------------------------------- in-process training set-up -- */
+
+/* rows x (d + 1) doubles of nr_gen_fill: y = w.x + b + noise, x drawn
+ * from `dist` (malloc'd). */
+double *gen_f64(size_t rows, size_t d, nr_dist dist, uint64_t seed, double noise);
+
+/* The n values rounded to float (malloc'd). */
+float *to_f32(const double *v, size_t n);
+
+/* nr_model_init and nr_train, asserting both succeed. */
+void train_ok(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_train_result *r);
+
+/* Train `d` with `o` once per thread count in threads[0..n) and assert
+ * every run ends with the bits of the first: weights, bias, epochs run and
+ * every epoch's training loss, and its validation loss when there is one.
+ * The first run's model goes to *ref (the caller frees it), or is freed
+ * when ref is NULL; `what` names the case in messages. */
+void same_bits_for_threads(const nr_data *d, nr_train_opts o, const int *threads, size_t n,
+                           nr_model *ref, const char *what);
 
 #endif

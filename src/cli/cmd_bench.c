@@ -376,9 +376,24 @@ int cmd_bench(int argc, char **argv) {
         cli_error("bench --kernel: %s", err.msg);
         return EXIT_USAGE;
     }
+    /* --out is checked and its temporary file made before the data are
+     * read, as train's outputs are: a wrong path fails now, not after
+     * minutes of measuring, and the input is never replaced */
+    cli_outputs outs;
+    cli_outputs_init(&outs, "bench");
+    cli_outputs_input(&outs, "--data", data);
+    nr_atomic *out_file = NULL;
+    int rc = EXIT_OK;
+    if (out && !(out_file = cli_outputs_add(&outs, "--out", out, &rc))) {
+        cli_outputs_abort(&outs);
+        return rc != EXIT_OK ? rc : EXIT_OTHER;
+    }
     nr_dataset *ds = NULL;
     nr_status s = nr_dataset_load(data, &lo, &ds, &err);
-    if (s != NR_OK) return cli_fail(s, &err);
+    if (s != NR_OK) {
+        cli_outputs_abort(&outs);
+        return cli_fail(s, &err);
+    }
     const nr_data *d = nr_dataset_view(ds);
     const double bytes =
         (double)d->rows * (double)(d->features + 1) * (double)nr_dtype_size(d->dtype);
@@ -410,9 +425,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddItemToObject(root, "results", list);
     if (!quiet) {
         printf("# %s: %zu x %zu %s, %.1f MB; last-level cache %.1f MiB (%s%s)\n", data, d->rows,
-               d->features, nr_dtype_name(d->dtype), bytes / 1e6,
-               (double)llc.bytes / 1048576.0, llc.source,
-               llc.level ? "" : ", the machine did not say");
+               d->features, nr_dtype_name(d->dtype), bytes / 1e6, (double)llc.bytes / 1048576.0,
+               llc.source, llc.level ? "" : ", the machine did not say");
         printf("# activation %s, loss %s\n", activation_name(act),
                loss == NR_LOSS_HUBER   ? "huber"
                : act == NR_ACT_SIGMOID ? "logistic"
@@ -434,7 +448,6 @@ int cmd_bench(int argc, char **argv) {
         printf("%-16s %3s %4s %3s %9s %9s %9s %4s %11s %8s %-20s\n", "algo", "d", "type", "thr",
                "median ms", "min ms", "max ms", "n", "samples/s", "read ms", "of read (q1-q3 %)");
     }
-    int rc = EXIT_OK;
     for (int ti = 0; ti < nthreads && rc == EXIT_OK; ti++) {
         for (int ai = 0; ai < nalgos && rc == EXIT_OK; ai++) {
             const bench_algo *b = &algos[ai];
@@ -479,12 +492,16 @@ int cmd_bench(int argc, char **argv) {
             nr_model_free(&e.m);
         }
     }
-    if (rc == EXIT_OK && out) {
+    if (rc == EXIT_OK && out_file) {
         char *text = cJSON_Print(root);
-        if (!text || (s = cli_write_text(out, text, &err)) != NR_OK)
-            rc = text ? cli_fail(s, &err) : (cli_error("bench: out of memory"), EXIT_OTHER);
+        if (!text)
+            cli_error("bench: out of memory"), rc = EXIT_OTHER;
+        else if ((s = cli_write_text(out_file, text, &err)) != NR_OK)
+            rc = cli_fail(s, &err);
         cJSON_free(text);
+        if (rc == EXIT_OK) rc = cli_outputs_commit(&outs);
     }
+    cli_outputs_abort(&outs); /* nothing left after a commit */
     cJSON_Delete(root);
     nr_dataset_free(ds);
     return rc;

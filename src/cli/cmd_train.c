@@ -151,10 +151,12 @@ typedef struct {
     bool progress;
     int64_t epochs;
     double last;
+    int64_t seen; /* epochs this run trained */
 } progress_ctx;
 
 static int on_epoch(void *ctx, int64_t epoch, double loss, double sps) {
     progress_ctx *p = ctx;
+    p->seen++;
     if (p->progress) {
         const double now = cli_seconds();
         if (now - p->last >= 0.1 || epoch == p->epochs) {
@@ -327,19 +329,7 @@ static char *report_json(const char *data, const nr_train_opts *o, const nr_data
     return text;
 }
 
-nr_status cli_write_text(const char *path, const char *text, nr_error *err) {
-    size_t n = strlen(text);
-    char *buf = malloc(n + 2);
-    if (!buf) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    nr_status s = nr_write_file_atomic(path, buf, n + 1, err);
-    free(buf);
-    return s;
-}
-
-/* `text` and a newline into a prepared output (committed later). */
-static nr_status write_text(nr_atomic *a, const char *text, nr_error *err) {
+nr_status cli_write_text(nr_atomic *a, const char *text, nr_error *err) {
     nr_status s = nr_atomic_write(a, text, strlen(text), err);
     return s == NR_OK ? nr_atomic_write(a, "\n", 1, err) : s;
 }
@@ -410,6 +400,13 @@ static int train_failed(nr_status s, const nr_error *err, const char *path, cons
         cli_error("%s: %s", path,
                   o->partition ? cli_shares_name_row(err->msg, named, sizeof named) : err->msg);
         return cli_exit_code(s);
+    }
+    /* streamed or shared rows that could not be read (the file cut or
+     * gone while training) are bad input, as a mapped file that shrinks */
+    char named[sizeof err->msg + 4096];
+    if (s == NR_ERR_IO && o->partition && cli_shares_name_read(err->msg, named, sizeof named)) {
+        cli_error("%s", named);
+        return EXIT_INPUT;
     }
     /* ols has no learning rate: its overflow message says what to scale */
     if (s != NR_ERR_DIVERGED || o->algo == NR_ALGO_OLS) return cli_fail(s, err);
@@ -643,6 +640,13 @@ int cmd_train(int argc, char **argv) {
                     isnan(tr ? r.train_loss : r.val_loss) ? "NaN" : "Inf");
         nr_train_result_free(&r);
     }
+    /* a resumed run that was finished already: as Keras and Lightning do,
+     * its outputs again and a word that nothing was trained */
+    if (s == NR_OK && o.resume && pc.seen == 0 && r.epochs_run == o.epochs)
+        fprintf(stderr,
+                "neuron: note: %s: the checkpoint has all %lld epochs done: nothing left to "
+                "train\n",
+                o.resume, (long long)o.epochs);
     if (s != NR_OK) {
         rc = train_failed(s, &err, data, d, &o);
     } else {
@@ -651,7 +655,7 @@ int cmd_train(int argc, char **argv) {
         if (!rep) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory");
         if (s == NR_OK && model_file && (model_text = nr_model_text(&m, &o, &err, &s)))
             s = nr_atomic_write(model_file, model_text, strlen(model_text), &err);
-        if (s == NR_OK && report_file) s = write_text(report_file, rep, &err);
+        if (s == NR_OK && report_file) s = cli_write_text(report_file, rep, &err);
         if (s == NR_OK && history_file) s = write_history(history_file, &o, &r, &err);
         if (s != NR_OK) rc = cli_fail(s, &err);
         /* stdout before the files: if the report cannot be printed (a full

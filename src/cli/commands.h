@@ -16,8 +16,9 @@ int cmd_compare(int argc, char **argv);
  * --header, --no-header, --dtype), apply it to `lo`, set *ok, return true. */
 bool cli_load_option(cli_args *a, nr_load_opts *lo, bool *ok);
 
-/* Write `text` and a newline to `path` atomically (temp file + rename). */
-nr_status cli_write_text(const char *path, const char *text, nr_error *err);
+/* `text` and a newline into a prepared output (cli_outputs_add), committed
+ * later with the command's other outputs. */
+nr_status cli_write_text(nr_atomic *a, const char *text, nr_error *err);
 
 /* How `train` gets its rows and who speaks, when neuron-mpi runs it
  * (src/mpi/neuron_mpi.c); NULL in neuron. */
@@ -25,8 +26,7 @@ typedef struct {
     /* This process's share of the rows, with o->partition set (the view
      * counts every row); on failure it reports and exits itself, once for
      * all processes. */
-    const nr_data *(*load)(const char *path, const nr_load_opts *lo, nr_train_opts *o,
-                           bool stream);
+    const nr_data *(*load)(const char *path, const nr_load_opts *lo, nr_train_opts *o, bool stream);
     /* Whether this process writes the output files. */
     bool root;
     /* Every process's agreement to stop after this epoch: non-zero if any
@@ -47,5 +47,10 @@ void cli_shares_close(void);
  * ("row N: ...", N counted over every shard): with several shards, the
  * same message naming the shard and its row too, in buf; else msg. */
 const char *cli_shares_name_row(const char *msg, char *buf, size_t len);
+/* A library message saying that rows could not be read ("reading rows A
+ * to B failed", maybe relayed as "process K: ..."): the message naming
+ * the file (shard), its rows and what is wrong with it now, in buf; NULL
+ * for any other message. */
+const char *cli_shares_name_read(const char *msg, char *buf, size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -282,6 +283,38 @@ const char *cli_shares_name_row(const char *msg, char *buf, size_t len) {
     while (start + g.shards[i].rows < row) start += g.shards[i++].rows;
     snprintf(buf, len, "row %llu (%s, its row %llu):%s", row, g.shards[i].path,
              row - (unsigned long long)start, msg + at);
+    return buf;
+}
+
+const char *cli_shares_name_read(const char *msg, char *buf, size_t len) {
+    unsigned long long a, e;
+    int proc, at = 0;
+    /* the library's words, from this process or relayed from another */
+    if (sscanf(msg, "process %d: %n", &proc, &at) == 1) msg += at;
+    if (sscanf(msg, "reading rows %llu to %llu failed", &a, &e) != 2 || a == 0 || e < a ||
+        e > g.rows || !g.nshards)
+        return NULL;
+    size_t i = 0, start = 0;
+    while (start + g.shards[i].rows < a) start += g.shards[i++].rows;
+    const shard *sh = &g.shards[i];
+    if (e > start + sh->rows) e = start + sh->rows; /* the first shard it spans */
+    /* the likely cause, seen now: a file cut shorter than its header says */
+    const size_t want = sh->off + sh->rows * (g.features + 1) * nr_dtype_size(g.dtype);
+    char why[128] = "";
+    struct stat st;
+    if (stat(sh->path, &st) != 0)
+        snprintf(why, sizeof why, ": the file is gone (%s)", strerror(errno));
+    else if ((size_t)st.st_size < want)
+        snprintf(why, sizeof why, ": the file is now %lld bytes, its header says %zu",
+                 (long long)st.st_size, want);
+    if (g.nshards == 1)
+        snprintf(buf, len, "%s: cannot read rows %llu to %llu while training%s", sh->path, a, e,
+                 why);
+    else
+        snprintf(buf, len,
+                 "%s: cannot read its rows %llu to %llu (rows %llu to %llu of the data) while "
+                 "training%s",
+                 sh->path, a - start, e - start, a, e, why);
     return buf;
 }
 

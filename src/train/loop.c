@@ -284,6 +284,14 @@ static nr_status resume_from(nr_trainer *t, nr_train_result *res, size_t *cap, c
                              nr_ckpt_loop *ck, nr_error *err) {
     nr_ckpt_history h;
     nr_status s = nr_checkpoint_load(t, t->o->resume, fp, ck, res, &h, err);
+    /* its model is past the epoch asked for, which no run can give back:
+     * refused, where as many epochs as it holds simply finish at once */
+    if (s == NR_OK && ck->epoch > t->o->epochs)
+        s = nr_fail(err, NR_ERR_ARG,
+                    "%s: the checkpoint has %lld epochs done, more than the %lld asked for: "
+                    "resume it with at least %lld epochs (as many finishes at once)",
+                    t->o->resume, (long long)ck->epoch, (long long)t->o->epochs,
+                    (long long)ck->epoch);
     if (s == NR_OK && h.n) s = grow_history(res, h.val != NULL, cap, h.n, err);
     if (s == NR_OK) {
         memcpy(res->loss, h.loss, h.n * sizeof *h.loss);
@@ -326,6 +334,7 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
             s = nr_fail(err, NR_ERR_NOMEM, "out of memory");
         else
             nr_checkpoint_fingerprint(t, fp);
+        if (s == NR_OK) s = nr_passer_status(&t->p, err);
     }
     if (o->resume && s == NR_OK && (s = resume_from(t, res, &cap, fp, &ck, err)) == NR_OK) {
         first = ck.first, best = ck.best, since = ck.since;
@@ -348,7 +357,15 @@ static nr_status run_epochs(nr_trainer *t, const nr_optimizer *opt, nr_train_res
         double loss = NAN;
         const char *stop = NULL;
         if (keep.cand) best_candidate(&keep, t);
-        if ((s = opt->epoch(t, st, e, &loss, &stop, err)) != NR_OK) {
+        s = opt->epoch(t, st, e, &loss, &stop, err);
+        /* a pass that could not read its rows left NaN sums: that, not
+         * the divergence or line search failure they look like, is the
+         * outcome (the epoch's validation pass included) */
+        if (nr_passer_status(&t->p, err) != NR_OK) {
+            s = t->p.status;
+            break;
+        }
+        if (s != NR_OK) {
             if (s == NR_ERR_DIVERGED && back_off(t, res, &e, err)) {
                 s = NR_OK;
                 continue;
@@ -520,6 +537,7 @@ nr_status nr_train(const nr_data *d, const nr_train_opts *o, nr_model *m, nr_tra
     /* final model and its losses */
     res->train_loss = nr_trainer_loss(&t, 0, t.n_train);
     if (n_val) res->val_loss = nr_trainer_loss(&t, t.n_train, d->rows);
+    if ((s = nr_passer_status(&t.p, err)) != NR_OK) goto out;
     memcpy(m->weights, t.w, f * sizeof *t.w);
     m->bias = t.b;
     m->activation = o->activation;

@@ -201,6 +201,7 @@ static double epoch_serial(nr_trainer *t, minibatch *mb) {
             prefetch_rows(nr_row_at(t->d, nlo), nhi - nlo, rowbytes);
         }
         batch_sums(t, mb, lo, hi);
+        if (t->p.status != NR_OK) break; /* the same batch on every process */
         sum += t->sums[t->f + 1];
         nr_trainer_step(t, hi - lo);
     }

@@ -52,6 +52,10 @@ typedef struct {
     const nr_partition *part;
     double *gathered; /* part: every block's sums, in block order */
     int *counts;      /* part: per process, its doubles in `gathered`, then their offsets */
+    /* part: the first pass that failed (a read, the transport), the same
+     * on every process, and its message; later passes still run, NaN */
+    nr_status status;
+    nr_error error;
     /* f16 data: each block is widened into a thread's slot of `wide`
      * (threads slots of up to NR_TRAIN_BLOCK rows' floats), then summed by
      * the f32 kernels: the same bits as an f32 file of the same values */
@@ -93,6 +97,8 @@ void nr_pass_block(const nr_passer *p, const nr_data *d, const void *rows, size_
  * block's sums and adds them in block order, as nr_pass does. */
 nr_status nr_passer_partition(nr_passer *p, const nr_data *d, const nr_train_opts *o,
                               nr_error *err);
+/* NR_OK, or the first failed pass's status with its message in err. */
+nr_status nr_passer_status(const nr_passer *p, nr_error *err);
 void nr_pass_partitioned(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double *w,
                          double b, double *out);
 /* For a pass over rows [r0, r1) in blocks of NR_TRAIN_BLOCK rows, each
@@ -120,7 +126,8 @@ nr_status nr_blocks_all(const nr_partition *pt, const nr_data *d, size_t r0, siz
  * here (pt NULL): the message names the first offence's global row. */
 nr_status nr_check_labels(const nr_partition *pt, const nr_data *d, int threads, nr_error *err);
 /* Every process's status `s`: the first failure among them (a process
- * that did not fail gets a message naming the one that did), or NR_OK. */
+ * that did not fail gets "process K: " and that process's message), or
+ * NR_OK. */
 nr_status nr_partition_agree(const nr_partition *pt, nr_status s, nr_error *err);
 size_t nr_partition_blocks(const nr_partition *pt, size_t r0, size_t r1, size_t per, int *counts,
                            int *displs);
