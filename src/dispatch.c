@@ -4,6 +4,13 @@
 #include "internal.h"
 #include "kernels.h"
 
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define NR_GLIBC_CPU_FEATURES 1
+#endif
+#endif
+
 static const nr_kernels scalar = {
     .name = "scalar",
     .grad_f32 = nr_grad_f32_scalar,
@@ -38,11 +45,21 @@ static const nr_kernels avx2 = {
 
 /* F16C with AVX2: every CPU that has AVX2 has it (Intel since Ivy Bridge,
  * AMD since Piledriver), but a hypervisor may hide one flag and not the
- * other; requiring all three keeps the table's f16 entry safe to call. */
+ * other; requiring all three keeps the table's f16 entry safe to call.
+ * Asked of glibc where it can answer (2.33 and later): the dynamic loader
+ * has read CPUID and the OS's XSAVE state before main, so the answer costs
+ * no CPUID. __builtin_cpu_supports links libgcc's constructor, which runs
+ * CPUID ten times at every start of the program, each a trap to the
+ * hypervisor on a VM (~1.4 us measured), even for `neuron tutorial`, which
+ * never chooses a kernel. */
 static bool cpu_has_avx2_fma(void) {
+#ifdef NR_GLIBC_CPU_FEATURES
+    return CPU_FEATURE_ACTIVE(AVX2) && CPU_FEATURE_ACTIVE(FMA) && CPU_FEATURE_ACTIVE(F16C);
+#else
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            __builtin_cpu_supports("f16c");
+#endif
 }
 #endif
 

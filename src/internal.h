@@ -29,6 +29,18 @@ nr_status nr_fail(nr_error *err, nr_status s, const char *fmt, ...) NR_PRINTF(3,
 nr_status nr_tutorial_data(const nr_tutorial_opts *o, double **buf, double *w0, double *b0,
                            nr_error *err);
 
+/* Room nr_put_4f needs: %.4f of -DBL_MAX has 315 characters. */
+#define NR_4F_ROOM 316
+
+/* What nr_format_4f prints, written at `out` (NR_4F_ROOM bytes of room, no
+ * NUL appended); returns the end of the text. For callers that assemble
+ * lines themselves (the tutorial's 3000 numbers), without the copy and the
+ * truncation nr_format_4f does. */
+char *nr_put_4f(char *out, double v);
+
+/* n in decimal at `out` (room for 20 characters, no NUL); returns the end. */
+char *nr_put_u64(char *out, uint64_t n);
+
 /* phi(z) of the activation (src/metrics_class.c): the one place that
  * prediction computes it. */
 double nr_activate(nr_activation a, double z);

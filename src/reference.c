@@ -379,43 +379,121 @@ nr_status nr_tutorial_run(const nr_tutorial_opts *o, nr_tutorial_fn fn, void *ct
     return s;
 }
 
-int nr_format_4f(double v, char *buf, size_t size) {
+/* Copies the text s (without its NUL) to out; returns the end. */
+static char *put_text(char *out, const char *s) {
+    const size_t n = strlen(s);
+    memcpy(out, s, n);
+    return out + n;
+}
+
+/* "00" to "99": numbers are written two digits a step, which halves the
+ * chain of divisions by a constant (each a multiply and shifts that waits
+ * for the one before). */
+static const char two_digits[200] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+/* nr_put_u64, inlined into nr_put_4f. */
+static inline char *put_u64(char *out, uint64_t n) {
+    static const uint64_t pow10[20] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000,
+                                       100000000000,
+                                       1000000000000,
+                                       10000000000000,
+                                       100000000000000,
+                                       1000000000000000,
+                                       10000000000000000,
+                                       100000000000000000,
+                                       1000000000000000000,
+                                       10000000000000000000u};
+    /* The length first, so the digits go straight to their place. With
+     * 1233/4096 for log10(2), t is floor(log10(n)) or one more, and the
+     * comparison with 10^t settles which (the integer log10 of the "Bit
+     * Twiddling Hacks" page). n | 1 has the digits of n and at least one bit. */
+    const int bits = 64 - __builtin_clzll(n | 1), t = (bits * 1233) >> 12;
+    char *const end = out + t + ((n | 1) >= pow10[t]);
+    char *p = end;
+    while (n > UINT32_MAX) { /* 64-bit division by 100 costs twice the 32-bit one */
+        const unsigned r = (unsigned)(n % 100);
+        n /= 100;
+        p -= 2;
+        memcpy(p, two_digits + 2 * r, 2);
+    }
+    uint32_t k = (uint32_t)n;
+    while (k >= 100) {
+        const uint32_t r = k % 100;
+        k /= 100;
+        p -= 2;
+        memcpy(p, two_digits + 2 * r, 2);
+    }
+    if (k >= 10)
+        memcpy(p - 2, two_digits + 2 * k, 2);
+    else
+        p[-1] = (char)('0' + k);
+    return end;
+}
+
+char *nr_put_u64(char *out, uint64_t n) {
+    return put_u64(out, n);
+}
+
+char *nr_put_4f(char *out, double v) {
     /* glibc's printf, like CPython's float formatting, rounds the exact binary
      * value correctly, so only the non-finite spellings need care: Python has
      * no "-nan". */
-    if (isnan(v)) return snprintf(buf, size, "nan");
-    if (isinf(v)) return snprintf(buf, size, v < 0 ? "-inf" : "inf");
+    if (isnan(v)) return put_text(out, "nan");
+    if (isinf(v)) return put_text(out, v < 0 ? "-inf" : "inf");
     /* printf spends ~2000 instructions a number in multi-precision code, most
      * of `tutorial --fast`. Below 2^49 the same correctly rounded digits come
      * from integers: |v| = m * 2^-s exactly, so |v| * 10^4 = (m * 10^4) / 2^s
      * with m * 10^4 < 2^67, rounded half to even as printf and Python do (a
      * tie is exact here, e.g. 1/32 = 0.03125 -> "0.0312"). */
     const double a = fabs(v);
-    if (!(a < 0x1p49)) return snprintf(buf, size, "%.4f", v);
+    if (!(a < 0x1p49)) return out + snprintf(out, NR_4F_ROOM, "%.4f", v);
     uint64_t u;
     memcpy(&u, &a, sizeof u);
     const int biased = (int)(u >> 52);
     const uint64_t m = (u & ((UINT64_C(1) << 52) - 1)) | (biased ? UINT64_C(1) << 52 : 0);
     const int s = biased ? 1075 - biased : 1074; /* >= 4: a < 2^49 */
     uint64_t q = 0;
-    if (s < 128) { /* else |v| * 10^4 < 2^67 / 2^128: rounds to 0, no tie */
+    if (s < 64) { /* |v| >= 2^-11: the product's two words shifted by hand */
+        const unsigned __int128 n = (unsigned __int128)m * 10000;
+        const uint64_t hi = (uint64_t)(n >> 64), lo = (uint64_t)n;
+        const uint64_t half = UINT64_C(1) << (s - 1), rem = lo & ((half << 1) - 1);
+        q = hi << (64 - s) | lo >> s; /* 4 <= s: hi < 2^(67-64) fits */
+        q += rem > half || (rem == half && (q & 1));
+    } else if (s < 128) { /* else |v| * 10^4 < 2^67 / 2^128: rounds to 0, no tie */
         const unsigned __int128 n = (unsigned __int128)m * 10000;
         const unsigned __int128 half = (unsigned __int128)1 << (s - 1);
         const unsigned __int128 rem = n & ((half << 1) - 1);
         q = (uint64_t)(n >> s);
         q += rem > half || (rem == half && (q & 1));
     }
-    char tmp[32], *e = tmp + sizeof tmp, *p = e;
-    uint64_t ip = q / 10000, fp = q % 10000;
-    for (int i = 0; i < 4; i++, fp /= 10) *--p = (char)('0' + fp % 10);
-    *--p = '.';
-    do *--p = (char)('0' + ip % 10);
-    while (ip /= 10);
-    if (signbit(v)) *--p = '-';
-    const size_t len = (size_t)(e - p);
+    if (signbit(v)) *out++ = '-';
+    out = put_u64(out, q / 10000);
+    const unsigned f = (unsigned)(q % 10000);
+    out[0] = '.';
+    memcpy(out + 1, two_digits + 2 * (f / 100), 2);
+    memcpy(out + 3, two_digits + 2 * (f % 100), 2);
+    return out + 5;
+}
+
+int nr_format_4f(double v, char *buf, size_t size) {
+    char text[NR_4F_ROOM];
+    const size_t len = (size_t)(nr_put_4f(text, v) - text);
     if (size) {
         const size_t c = len < size ? len : size - 1;
-        memcpy(buf, p, c);
+        memcpy(buf, text, c);
         buf[c] = '\0';
     }
     return (int)len;

@@ -2,6 +2,7 @@
  * golden outputs (tests/golden/tutorial, made by make_tutorial.sh), byte for
  * byte, and the library's per-sample SGD against the tutorial's numbers. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "neuron_tutorial.h"
 #include "util.h"
 
@@ -430,6 +432,36 @@ Test(format, agrees_with_printf_on_random_ties_and_boundary_values) {
         cr_assert_eq(nr_format_4f(v, size ? a : NULL, size),
                      snprintf(size ? b : NULL, size, "%.4f", v));
         cr_assert(!memcmp(a, b, sizeof a), "buffer of %zu bytes", size);
+    }
+}
+
+Test(format, put_u64_agrees_with_printf_at_every_length) {
+    /* The tutorial's epochs and the integer part of every number go through
+     * nr_put_u64, which sizes the text from the bit length first: around each
+     * power of ten (where that estimate is settled by a comparison), at the
+     * switch from 64-bit to 32-bit division, and at random. */
+    uint64_t cases[200 + 4000];
+    size_t k = 0;
+    uint64_t p = 1;
+    for (int e = 0; e < 20; e++, p *= 10) {
+        const uint64_t near[] = {p - 1, p, p + 1, p - 2, p + 2, p / 2 + 1, p * 2 - 1, 2 * p};
+        for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) cases[k++] = near[i];
+    }
+    const uint64_t edges[] = {0, UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX, UINT64_MAX - 1};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) cases[k++] = edges[i];
+    nr_mt mt;
+    nr_mt_seed_u64(&mt, 99);
+    while (k < sizeof cases / sizeof cases[0]) { /* every bit length equally often */
+        const uint64_t u = ((uint64_t)nr_mt_next_u32(&mt) << 32) | nr_mt_next_u32(&mt);
+        cases[k++] = u >> (nr_mt_next_u32(&mt) % 64);
+    }
+    for (size_t i = 0; i < k; i++) {
+        char got[40], want[40];
+        memset(got, 'x', sizeof got);
+        const size_t n = (size_t)(nr_put_u64(got, cases[i]) - got);
+        const int m = snprintf(want, sizeof want, "%" PRIu64, cases[i]);
+        cr_assert(n == (size_t)m && !memcmp(got, want, n) && got[n] == 'x',
+                  "%" PRIu64 ": '%.*s' (%zu) vs printf '%s'", cases[i], (int)n, got, n, want);
     }
 }
 

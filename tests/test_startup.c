@@ -71,3 +71,48 @@ Test(startup, logistic_avx2_loads_nothing_more_and_matches_scalar, .timeout = 12
               loss[1], loss[0]);
     free(dir);
 }
+
+/* The value of "kernel" in train's report (printed on stdout). */
+static bool kernel_is(const run_result *r, const char *name) {
+    const char *p = strstr(r->out, "\"kernel\":");
+    if (!p) return false;
+    p += strlen("\"kernel\":");
+    while (*p == ' ' || *p == '\t') p++;
+    return *p == '"' && !strncmp(p + 1, name, strlen(name)) && p[1 + strlen(name)] == '"';
+}
+
+/* The kernel table asks glibc which CPU features are usable (what the
+ * dynamic loader found before main: no CPUID of the program's own at
+ * start-up, where libgcc's constructor ran ten): a feature that glibc's
+ * tunable masks is then not used, `--kernel avx2` is refused and the
+ * automatic choice falls back to the scalar kernel. */
+Test(startup, kernel_choice_follows_glibc_cpu_features, .timeout = 60) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("f16c"))
+        cr_skip_test("no AVX2+FMA+F16C on this CPU");
+    char *dir = scratch_dir(), data[512];
+    snprintf(data, sizeof data, "%s/d.npy", dir);
+    run_result r;
+    const char *gen[] = {"gen", "--rows", "500", "--features", "3", "--out", data, NULL};
+    run_neuron(&r, gen);
+    cr_assert_eq(r.status, 0, "gen: %s", r.err);
+    run_free(&r);
+    const char *train_auto[] = {"train", "--data", data, "--epochs", "3", NULL};
+    const char *train_avx2[] = {"train", "--data", data, "--epochs", "3", "--kernel", "avx2", NULL};
+    run_neuron(&r, train_auto);
+    cr_assert(r.status == 0 && kernel_is(&r, "avx2"), "auto, AVX2 visible: exit %d: %s%s", r.status,
+              r.out, r.err);
+    run_free(&r);
+    setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX2", 1);
+    run_neuron(&r, train_avx2);
+    cr_expect(r.status != 0 && strstr(r.err, "'avx2' is unavailable"),
+              "--kernel avx2 with AVX2 masked: exit %d: %s", r.status, r.err);
+    run_free(&r);
+    run_neuron(&r, train_auto);
+    cr_expect(r.status == 0 && kernel_is(&r, "scalar"), "auto with AVX2 masked: exit %d: %s%s",
+              r.status, r.out, r.err);
+    run_free(&r);
+    unsetenv("GLIBC_TUNABLES");
+    free(dir);
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "neuron.h"
 #include "util.h"
@@ -46,6 +47,29 @@ Test(tutorial_cli, unknown_option_and_command_exit_2) {
     expect_usage_error(a1, "--epoch");
     const char *a2[] = {"tutorials", NULL};
     expect_usage_error(a2, "tutorials");
+}
+
+/* --fast writes its lines with write(2) rather than through stdio: a full
+ * device must still be a failure (exit 1, one line naming the error). */
+Test(tutorial_cli, fast_on_dev_full_fails_with_one_line) {
+    if (access("/dev/full", W_OK) != 0) cr_skip_test("no /dev/full");
+    char *dir = scratch_dir(), errp[4096];
+    snprintf(errp, sizeof errp, "%s/stderr", dir);
+    const char *const variants[][6] = {{"tutorial", "--fast", NULL},
+                                       {"tutorial", "--fast", "--every", "1", NULL}};
+    for (size_t k = 0; k < 2; k++) {
+        const int status = wait_neuron(start_neuron(variants[k], "/dev/full", errp), 30);
+        char *err = read_file(errp, NULL);
+        cr_assert(err, "no stderr file");
+        cr_expect_eq(status, 1, "variant %zu: exit %d: %s", k, status, err);
+        cr_expect(!strncmp(err, "neuron: error: ", 15) && count_lines(err) == 1 &&
+                      strstr(err, "No space left on device"),
+                  "variant %zu: %s", k, err);
+        free(err);
+        remove(errp);
+    }
+    remove(dir);
+    free(dir);
 }
 
 Test(tutorial_cli, help_and_version) {
