@@ -189,14 +189,19 @@ static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
 /* exp(r) for |r| <= 0.3470 (ln2 / 2 and a margin), in f32:
  * 1 + r + r^2 Q(r), Q of degree 4 interpolating (exp(r) - 1 - r) / r^2 at
  * the Chebyshev nodes (tools: exact rationals), coefficients rounded to
- * float: 2^-26.5 relative before the float roundings, about 1 ulp after. */
+ * float: 2^-26.5 relative before the float roundings, about 1 ulp after.
+ * Horner's scheme, not Estrin's as exp_neg: each step takes its constant
+ * from memory, so it needs no registers for constants and fewer
+ * instructions, and the 8 rows of an iteration leave the out-of-order
+ * window enough independent work to cover the longer chain. */
 static inline __m256 exp_reduced_ps(__m256 r) {
 #define F(v) _mm256_set1_ps(v)
-    const __m256 r2 = _mm256_mul_ps(r, r);
-    const __m256 a = _mm256_fmadd_ps(F(0x1.5554dcp-3f), r, F(0.5f));
-    const __m256 c = _mm256_fmadd_ps(F(0x1.120be2p-7f), r, F(0x1.555518p-5f));
-    const __m256 Q = _mm256_fmadd_ps(_mm256_fmadd_ps(F(0x1.6d117cp-10f), r2, c), r2, a);
-    return _mm256_add_ps(F(1.0f), _mm256_fmadd_ps(r2, Q, r));
+    __m256 p = _mm256_fmadd_ps(F(0x1.6d117cp-10f), r, F(0x1.120be2p-7f));
+    p = _mm256_fmadd_ps(p, r, F(0x1.555518p-5f));
+    p = _mm256_fmadd_ps(p, r, F(0x1.5554dcp-3f));
+    p = _mm256_fmadd_ps(p, r, F(0.5f));
+    p = _mm256_fmadd_ps(p, r, F(1.0f));
+    return _mm256_fmadd_ps(p, r, F(1.0f));
 }
 
 /* exp(x) for x <= 0 in 2 x 4 lanes: k = round(x / ln2) and r = x - k ln2 in
@@ -389,9 +394,13 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
 
 /* One feature, f32 rows, the logistic loss: GRAD1_F32's loop with the
  * 8 rows' transcendental part in one float vector (logistic8_f32). */
-static void logistic1_f32(const float *x, size_t n, double w0, double b, double *out) {
+__attribute__((noinline)) static void logistic1_f32(const float *x, size_t n, double w0, double b,
+                                                    double *out) {
+    /* one accumulator each (not two, as GRAD1_F32): the loop's 8 rows are
+     * far longer than an FMA's latency, and the registers saved keep W, B
+     * and the constants out of the stack */
     const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
-    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, L = g0, r0, r1, l0, l1;
+    __m256d G = _mm256_setzero_pd(), S = G, L = G, r0, r1, l0, l1;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);
@@ -404,10 +413,10 @@ static void logistic1_f32(const float *x, size_t n, double w0, double b, double 
         logistic8_f32(_mm256_fmadd_pd(W, X0, B), _mm256_fmadd_pd(W, X1, B),
                       _mm256_unpackhi_pd(p, q), _mm256_unpackhi_pd(u, v), &r0, &r1, &l0, &l1);
         L = _mm256_add_pd(L, _mm256_add_pd(l0, l1));
-        g0 = _mm256_fmadd_pd(r0, X0, g0), g1 = _mm256_fmadd_pd(r1, X1, g1);
-        s0 = _mm256_add_pd(s0, r0), s1 = _mm256_add_pd(s1, r1);
+        G = _mm256_fmadd_pd(r1, X1, _mm256_fmadd_pd(r0, X0, G));
+        S = _mm256_add_pd(S, _mm256_add_pd(r0, r1));
     }
-    double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)), l = hsum(L);
+    double g = hsum(G), s = hsum(S), l = hsum(L);
     size_t i0 = i;
     TAIL_1(float, LOGISTIC)
     out[0] = g, out[1] = s, out[2] = l;
@@ -565,36 +574,43 @@ GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTR
  * instructions (the double half is the same, the float half and its
  * conversions are shared by twice the rows; see the commit). The dot
  * products of each group of 4 are reduced as in ROWS4 before the next
- * group starts, so W, G and 4 accumulators stay in registers. */
-#define DOT4_ROWS(R0, R1, R2, R3, NV, DOT)                                                         \
+ * group starts, so W, G and 4 accumulators stay in registers. Unlike
+ * ROWS4, the last vector of a row is always a masked load (no branch on the
+ * tail in the loop) and the prefetches are a constant count, the lines of 8
+ * rows of the widest d of NV (a few lines more than needed for narrower
+ * rows, the next iteration's): both unrolled. */
+/* Vector v of a row: the last one masked to the row's tail features
+ * unless the width is a multiple of 4 (FULL). */
+#define LOADV(p, v, NV, FULL)                                                                      \
+    _mm256_cvtps_pd((FULL) || (v) + 1 < (int)(NV) ? _mm_loadu_ps(p) : _mm_maskload_ps(p, m32))
+#define DOT4_ROWS(R0, R1, R2, R3, NV, FULL, DOT)                                                   \
     {                                                                                              \
         __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
         for (int v = 0; v < (int)(NV); v++) {                                                      \
-            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
-            a0 = _mm256_fmadd_pd(W[v], load4_f32(R0 + 4 * v, k, m), a0);                           \
-            a1 = _mm256_fmadd_pd(W[v], load4_f32(R1 + 4 * v, k, m), a1);                           \
-            a2 = _mm256_fmadd_pd(W[v], load4_f32(R2 + 4 * v, k, m), a2);                           \
-            a3 = _mm256_fmadd_pd(W[v], load4_f32(R3 + 4 * v, k, m), a3);                           \
+            a0 = _mm256_fmadd_pd(W[v], LOADV(R0 + 4 * v, v, NV, FULL), a0);                        \
+            a1 = _mm256_fmadd_pd(W[v], LOADV(R1 + 4 * v, v, NV, FULL), a1);                        \
+            a2 = _mm256_fmadd_pd(W[v], LOADV(R2 + 4 * v, v, NV, FULL), a2);                        \
+            a3 = _mm256_fmadd_pd(W[v], LOADV(R3 + 4 * v, v, NV, FULL), a3);                        \
         }                                                                                          \
         const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
         DOT = _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));   \
     }
-#define GRAD4_ROWS(R0, R1, R2, R3, NV, R)                                                          \
+#define GRAD4_ROWS(R0, R1, R2, R3, NV, FULL, R)                                                    \
     {                                                                                              \
         const __m256d q0 = _mm256_permute4x64_pd(R, 0x00), q1 = _mm256_permute4x64_pd(R, 0x55);    \
         const __m256d q2 = _mm256_permute4x64_pd(R, 0xaa), q3 = _mm256_permute4x64_pd(R, 0xff);    \
         for (int v = 0; v < (int)(NV); v++) {                                                      \
-            const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
-            G[v] = _mm256_fmadd_pd(q0, load4_f32(R0 + 4 * v, k, m), G[v]);                         \
-            G[v] = _mm256_fmadd_pd(q1, load4_f32(R1 + 4 * v, k, m), G[v]);                         \
-            G[v] = _mm256_fmadd_pd(q2, load4_f32(R2 + 4 * v, k, m), G[v]);                         \
-            G[v] = _mm256_fmadd_pd(q3, load4_f32(R3 + 4 * v, k, m), G[v]);                         \
+            G[v] = _mm256_fmadd_pd(q0, LOADV(R0 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q1, LOADV(R1 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q2, LOADV(R2 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q3, LOADV(R3 + 4 * v, v, NV, FULL), G[v]);                      \
         }                                                                                          \
     }
-#define LOGISTIC8_SMALL(NAME, NV)                                                                  \
+#define LOGISTIC8_SMALL(NAME, NV, FULL)                                                            \
     static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
         const size_t tail = d - 4 * (NV - 1), st = d + 1;                                          \
-        const __m256i m = tail_mask64(tail);                                                       \
+        const __m128i m32 =                                                                        \
+            _mm_setr_epi32(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, tail > 3 ? -1 : 0);           \
         __m256d W[NV], G[NV];                                                                      \
         for (int v = 0; v < (int)(NV); v++) {                                                      \
             double t[4];                                                                           \
@@ -607,18 +623,22 @@ GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTR
         for (; i + 8 <= n; i += 8) {                                                               \
             const float *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;             \
             const float *r4 = r3 + st, *r5 = r4 + st, *r6 = r5 + st, *r7 = r6 + st;                \
-            for (size_t o = 0; o < 8 * st * sizeof(float); o += 64)                                \
-                _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                        \
+            for (int o = 0; o < (32 * (4 * NV + 1) + 63) / 64; o++)                                \
+                _mm_prefetch((const char *)r0 + PREFETCH + 64 * o, _MM_HINT_T0);                   \
             __m256d D0, D1, R0, R1, L0, L1;                                                        \
-            DOT4_ROWS(r0, r1, r2, r3, NV, D0)                                                      \
-            DOT4_ROWS(r4, r5, r6, r7, NV, D1)                                                      \
+            DOT4_ROWS(r0, r1, r2, r3, NV, FULL, D0)                                                \
+            DOT4_ROWS(r4, r5, r6, r7, NV, FULL, D1)                                                \
             const __m256d Y0 = _mm256_setr_pd(r0[d], r1[d], r2[d], r3[d]);                         \
             const __m256d Y1 = _mm256_setr_pd(r4[d], r5[d], r6[d], r7[d]);                         \
             logistic8_f32(_mm256_add_pd(D0, B), _mm256_add_pd(D1, B), Y0, Y1, &R0, &R1, &L0, &L1); \
             S = _mm256_add_pd(S, _mm256_add_pd(R0, R1));                                           \
             L = _mm256_add_pd(L, _mm256_add_pd(L0, L1));                                           \
-            GRAD4_ROWS(r0, r1, r2, r3, NV, R0)                                                     \
-            GRAD4_ROWS(r4, r5, r6, r7, NV, R1)                                                     \
+            /* reload the rows (L1 hits) rather than let the compiler keep the                     \
+             * 8 NV converted vectors of the dot products: they do not fit in                      \
+             * registers, and their spills cost a store each */                                    \
+            __asm__ volatile("" ::: "memory");                                                     \
+            GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                               \
+            GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                               \
         }                                                                                          \
         double g[16];                                                                              \
         for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                     \
@@ -635,10 +655,25 @@ GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTR
         out[d] = s, out[d + 1] = l;                                                                \
     }
 
-LOGISTIC8_SMALL(logistics1_f32, 1)
-LOGISTIC8_SMALL(logistics2_f32, 2)
-LOGISTIC8_SMALL(logistics3_f32, 3)
-LOGISTIC8_SMALL(logistics4_f32, 4)
+LOGISTIC8_SMALL(logistic8m1_f32, 1, 0)
+LOGISTIC8_SMALL(logistic8m2_f32, 2, 0)
+LOGISTIC8_SMALL(logistic8m3_f32, 3, 0)
+LOGISTIC8_SMALL(logistic8m4_f32, 4, 0)
+LOGISTIC8_SMALL(logistic8u1_f32, 1, 1)
+LOGISTIC8_SMALL(logistic8u2_f32, 2, 1)
+LOGISTIC8_SMALL(logistic8u3_f32, 3, 1)
+LOGISTIC8_SMALL(logistic8u4_f32, 4, 1)
+
+/* Widths that are a multiple of 4 need no masked load: a loop of their own
+ * (a masked load and its conversion are 2 instructions, a plain one 1). */
+#define LOGISTIC8_PICK(NAME, M, U)                                                                 \
+    static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
+        (d % 4 ? M : U)(x, n, d, w, b, out);                                                       \
+    }
+LOGISTIC8_PICK(logistics1_f32, logistic8m1_f32, logistic8u1_f32)
+LOGISTIC8_PICK(logistics2_f32, logistic8m2_f32, logistic8u2_f32)
+LOGISTIC8_PICK(logistics3_f32, logistic8m3_f32, logistic8u3_f32)
+LOGISTIC8_PICK(logistics4_f32, logistic8m4_f32, logistic8u4_f32)
 
 /* Scratch for the padded weights and gradient: features up to 4096 on the
  * stack (64 KiB), beyond that on the heap. */

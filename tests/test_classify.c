@@ -361,7 +361,7 @@ Test(logistic32, f32_kernels_match_the_scalar_kernel_within_the_bound) {
     const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
     const float xs[] = {0,   1e-8f, -1e-8f, 40,   -40,  87, -87,    104, -104,
                         700, -700,  800,    -800, 0.5f, -3, 17.25f, 1,   -1};
-    const size_t nx = sizeof xs / sizeof xs[0], ds[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 17};
+    const size_t nx = sizeof xs / sizeof xs[0], ds[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17};
     const size_t n = 4 * nx + 5; /* both labels, twice, and a tail */
     for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
         const size_t d = ds[a];
@@ -407,7 +407,7 @@ Test(kernels_classify, avx2_matches_scalar_for_each_activation_width_and_tail) {
     if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
     const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
     const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
-    const size_t ds[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33};
+    const size_t ds[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 33};
     const size_t ns[] = {0, 1, 7, 8, 9, 15, 17, 1000, 4097};
     for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
         const size_t d = ds[a];
