@@ -569,10 +569,13 @@ GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTR
 
 /* The widths 2..16 for f32 rows and the logistic loss: ROWS4's loop on 8
  * rows at a time, so that the 8 rows' transcendental part fills one float
- * vector (logistic8_f32). Measured against a 4-lane xmm variant of
- * logistic8_f32 under ROWS4: per 4 rows the 8-row form executes fewer
- * instructions (the double half is the same, the float half and its
- * conversions are shared by twice the rows; see the commit). The dot
+ * vector (logistic8_f32) rather than two 4-lane xmm halves under ROWS4:
+ * the double part is the same, the float part and its conversions serve
+ * twice the rows. llvm-mca (-mcpu=znver3, the transcendental part alone,
+ * per 8 rows): 82 instructions, 92 uops, 22 cycles of FP-pipe throughput
+ * against 98, 108 and 33 for the xmm halves (and 143, 143, 58 for two
+ * logistic4 in double); its dependency chains simulate at 63 cycles
+ * against 78 (93). The dot
  * products of each group of 4 are reduced as in ROWS4 before the next
  * group starts, so W, G and 4 accumulators stay in registers. Unlike
  * ROWS4, the last vector of a row is always a masked load (no branch on the
