@@ -394,8 +394,7 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
 
 /* One feature, f32 rows, the logistic loss: GRAD1_F32's loop with the
  * 8 rows' transcendental part in one float vector (logistic8_f32). */
-__attribute__((noinline)) static void logistic1_f32(const float *x, size_t n, double w0, double b,
-                                                    double *out) {
+static void logistic1_f32(const float *x, size_t n, double w0, double b, double *out) {
     /* one accumulator each (not two, as GRAD1_F32): the loop's 8 rows are
      * far longer than an FMA's latency, and the registers saved keep W, B
      * and the constants out of the stack */
@@ -404,11 +403,12 @@ __attribute__((noinline)) static void logistic1_f32(const float *x, size_t n, do
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);
-        const __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);
-        const __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */
-        const __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-        const __m256d u = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
-        const __m256d v = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
+        /* four widening loads (one instruction each), not two loads and
+         * two extracts */
+        const __m256d p = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i)); /* x0 y0 x1 y1 */
+        const __m256d q = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 4));
+        const __m256d u = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 8));
+        const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 12));
         const __m256d X0 = _mm256_unpacklo_pd(p, q), X1 = _mm256_unpacklo_pd(u, v);
         logistic8_f32(_mm256_fmadd_pd(W, X0, B), _mm256_fmadd_pd(W, X1, B),
                       _mm256_unpackhi_pd(p, q), _mm256_unpackhi_pd(u, v), &r0, &r1, &l0, &l1);
