@@ -292,7 +292,11 @@ NR_API nr_status nr_gen_write(const nr_gen_opts *o, const char *path, nr_error *
 
 /* The neuron's activation phi: identity (regression,
  * y = z), sigmoid (logistic regression, y = 1 / (1 + exp(-z)), a probability)
- * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b. */
+ * or step (the perceptron, y = 1 if z > 0 else 0), with z = w.x + b.
+ * Training with sigmoid on f32 or f16 data under the AVX2 kernel computes
+ * each row's loss and residual sigmoid(z) - y within 2^-21 relative (exp,
+ * log1p and the sigmoid in f32; z and every sum in double); f64 data and
+ * the scalar kernel stay in double throughout. */
 typedef enum { NR_ACT_IDENTITY = 0, NR_ACT_SIGMOID, NR_ACT_STEP } nr_activation;
 
 /* A neuron y = phi(w.x + b) on raw features. When `standardized`, training

@@ -112,6 +112,15 @@ void nr_grad_f64_avx2(const double *x, size_t n, size_t d, const double *w, doub
  * their tests. */
 void nr_exp_neg_avx2(const double *x, size_t n, double *out);
 void nr_log1p_unit_avx2(const double *e, size_t n, double *out);
+/* The f32 rows' logistic pieces (kernels_avx2.c, logistic8_f32), public
+ * for their tests: exp(r) in f32 for |r| <= 0.347; exp(x) for x <= 0 with
+ * the reduction and scaling in double (0 below -708); 1 / (1 + e) and
+ * log1p(e) in f32 for e in [0, 1]; and the residual and loss of each row
+ * (z, y) as the f32 kernels compute them. */
+void nr_exp_reduced_f32_avx2(const float *r, size_t n, float *out);
+void nr_exp_neg_f32_avx2(const double *x, size_t n, double *out);
+void nr_recip_log1p_f32_avx2(const float *e, size_t n, float *inv, float *lp);
+void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, double *r, double *l);
 void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
                           double *out);
 void nr_logistic_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,

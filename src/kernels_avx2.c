@@ -1,7 +1,8 @@
 /* AVX2 + FMA kernels (compiled with -mavx2 -mfma, called only when the CPU
  * has both; see dispatch.c). Arithmetic is in double: f32 rows are widened
  * as they are loaded, so an f32 epoch costs the bandwidth of f32 data with
- * the accuracy of double accumulation.
+ * the accuracy of double accumulation (the one exception, the exp and log1p
+ * of the logistic loss of f32 rows, is in f32 with a stated bound: below).
  *
  * One feature: (x, y) pairs are deinterleaved in registers, 8 rows per
  * iteration, with two independent sets of accumulators to cover the FMA
@@ -173,6 +174,153 @@ static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
     *L = _mm256_max_pd(_mm256_xor_pd(Z, _mm256_and_pd(pos, _mm256_set1_pd(-0.0))), zero);
 }
 
+/* ---- The logistic loss of f32 rows: the transcendental part in f32 ----
+ *
+ * Rows stored in f32 (or f16) carry 2^-24 relative precision, so their
+ * per-row loss and residual need no more than a few float ulps: the exp,
+ * log1p and reciprocal run on 8 float lanes (twice the lanes of double, and
+ * a shorter polynomial), while z = w.x + b, the argument reduction, the
+ * scaling by 2^k and every sum stay in double, so that the range and both
+ * tails are those of the double kernel. Bound: each row's residual
+ * r = sigmoid(z) - t and loss softplus(m) are within 2^-21 relative of the
+ * exact values for every finite z (below exp(-708) the same absolute 2^-1021
+ * as the double kernel); tested in tests/test_classify.c. f64 rows keep
+ * logistic4. */
+
+/* exp(r) for |r| <= 0.3470 (ln2 / 2 and a margin), in f32:
+ * 1 + r + r^2 Q(r), Q of degree 4 interpolating (exp(r) - 1 - r) / r^2 at
+ * the Chebyshev nodes (tools: exact rationals), coefficients rounded to
+ * float: 2^-26.5 relative before the float roundings, about 1 ulp after.
+ * Horner's scheme, not Estrin's as exp_neg: each step takes its constant
+ * from memory, so it needs no registers for constants and 3 instructions
+ * fewer (callgrind); its longer chain is left to the out-of-order window,
+ * which holds the independent 8 rows of more than one iteration (whether
+ * that hides it is for the quiet machine's timings to show). */
+static inline __m256 exp_reduced_ps(__m256 r) {
+#define F(v) _mm256_set1_ps(v)
+    __m256 p = _mm256_fmadd_ps(F(0x1.6d117cp-10f), r, F(0x1.120be2p-7f));
+    p = _mm256_fmadd_ps(p, r, F(0x1.555518p-5f));
+    p = _mm256_fmadd_ps(p, r, F(0x1.5554dcp-3f));
+    p = _mm256_fmadd_ps(p, r, F(0.5f));
+    p = _mm256_fmadd_ps(p, r, F(1.0f));
+    return _mm256_fmadd_ps(p, r, F(1.0f));
+}
+
+/* exp(x) for x <= 0 in 2 x 4 lanes: k = round(x / ln2) and r = x - k ln2 in
+ * double (one FMA: k ln2's error, under 1022 * 2^-54, is far below a float
+ * ulp of exp(r)), exp(r) in f32, the scaling by 2^k in double through the
+ * exponent field, so the relative error does not grow with |x| and nothing
+ * underflows before double does; 0 below -708, as exp_neg. */
+static inline void exp_neg_f32(__m256d x0, __m256d x1, __m256d *e0, __m256d *e1) {
+    const __m256d shift = _mm256_set1_pd(0x1.8p52), l2e = _mm256_set1_pd(0x1.71547652b82fep0);
+    const __m256d nl2 = _mm256_set1_pd(-0x1.62e42fefa39efp-1), lim = _mm256_set1_pd(-708.0);
+    const __m256d t0 = _mm256_fmadd_pd(x0, l2e, shift), t1 = _mm256_fmadd_pd(x1, l2e, shift);
+    const __m256d r0 = _mm256_fmadd_pd(_mm256_sub_pd(t0, shift), nl2, x0);
+    const __m256d r1 = _mm256_fmadd_pd(_mm256_sub_pd(t1, shift), nl2, x1);
+    const __m256 p = exp_reduced_ps(_mm256_set_m128(_mm256_cvtpd_ps(r1), _mm256_cvtpd_ps(r0)));
+    const __m256i p0 = _mm256_castpd_si256(_mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+    const __m256i p1 = _mm256_castpd_si256(_mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+    const __m256d s0 =
+        _mm256_castsi256_pd(_mm256_add_epi64(p0, _mm256_slli_epi64(_mm256_castpd_si256(t0), 52)));
+    const __m256d s1 =
+        _mm256_castsi256_pd(_mm256_add_epi64(p1, _mm256_slli_epi64(_mm256_castpd_si256(t1), 52)));
+    *e0 = _mm256_andnot_pd(_mm256_cmp_pd(x0, lim, _CMP_LT_OQ), s0);
+    *e1 = _mm256_andnot_pd(_mm256_cmp_pd(x1, lim, _CMP_LT_OQ), s1);
+}
+
+/* 1 / (1 + e) and log1p(e) for e in [0, 1], in f32: two divisions (fewer
+ * instructions than one shared division and the products that split it, and
+ * each result rounded about twice). log1p as recip_log1p: c = [e > sqrt2 - 1],
+ * log1p(e) = c ln2 + s P(s^2), s = (e - c) / (e + 2 + c) in [-0.1716,
+ * 0.1716], P the series of 2 atanh(s) / s interpolated by a cubic in s^2 on
+ * [0, 0.02944] (2^-29 relative). Full relative accuracy down to e = 2^-100;
+ * below that the caller takes e itself (log1p(e) = e (1 - e/2 ...)). */
+static inline void recip_log1p_ps(__m256 e, __m256 *inv, __m256 *lp) {
+    const __m256 one = F(1.0f);
+    const __m256 hi = _mm256_cmp_ps(e, F(0x1.a8279ap-2f), _CMP_GT_OQ);
+    const __m256 c = _mm256_and_ps(hi, one);
+    *inv = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    const __m256 s =
+        _mm256_div_ps(_mm256_sub_ps(e, c), _mm256_add_ps(e, _mm256_add_ps(c, F(2.0f))));
+    const __m256 t = _mm256_mul_ps(s, s);
+    __m256 P = _mm256_fmadd_ps(F(0x1.326dp-2f), t, F(0x1.9957acp-2f));
+    P = _mm256_fmadd_ps(_mm256_fmadd_ps(P, t, F(0x1.555588p-1f)), t, F(2.0f));
+    *lp = _mm256_fmadd_ps(s, P, _mm256_and_ps(hi, F(0x1.62e430p-1f)));
+#undef F
+}
+
+/* The logistic loss of 8 rows as logistic4 (same forms, same signs), with
+ * exp, log1p and 1 / (1 + e) in f32: rows 0-3 in Z0, Y0 and 4-7 in Z1, Y1;
+ * the residuals into R0, R1 and the rows' losses into L0, L1. Where the
+ * float e would lose precision (e < 2^-100, m < -69) log1p(e) is e itself,
+ * in double. */
+static inline void logistic8_f32(__m256d Z0, __m256d Z1, __m256d Y0, __m256d Y1, __m256d *R0,
+                                 __m256d *R1, __m256d *L0, __m256d *L1) {
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    const __m256d one = _mm256_set1_pd(1.0), tiny = _mm256_set1_pd(0x1p-100);
+    const __m256d S0 = _mm256_and_pd(_mm256_cmp_pd(Y0, zero, _CMP_GT_OQ), sign);
+    const __m256d S1 = _mm256_and_pd(_mm256_cmp_pd(Y1, zero, _CMP_GT_OQ), sign);
+    const __m256d M0 = _mm256_xor_pd(Z0, S0), M1 = _mm256_xor_pd(Z1, S1);
+    __m256d E0, E1;
+    exp_neg_f32(_mm256_or_pd(M0, sign), _mm256_or_pd(M1, sign), &E0, &E1);
+    __m256 inv, lp;
+    recip_log1p_ps(_mm256_set_m128(_mm256_cvtpd_ps(E1), _mm256_cvtpd_ps(E0)), &inv, &lp);
+    const __m256d i0 = _mm256_cvtps_pd(_mm256_castps256_ps128(inv));
+    const __m256d i1 = _mm256_cvtps_pd(_mm256_extractf128_ps(inv, 1));
+    *R0 = _mm256_xor_pd(_mm256_mul_pd(_mm256_blendv_pd(one, E0, M0), i0), S0);
+    *R1 = _mm256_xor_pd(_mm256_mul_pd(_mm256_blendv_pd(one, E1, M1), i1), S1);
+    __m256d l0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lp));
+    __m256d l1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lp, 1));
+    l0 = _mm256_blendv_pd(l0, E0, _mm256_cmp_pd(E0, tiny, _CMP_LT_OQ));
+    l1 = _mm256_blendv_pd(l1, E1, _mm256_cmp_pd(E1, tiny, _CMP_LT_OQ));
+    *L0 = _mm256_add_pd(_mm256_max_pd(M0, zero), l0);
+    *L1 = _mm256_add_pd(_mm256_max_pd(M1, zero), l1);
+}
+
+void nr_exp_reduced_f32_avx2(const float *r, size_t n, float *out) {
+    for (size_t i = 0; i < n; i += 8) {
+        float t[8] = {0};
+        for (size_t k = 0; k < 8 && i + k < n; k++) t[k] = r[i + k];
+        _mm256_storeu_ps(t, exp_reduced_ps(_mm256_loadu_ps(t)));
+        for (size_t k = 0; k < 8 && i + k < n; k++) out[i + k] = t[k];
+    }
+}
+
+void nr_exp_neg_f32_avx2(const double *x, size_t n, double *out) {
+    for (size_t i = 0; i < n; i += 8) {
+        double t[8] = {0};
+        for (size_t k = 0; k < 8 && i + k < n; k++) t[k] = x[i + k];
+        __m256d e0, e1;
+        exp_neg_f32(_mm256_loadu_pd(t), _mm256_loadu_pd(t + 4), &e0, &e1);
+        _mm256_storeu_pd(t, e0), _mm256_storeu_pd(t + 4, e1);
+        for (size_t k = 0; k < 8 && i + k < n; k++) out[i + k] = t[k];
+    }
+}
+
+void nr_recip_log1p_f32_avx2(const float *e, size_t n, float *inv, float *lp) {
+    for (size_t i = 0; i < n; i += 8) {
+        float t[8] = {0}, u[8];
+        for (size_t k = 0; k < 8 && i + k < n; k++) t[k] = e[i + k];
+        __m256 a, b;
+        recip_log1p_ps(_mm256_loadu_ps(t), &a, &b);
+        _mm256_storeu_ps(t, a), _mm256_storeu_ps(u, b);
+        for (size_t k = 0; k < 8 && i + k < n; k++) inv[i + k] = t[k], lp[i + k] = u[k];
+    }
+}
+
+void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, double *r, double *l) {
+    for (size_t i = 0; i < n; i += 8) {
+        double a[8] = {0}, b[8] = {0}, c[8];
+        for (size_t k = 0; k < 8 && i + k < n; k++) a[k] = z[i + k], b[k] = y[i + k];
+        __m256d R0, R1, L0, L1;
+        logistic8_f32(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4), _mm256_loadu_pd(b),
+                      _mm256_loadu_pd(b + 4), &R0, &R1, &L0, &L1);
+        _mm256_storeu_pd(a, R0), _mm256_storeu_pd(a + 4, R1);
+        _mm256_storeu_pd(c, L0), _mm256_storeu_pd(c + 4, L1);
+        for (size_t k = 0; k < 8 && i + k < n; k++) r[i + k] = a[k], l[i + k] = c[k];
+    }
+}
+
 /* Scalar rows (tails, and rows too wide for registers): the objective's own
  * per-row definition, from z = b + sum w x. */
 #define ROW_SQUARED(z, y, l, r) (r = (z) - (y), l = r * r)
@@ -242,10 +390,39 @@ static inline void perceptron4(__m256d Z, __m256d Y, __m256d *R, __m256d *L) {
 
 GRAD1_F32(grad1_f32, RES1_SQUARED, SQUARED)
 GRAD1_F64(grad1_f64, RES1_SQUARED, SQUARED)
-GRAD1_F32(logistic1_f32, RES1_LOGISTIC, LOGISTIC)
 GRAD1_F64(logistic1_f64, RES1_LOGISTIC, LOGISTIC)
 GRAD1_F32(perceptron1_f32, RES1_PERCEPTRON, PERCEPTRON)
 GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
+
+/* One feature, f32 rows, the logistic loss: GRAD1_F32's loop with the
+ * 8 rows' transcendental part in one float vector (logistic8_f32). */
+static void logistic1_f32(const float *x, size_t n, double w0, double b, double *out) {
+    /* one accumulator each (not two, as GRAD1_F32): the loop's 8 rows are
+     * far longer than an FMA's latency, and the registers saved keep W, B
+     * and the constants out of the stack */
+    const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);
+    __m256d G = _mm256_setzero_pd(), S = G, L = G, r0, r1, l0, l1;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);
+        /* four widening loads (one instruction each), not two loads and
+         * two extracts */
+        const __m256d p = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i)); /* x0 y0 x1 y1 */
+        const __m256d q = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 4));
+        const __m256d u = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 8));
+        const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * i + 12));
+        const __m256d X0 = _mm256_unpacklo_pd(p, q), X1 = _mm256_unpacklo_pd(u, v);
+        logistic8_f32(_mm256_fmadd_pd(W, X0, B), _mm256_fmadd_pd(W, X1, B),
+                      _mm256_unpackhi_pd(p, q), _mm256_unpackhi_pd(u, v), &r0, &r1, &l0, &l1);
+        L = _mm256_add_pd(L, _mm256_add_pd(l0, l1));
+        G = _mm256_fmadd_pd(r1, X1, _mm256_fmadd_pd(r0, X0, G));
+        S = _mm256_add_pd(S, _mm256_add_pd(r0, r1));
+    }
+    double g = hsum(G), s = hsum(S), l = hsum(L);
+    size_t i0 = i;
+    TAIL_1(float, LOGISTIC)
+    out[0] = g, out[1] = s, out[2] = l;
+}
 
 /* Lanes 0..k-1 set, for masked loads of a tail of k < 4 features. */
 static inline __m256i tail_mask64(size_t k) {
@@ -379,10 +556,6 @@ GRAD_SMALL(double, grads1_f64, load4_f64, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(double, grads2_f64, load4_f64, 2, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(double, grads3_f64, load4_f64, 3, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(double, grads4_f64, load4_f64, 4, RESN_SQUARED, ROW_SQUARED)
-GRAD_SMALL(float, logistics1_f32, load4_f32, 1, RESN_LOGISTIC, ROW_LOGISTIC)
-GRAD_SMALL(float, logistics2_f32, load4_f32, 2, RESN_LOGISTIC, ROW_LOGISTIC)
-GRAD_SMALL(float, logistics3_f32, load4_f32, 3, RESN_LOGISTIC, ROW_LOGISTIC)
-GRAD_SMALL(float, logistics4_f32, load4_f32, 4, RESN_LOGISTIC, ROW_LOGISTIC)
 GRAD_SMALL(double, logistics1_f64, load4_f64, 1, RESN_LOGISTIC, ROW_LOGISTIC)
 GRAD_SMALL(double, logistics2_f64, load4_f64, 2, RESN_LOGISTIC, ROW_LOGISTIC)
 GRAD_SMALL(double, logistics3_f64, load4_f64, 3, RESN_LOGISTIC, ROW_LOGISTIC)
@@ -395,6 +568,117 @@ GRAD_SMALL(double, perceptrons1_f64, load4_f64, 1, RESN_PERCEPTRON, ROW_PERCEPTR
 GRAD_SMALL(double, perceptrons2_f64, load4_f64, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons3_f64, load4_f64, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
+
+/* The widths 2..16 for f32 rows and the logistic loss: ROWS4's loop on 8
+ * rows at a time, so that the 8 rows' transcendental part fills one float
+ * vector (logistic8_f32) rather than two 4-lane xmm halves under ROWS4:
+ * the double part is the same, the float part and its conversions serve
+ * twice the rows. llvm-mca (-mcpu=znver3, the transcendental part alone,
+ * per 8 rows): 82 instructions, 92 uops, 22 cycles of FP-pipe throughput
+ * against 98, 108 and 33 for the xmm halves (and 143, 143, 58 for two
+ * logistic4 in double); its dependency chains simulate at 63 cycles
+ * against 78 (93). The dot
+ * products of each group of 4 are reduced as in ROWS4 before the next
+ * group starts, so W, G and 4 accumulators stay in registers. Unlike
+ * ROWS4, the last vector of a row is always a masked load (no branch on the
+ * tail in the loop) and the prefetches are a constant count, the lines of 8
+ * rows of the widest d of NV (a few lines more than needed for narrower
+ * rows, the next iteration's): both unrolled. */
+/* Vector v of a row: the last one masked to the row's tail features
+ * unless the width is a multiple of 4 (FULL). */
+#define LOADV(p, v, NV, FULL)                                                                      \
+    _mm256_cvtps_pd((FULL) || (v) + 1 < (int)(NV) ? _mm_loadu_ps(p) : _mm_maskload_ps(p, m32))
+#define DOT4_ROWS(R0, R1, R2, R3, NV, FULL, DOT)                                                   \
+    {                                                                                              \
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            a0 = _mm256_fmadd_pd(W[v], LOADV(R0 + 4 * v, v, NV, FULL), a0);                        \
+            a1 = _mm256_fmadd_pd(W[v], LOADV(R1 + 4 * v, v, NV, FULL), a1);                        \
+            a2 = _mm256_fmadd_pd(W[v], LOADV(R2 + 4 * v, v, NV, FULL), a2);                        \
+            a3 = _mm256_fmadd_pd(W[v], LOADV(R3 + 4 * v, v, NV, FULL), a3);                        \
+        }                                                                                          \
+        const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
+        DOT = _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));   \
+    }
+#define GRAD4_ROWS(R0, R1, R2, R3, NV, FULL, R)                                                    \
+    {                                                                                              \
+        const __m256d q0 = _mm256_permute4x64_pd(R, 0x00), q1 = _mm256_permute4x64_pd(R, 0x55);    \
+        const __m256d q2 = _mm256_permute4x64_pd(R, 0xaa), q3 = _mm256_permute4x64_pd(R, 0xff);    \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            G[v] = _mm256_fmadd_pd(q0, LOADV(R0 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q1, LOADV(R1 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q2, LOADV(R2 + 4 * v, v, NV, FULL), G[v]);                      \
+            G[v] = _mm256_fmadd_pd(q3, LOADV(R3 + 4 * v, v, NV, FULL), G[v]);                      \
+        }                                                                                          \
+    }
+#define LOGISTIC8_SMALL(NAME, NV, FULL)                                                            \
+    static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
+        const size_t tail = d - 4 * (NV - 1), st = d + 1;                                          \
+        const __m128i m32 =                                                                        \
+            _mm_setr_epi32(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, tail > 3 ? -1 : 0);           \
+        __m256d W[NV], G[NV];                                                                      \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            double t[4];                                                                           \
+            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
+            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
+        }                                                                                          \
+        const __m256d B = _mm256_set1_pd(b);                                                       \
+        __m256d S = _mm256_setzero_pd(), L = S;                                                    \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            const float *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;             \
+            const float *r4 = r3 + st, *r5 = r4 + st, *r6 = r5 + st, *r7 = r6 + st;                \
+            for (int o = 0; o < (32 * (4 * NV + 1) + 63) / 64; o++)                                \
+                _mm_prefetch((const char *)r0 + PREFETCH + 64 * o, _MM_HINT_T0);                   \
+            __m256d D0, D1, R0, R1, L0, L1;                                                        \
+            DOT4_ROWS(r0, r1, r2, r3, NV, FULL, D0)                                                \
+            DOT4_ROWS(r4, r5, r6, r7, NV, FULL, D1)                                                \
+            const __m256d Y0 = _mm256_setr_pd(r0[d], r1[d], r2[d], r3[d]);                         \
+            const __m256d Y1 = _mm256_setr_pd(r4[d], r5[d], r6[d], r7[d]);                         \
+            logistic8_f32(_mm256_add_pd(D0, B), _mm256_add_pd(D1, B), Y0, Y1, &R0, &R1, &L0, &L1); \
+            S = _mm256_add_pd(S, _mm256_add_pd(R0, R1));                                           \
+            L = _mm256_add_pd(L, _mm256_add_pd(L0, L1));                                           \
+            /* reload the rows (L1 hits) rather than let the compiler keep the                     \
+             * 8 NV converted vectors of the dot products: they do not fit in                      \
+             * registers, and their spills cost a store each */                                    \
+            __asm__ volatile("" ::: "memory");                                                     \
+            GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                               \
+            GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                               \
+        }                                                                                          \
+        double g[16];                                                                              \
+        for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                     \
+        double s = hsum(S), l = hsum(L);                                                           \
+        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
+            const float *row = x + i * st;                                                         \
+            double z = b, r, lr;                                                                   \
+            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
+            nr_row_logistic(z, (double)row[d], &lr, &r);                                           \
+            for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
+            s += r, l += lr;                                                                       \
+        }                                                                                          \
+        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
+        out[d] = s, out[d + 1] = l;                                                                \
+    }
+
+LOGISTIC8_SMALL(logistic8m1_f32, 1, 0)
+LOGISTIC8_SMALL(logistic8m2_f32, 2, 0)
+LOGISTIC8_SMALL(logistic8m3_f32, 3, 0)
+LOGISTIC8_SMALL(logistic8m4_f32, 4, 0)
+LOGISTIC8_SMALL(logistic8u1_f32, 1, 1)
+LOGISTIC8_SMALL(logistic8u2_f32, 2, 1)
+LOGISTIC8_SMALL(logistic8u3_f32, 3, 1)
+LOGISTIC8_SMALL(logistic8u4_f32, 4, 1)
+
+/* Widths that are a multiple of 4 need no masked load: a loop of their own
+ * (a masked load and its conversion are 2 instructions, a plain one 1). */
+#define LOGISTIC8_PICK(NAME, M, U)                                                                 \
+    static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
+        (d % 4 ? M : U)(x, n, d, w, b, out);                                                       \
+    }
+LOGISTIC8_PICK(logistics1_f32, logistic8m1_f32, logistic8u1_f32)
+LOGISTIC8_PICK(logistics2_f32, logistic8m2_f32, logistic8u2_f32)
+LOGISTIC8_PICK(logistics3_f32, logistic8m3_f32, logistic8u3_f32)
+LOGISTIC8_PICK(logistics4_f32, logistic8m4_f32, logistic8u4_f32)
 
 /* Scratch for the padded weights and gradient: features up to 4096 on the
  * stack (64 KiB), beyond that on the heap. */

@@ -1,7 +1,7 @@
 /* The objectives: activation + loss, per row and per block (see
  * objective.h). Where "the logistic gradient" lives: nr_row_logistic
- * (objective.h) for one row, logistic4 (kernels_avx2.c) for four, and the
- * per-sample rule below. */
+ * (objective.h) for one row, logistic4 (kernels_avx2.c) for four,
+ * logistic8_f32 for eight f32 rows, and the per-sample rule below. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -194,13 +194,207 @@ Test(logistic, avx2_exp_is_within_1_ulp_of_libm_over_all_of_minus_708_to_0) {
     free(out);
 }
 
+/* --------------------------- the f32 rows' logistic pieces (AVX2, f32) -- */
+
+/* |a - want| / |want| in units of 2^-24 (a float's half ulp at 1) */
+static double rel24(double a, double want) {
+    return want == 0 ? (a == 0 ? 0 : INFINITY) : fabs(a - want) / fabs(want) * 0x1p24;
+}
+
+/* the float after f, by its bits (f >= 0) */
+static float float_step(float f, uint32_t k) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += k;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+Test(logistic32, reduced_exp_is_within_1_5_float_ulp_of_libm_over_its_range) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    /* |r| <= 0.347 (ln2 / 2 and the margin the fit covers): every 32nd float
+     * from 2^-16 up, and 256 points in each binade below, both signs */
+    size_t cap = 12u << 20, k = 0;
+    float *r = malloc(cap * sizeof *r), *out = malloc(cap * sizeof *out);
+    for (float f = 0x1p-16f; f <= 0.347f; f = float_step(f, 32)) r[k++] = f, r[k++] = -f;
+    for (int b = -149; b < -16; b++)
+        for (int j = 0; j < 256; j++) {
+            const float f = ldexpf(1.0f + j / 256.0f, b);
+            r[k++] = f, r[k++] = -f;
+        }
+    r[k++] = 0.0f, r[k++] = 0.347f, r[k++] = -0.347f;
+    cr_assert(k <= cap);
+    nr_exp_reduced_f32_avx2(r, k, out);
+    double worst = 0;
+    for (size_t i = 0; i < k; i++) {
+        /* 3 (1.5 float ulps): the fit's 2^-26.5 and the roundings of the
+         * last FMA and of the sum with 1; at 0.347, exp(r) is below 1.5,
+         * so a float ulp there is 2^-23 relative at most */
+        const double u = rel24(out[i], exp((double)r[i]));
+        cr_assert(u <= 3, "exp(%a) = %a, libm %a (%.3g x 2^-24)", r[i], out[i], exp((double)r[i]),
+                  u);
+        worst = fmax(worst, u);
+    }
+    cr_log_info("reduced exp: worst %.3g x 2^-24", worst);
+    cr_assert(worst >= 0.5, "no rounding seen: the sweep cannot have run (%g)", worst);
+    free(r);
+    free(out);
+}
+
+Test(logistic32, exp_is_within_2_float_ulp_of_libm_over_all_of_minus_708_to_0) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    /* as for the double exp: a uniform sweep, every binade of -x, both sides
+     * of each switch of k; the relative error must not grow with |x| */
+    const size_t n = (1u << 21) + 1084 * 16 + 2048 + 1;
+    double *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
+    size_t k = 0;
+    for (size_t j = 0; j <= (1u << 21); j++) x[k++] = -708.0 * (double)j / (1u << 21);
+    for (int b = -1074; b < 10; b++)
+        for (int j = 0; j < 16; j++)
+            if (ldexp(1.0 + j / 16.0, b) <= 708) x[k++] = -ldexp(1.0 + j / 16.0, b);
+    for (int m = 0; m < 1022 && k + 2 <= n; m++) {
+        const double h = -(m + 0.5) * M_LN2;
+        x[k++] = nextafter(h, 0), x[k++] = nextafter(h, -INFINITY);
+    }
+    nr_exp_neg_f32_avx2(x, k, out);
+    for (size_t i = 0; i < k; i++) {
+        if (x[i] < -708) continue;
+        /* 4 (2 float ulps): the reduced exp's 3 and r's rounding to float
+         * (|r| 2^-24 <= 0.35 x 2^-24) */
+        cr_assert(rel24(out[i], exp(x[i])) <= 4, "exp(%a) = %a, libm %a", x[i], out[i], exp(x[i]));
+    }
+    const double far[] = {-708.0001, -745.0, -746.0, -1e5, -1e300, -DBL_MAX, -INFINITY};
+    double o[7];
+    nr_exp_neg_f32_avx2(far, 7, o);
+    for (int i = 0; i < 7; i++) cr_assert(o[i] == 0.0, "exp(%g) = %a", far[i], o[i]);
+    free(x);
+    free(out);
+}
+
+Test(logistic32, recip_and_log1p_are_within_a_few_float_ulps_over_0_to_1) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    /* every float in [0.25, 1] (both forms, and the switch at sqrt2 - 1),
+     * every 64th below down to 2^-100 (the callers' floor), and 0 */
+    size_t cap = 30u << 20, k = 0;
+    float *e = malloc(cap * sizeof *e), *inv = malloc(cap * sizeof *inv),
+          *lp = malloc(cap * sizeof *lp);
+    for (float f = 0x1p-100f; f < 0.25f; f = float_step(f, 64)) e[k++] = f;
+    for (float f = 0.25f; f <= 1.0f; f = float_step(f, 1)) e[k++] = f;
+    e[k++] = 0.0f;
+    cr_assert(k <= cap);
+    nr_recip_log1p_f32_avx2(e, k, inv, lp);
+    double wi = 0, wl = 0;
+    for (size_t i = 0; i < k; i++) {
+        /* 1 / (1 + e): two roundings (1 + e, the division), 2 x 2^-24;
+         * log1p: e - c, e + 2 + c, the division, P and the final FMA round
+         * (one each, P's fit 2^-29), so 6 x 2^-24 */
+        const double ui = rel24(inv[i], 1.0 / (1.0 + e[i])), ul = rel24(lp[i], log1p(e[i]));
+        cr_assert(ui <= 2, "1/(1+%a) = %a (%.3g x 2^-24)", e[i], inv[i], ui);
+        cr_assert(e[i] == 0 ? lp[i] == 0 : ul <= 6, "log1p(%a) = %a, libm %a (%.3g x 2^-24)", e[i],
+                  lp[i], log1p(e[i]), ul);
+        wi = fmax(wi, ui), wl = fmax(wl, ul);
+    }
+    cr_log_info("1/(1+e): worst %.3g x 2^-24, log1p %.3g x 2^-24", wi, wl);
+    cr_assert(wi >= 0.5 && wl >= 0.5, "no rounding seen (%g %g)", wi, wl);
+    free(e);
+    free(inv);
+    free(lp);
+}
+
+/* The per-row bound of the f32 rows' kernel: r and the loss within 2^-21
+ * relative of the long-double values for every z, in both tails; 0 where
+ * the exact value is below exp(-708) (an absolute error under 2^-1021, as
+ * for the double kernel). */
+Test(logistic32, rows_are_within_2_to_minus_21_for_every_magnitude_and_label) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    const double special[] = {0,    1e-8, -1e-8, 40,    -40,    87,   -87,   104, -104, 700,
+                              -700, 800,  -800,  1e300, -1e300, 69.3, -69.3, 708, -708, 745};
+    const size_t ns = sizeof special / sizeof special[0], nd = 1u << 18, n = 2 * (ns + nd);
+    double *z = malloc(n * sizeof *z), *y = malloc(n * sizeof *y), *r = malloc(n * sizeof *r),
+           *l = malloc(n * sizeof *l);
+    for (size_t i = 0; i < n / 2; i++) {
+        /* the special points, then a dense sweep of [-760, 760] */
+        z[i] = i < ns ? special[i] : -760.0 + 1520.0 * (double)(i - ns) / nd;
+        z[i + n / 2] = z[i];
+        y[i] = i % 3 == 0 ? -1.0 : 0.0, y[i + n / 2] = 1.0; /* both encodings */
+    }
+    nr_logistic_rows_f32_avx2(z, y, n, r, l);
+    double wr = 0, wl = 0;
+    for (size_t i = 0; i < n; i++) {
+        long double lr, rr;
+        logistic_ref(z[i], y[i] > 0, &lr, &rr);
+        cr_assert(isfinite(r[i]) && isfinite(l[i]), "z=%g y=%g: %g %g", z[i], y[i], r[i], l[i]);
+        const double er = fabs(r[i] - (double)rr), el = fabs(l[i] - (double)lr);
+        cr_assert(er <= 0x1p-21 * fabsl(rr) + 0x1p-1021, "r z=%.17g y=%g: %.17g vs %.17Lg", z[i],
+                  y[i], r[i], rr);
+        cr_assert(el <= 0x1p-21 * fabsl(lr) + 0x1p-1021, "loss z=%.17g y=%g: %.17g vs %.17Lg", z[i],
+                  y[i], l[i], lr);
+        if (fabsl(rr) > 0x1p-1000) wr = fmax(wr, er / (double)fabsl(rr));
+        if (fabsl(lr) > 0x1p-1000) wl = fmax(wl, el / (double)fabsl(lr));
+    }
+    cr_log_info("rows: worst r %.3g x 2^-24, loss %.3g x 2^-24", wr * 0x1p24, wl * 0x1p24);
+    cr_assert(wr >= 0x1p-26 && wl >= 0x1p-26, "float rounding not seen: %g %g", wr, wl);
+    free(z), free(y), free(r), free(l);
+}
+
+/* The f32 kernels against the scalar double kernel on f32 rows whose z
+ * takes the magnitudes above, for one feature and the 8-row widths (and
+ * the generic width, in double throughout): each term is within 2^-21 of
+ * its own magnitude, so each sum within 2^-21 sum|terms|, plus the sums'
+ * reordering (1e-12 sum|terms|, as in the test above). */
+Test(logistic32, f32_kernels_match_the_scalar_kernel_within_the_bound) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
+    const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
+    const float xs[] = {0,   1e-8f, -1e-8f, 40,   -40,  87, -87,    104, -104,
+                        700, -700,  800,    -800, 0.5f, -3, 17.25f, 1,   -1};
+    const size_t nx = sizeof xs / sizeof xs[0], ds[] = {1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17};
+    const size_t n = 4 * nx + 5; /* both labels, twice, and a tail */
+    for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
+        const size_t d = ds[a];
+        float *f = malloc(n * (d + 1) * sizeof *f);
+        for (size_t i = 0; i < n; i++) {
+            float *row = f + i * (d + 1);
+            row[0] = xs[i % nx];
+            /* half the rows with small other features, half with none */
+            for (size_t j = 1; j < d; j++)
+                row[j] = (i / nx) % 2 ? 0.0f : 0.125f * (float)(j % 5) - 0.25f;
+            row[d] = (i / (2 * nx)) % 2 ? 1.0f : (i % 2 ? -1.0f : 0.0f);
+        }
+        for (int big = 0; big < 2; big++) {
+            /* w0 = 1: z = x0 (+ small); w0 = 1e298: z up to +-8e300 */
+            double w[17], b = 0.0;
+            for (size_t j = 0; j < d; j++)
+                w[j] = j ? 0.75 - 0.125 * (double)j : (big ? 1e298 : 1.0);
+            double o1[19], o2[19], scale[19] = {0};
+            sc->logistic_f32(f, n, d, w, b, o1);
+            av->logistic_f32(f, n, d, w, b, o2);
+            for (size_t i = 0; i < n; i++) {
+                const float *row = f + i * (d + 1);
+                double z = b, l, r;
+                for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];
+                nr_row_logistic(z, row[d], &l, &r);
+                for (size_t j = 0; j < d; j++) scale[j] += fabs(r * row[j]);
+                scale[d] += fabs(r), scale[d + 1] += fabs(l);
+            }
+            for (size_t j = 0; j < d + 2; j++) {
+                cr_assert(isfinite(o2[j]), "d=%zu big=%d out[%zu] = %g", d, big, j, o2[j]);
+                const double tol = (0x1p-21 + 1e-12) * scale[j] + 1e-300;
+                cr_assert(fabs(o1[j] - o2[j]) <= tol, "d=%zu big=%d out[%zu]: %.17g vs %.17g", d,
+                          big, j, o1[j], o2[j]);
+            }
+        }
+        free(f);
+    }
+}
+
 /* ------------------------------------------------ kernels per activation -- */
 
 Test(kernels_classify, avx2_matches_scalar_for_each_activation_width_and_tail) {
     if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
     const nr_kernels *sc = nr_kernels_select(NR_KERNEL_SCALAR, NULL);
     const nr_kernels *av = nr_kernels_select(NR_KERNEL_AVX2, NULL);
-    const size_t ds[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33};
+    const size_t ds[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 33};
     const size_t ns[] = {0, 1, 7, 8, 9, 15, 17, 1000, 4097};
     for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
         const size_t d = ds[a];
@@ -234,13 +428,17 @@ Test(kernels_classify, avx2_matches_scalar_for_each_activation_width_and_tail) {
                 /* the kernels' exp and log1p (1 and 8 ulp) against libm's,
                  * FMA and reassociation: each term within a few ulps, so the sums
                  * within ~(n + 8) eps sum|terms| (< 1e-12 here); a wrong
-                 * term or a misread label is off by ~sum|terms|/n */
+                 * term or a misread label is off by ~sum|terms|/n. The
+                 * logistic kernel of f32 rows (widths up to 16) does its
+                 * transcendental part in f32: each term within 2^-21 of its
+                 * magnitude (logistic32 tests), so 2^-21 sum|terms| more */
                 for (size_t j = 0; j < d + 2; j++) {
                     const double tol = 1e-12 * scale[j] + 1e-300;
+                    const double tol32 = tol + (act ? 0 : 0x1p-21 * scale[j]);
                     cr_assert(fabs(o1[j] - o2[j]) <= tol,
                               "act %d f64 d=%zu n=%zu out[%zu]: %.17g vs %.17g", act, d, n, j,
                               o1[j], o2[j]);
-                    cr_assert(fabs(o3[j] - o4[j]) <= tol,
+                    cr_assert(fabs(o3[j] - o4[j]) <= tol32,
                               "act %d f32 d=%zu n=%zu out[%zu]: %.17g vs %.17g", act, d, n, j,
                               o3[j], o4[j]);
                 }

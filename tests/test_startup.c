@@ -65,9 +65,11 @@ Test(startup, logistic_avx2_loads_nothing_more_and_matches_scalar, .timeout = 12
                       "a library loaded on use:\n%s", r.err);
         run_free(&r);
     }
-    /* the kernels sum in other orders: agreement to ~1e-15 relative is
-     * expected, 1e-9 leaves room; a wrong exp would be off in the 1st digit */
-    cr_assert(fabs(loss[1] - loss[0]) <= 1e-9 * loss[0], "log loss avx2 %.17g, scalar %.17g",
+    /* the AVX2 kernel of f32 rows computes each row's loss and residual in
+     * f32, within 2^-21 relative (kernels_avx2.c): the final loss within
+     * 2^-21, the weights' drift over 30 epochs only second order in it; a
+     * wrong exp would be off in the 1st digit */
+    cr_assert(fabs(loss[1] - loss[0]) <= 0x1p-21 * loss[0], "log loss avx2 %.17g, scalar %.17g",
               loss[1], loss[0]);
     free(dir);
 }
