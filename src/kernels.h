@@ -79,8 +79,9 @@ typedef struct {
     nr_gram_fn gram_f64;
     nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
     nr_sgd_f64_fn sgd_f64;
-    /* f16 data: n halves widened exactly to floats; the trainer widens a
-     * block, then runs the objective's f32 kernel on it (trainer.c) */
+    /* f16 data: n halves widened exactly to floats; where the table has no
+     * f16 kernel below, the trainer widens a block, then runs the
+     * objective's f32 kernel on it (trainer.c) */
     nr_widen_f16_fn widen_f16;
     /* or, where the table has them (NULL in the scalar one, which stays the
      * widening ground truth), the objectives' kernels on halves in place */
