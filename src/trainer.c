@@ -39,8 +39,8 @@ void nr_block_kernel(const nr_passer *p, const nr_data *d, const void *rows, siz
         /* otherwise widened to floats first (exact), in the calling thread's
          * slot of p->wide, so f16 rows take the f32 kernels' paths and bits;
          * every team that computes blocks has at most p->threads threads
-         * (the slots are allocated untouched: a table whose f16 kernels
-         * take every block never faults their pages in) */
+         * (where the f16 kernels take every block, the slots are allocated
+         * but never written) */
         float *x = p->wide + (size_t)omp_get_thread_num() * p->wide_slot;
         p->k->widen_f16((const uint16_t *)rows, n * (d->features + 1), x);
         if (p->pf32)
