@@ -13,7 +13,8 @@
  * macros with loads that widen halves with F16C (-mf16c; dispatch.c checks
  * the flag): half -> float -> double is exact and every operation is in the
  * f32 kernel's order, so an f16 kernel gives the bits of the f32 kernel on
- * the widened rows while reading half the bytes and writing none. */
+ * the widened rows while reading half the bytes, with no widened copy of
+ * the block (the 4-row loop widens 4 rows at a time on the stack). */
 #include <immintrin.h>
 #include <stdbool.h>
 
