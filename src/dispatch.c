@@ -25,6 +25,8 @@ static const nr_kernels scalar = {
     .sgd_f32 = nr_sgd_f32_scalar,
     .sgd_f64 = nr_sgd_f64_scalar,
     .widen_f16 = nr_widen_f16_scalar,
+    /* no f16 kernels: f16 blocks are widened for the f32 ones, the ground
+     * truth the AVX2 f16 kernels are tested against */
 };
 #if defined(__x86_64__) || defined(_M_X64)
 static const nr_kernels avx2 = {
@@ -41,6 +43,10 @@ static const nr_kernels avx2 = {
     .sgd_f32 = nr_sgd_f32_avx2,
     .sgd_f64 = nr_sgd_f64_avx2,
     .widen_f16 = nr_widen_f16_f16c,
+    .grad_f16 = nr_grad_f16_avx2,
+    .logistic_f16 = nr_logistic_f16_avx2,
+    .perceptron_f16 = nr_perceptron_f16_avx2,
+    .huber_f16 = nr_huber_f16_avx2,
 };
 
 /* F16C with AVX2: every CPU that has AVX2 has it (Intel since Ivy Bridge,

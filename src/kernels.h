@@ -50,6 +50,15 @@ typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, 
                                 double *b);
 /* n halves (IEEE binary16 bits) widened to floats, exactly. */
 typedef void (*nr_widen_f16_fn)(const uint16_t *h, size_t n, float *out);
+/* The block sums of nr_grad_f32_fn / nr_gradp_f32_fn over rows of halves,
+ * read in place: exactly the bits of the table's f32 kernel on the rows
+ * widened to floats. A kernel may decline a shape (no feature, rows too
+ * wide for it, no memory for its scratch): it returns false, out untouched,
+ * and the caller widens the block for the f32 kernel instead. */
+typedef bool (*nr_grad_f16_fn)(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                               double *out);
+typedef bool (*nr_gradp_f16_fn)(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                                double p, double *out);
 
 /* The other objectives' block sums have the same shape (objective.h): with
  * z = w.x_i + b and the labels y as 0/1 (y > 0 is 1, so -1/+1 labels work
@@ -70,9 +79,16 @@ typedef struct {
     nr_gram_fn gram_f64;
     nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
     nr_sgd_f64_fn sgd_f64;
-    /* f16 data: n halves widened exactly to floats; the trainer widens a
-     * block, then runs the objective's f32 kernel on it (trainer.c) */
+    /* f16 data: n halves widened exactly to floats; where the table has no
+     * f16 kernel below, the trainer widens a block, then runs the
+     * objective's f32 kernel on it (trainer.c) */
     nr_widen_f16_fn widen_f16;
+    /* or, where the table has them (NULL in the scalar one, which stays the
+     * widening ground truth), the objectives' kernels on halves in place */
+    nr_grad_f16_fn grad_f16;
+    nr_grad_f16_fn logistic_f16;
+    nr_grad_f16_fn perceptron_f16;
+    nr_gradp_f16_fn huber_f16;
 } nr_kernels;
 
 /* The reference (src/reference.c): the scalar kernels of the per-sample
@@ -140,6 +156,15 @@ size_t nr_sgd_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w
 void nr_widen_f16_scalar(const uint16_t *h, size_t n, float *out);
 #if defined(__x86_64__) || defined(_M_X64)
 void nr_widen_f16_f16c(const uint16_t *h, size_t n, float *out);
+/* kernels_avx2.c, with F16C */
+bool nr_grad_f16_avx2(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                      double *out);
+bool nr_logistic_f16_avx2(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                          double *out);
+bool nr_perceptron_f16_avx2(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                            double *out);
+bool nr_huber_f16_avx2(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                       double delta, double *out);
 #endif
 
 /* The kernels for a choice (AUTO: the best the CPU has), or NULL with

@@ -8,8 +8,16 @@
  * iteration, with two independent sets of accumulators to cover the FMA
  * latency. Several features: each row's dot product is vectorised across
  * features (4 per vector, masked tail), then the row's residual updates the
- * gradient vector. Tails of rows go through the same scalar formula. */
+ * gradient vector. Tails of rows go through the same scalar formula.
+ *
+ * f16 rows (uint16_t, IEEE halves) have kernels of their own, the same
+ * macros with loads that widen halves with F16C (-mf16c; dispatch.c checks
+ * the flag): half -> float -> double is exact and every operation is in the
+ * f32 kernel's order, so an f16 kernel gives the bits of the f32 kernel on
+ * the widened rows while reading half the bytes, with no widened copy of
+ * the block (the 4-row loop widens 4 rows at a time on the stack). */
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "kernels.h"
 #include "objective.h"
@@ -321,6 +329,19 @@ void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, doubl
     }
 }
 
+/* One stored value as a double, whatever the row type: exact for all three
+ * (a half through its float, as the vector loads widen it). */
+static inline double val_f64(double v) {
+    return v;
+}
+static inline double val_f32(float v) {
+    return v;
+}
+static inline double val_f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+#define VAL(v) _Generic((v), double : val_f64, float : val_f32, uint16_t : val_f16)(v)
+
 /* Scalar rows (tails, and rows too wide for registers): the objective's own
  * per-row definition, from z = b + sum w x. */
 #define ROW_SQUARED(z, y, l, r) (r = (z) - (y), l = r * r)
@@ -330,22 +351,27 @@ void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, doubl
 /* Rows [i0, n) of a one-feature block, scalar, into g, s, l. */
 #define TAIL_1(T, ROW)                                                                             \
     for (size_t i = i0; i < n; i++) {                                                              \
-        double xv = (double)x[2 * i], r, lr;                                                       \
+        double xv = VAL(x[2 * i]), r, lr;                                                          \
         ROW_TAIL1_##ROW g += r * xv, s += r, l += lr;                                              \
     }
 /* the squared error's own order: w x + b - y */
-#define ROW_TAIL1_SQUARED r = w0 * xv + b - (double)x[2 * i + 1], lr = r * r;
-#define ROW_TAIL1_LOGISTIC nr_row_logistic(w0 *xv + b, (double)x[2 * i + 1], &lr, &r);
-#define ROW_TAIL1_PERCEPTRON nr_row_perceptron(w0 *xv + b, (double)x[2 * i + 1], &lr, &r);
+#define ROW_TAIL1_SQUARED r = w0 * xv + b - VAL(x[2 * i + 1]), lr = r * r;
+#define ROW_TAIL1_LOGISTIC nr_row_logistic(w0 *xv + b, VAL(x[2 * i + 1]), &lr, &r);
+#define ROW_TAIL1_PERCEPTRON nr_row_perceptron(w0 *xv + b, VAL(x[2 * i + 1]), &lr, &r);
 
-#define GRAD1_F32(NAME, RES, ROW)                                                                  \
-    static void NAME(const float *x, size_t n, double w0, double b, double *out) {                 \
+/* 8 floats from p: f32 rows as they are, f16 rows widened. */
+#define LOAD8_F32(p) _mm256_loadu_ps(p)
+#define LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+
+/* f32 or f16 rows (T, LOAD8): eight floats a load, widened to double. */
+#define GRAD1_F32(T, LOAD8, NAME, RES, ROW)                                                        \
+    static void NAME(const T *x, size_t n, double w0, double b, double *out) {                     \
         const __m256d W = _mm256_set1_pd(w0), B = _mm256_set1_pd(b);                               \
         __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, l0 = g0, l1 = g0, r0, r1;     \
         size_t i = 0;                                                                              \
         for (; i + 8 <= n; i += 8) {                                                               \
             _mm_prefetch((const char *)(x + 2 * i) + PREFETCH, _MM_HINT_T0);                       \
-            __m256 a = _mm256_loadu_ps(x + 2 * i), c = _mm256_loadu_ps(x + 2 * i + 8);             \
+            __m256 a = LOAD8(x + 2 * i), c = LOAD8(x + 2 * i + 8);                                 \
             __m256d p = _mm256_cvtps_pd(_mm256_castps256_ps128(a)); /* x0 y0 x1 y1 */              \
             __m256d q = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));                              \
             __m256d u = _mm256_cvtps_pd(_mm256_castps256_ps128(c));                                \
@@ -360,7 +386,7 @@ void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, doubl
         double g = hsum(_mm256_add_pd(g0, g1)), s = hsum(_mm256_add_pd(s0, s1)),                   \
                l = hsum(_mm256_add_pd(l0, l1));                                                    \
         size_t i0 = i;                                                                             \
-        TAIL_1(float, ROW)                                                                         \
+        TAIL_1(T, ROW)                                                                             \
         out[0] = g, out[1] = s, out[2] = l;                                                        \
     }
 
@@ -388,10 +414,12 @@ void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, doubl
         out[0] = g, out[1] = s, out[2] = l;                                                        \
     }
 
-GRAD1_F32(grad1_f32, RES1_SQUARED, SQUARED)
+GRAD1_F32(float, LOAD8_F32, grad1_f32, RES1_SQUARED, SQUARED)
 GRAD1_F64(grad1_f64, RES1_SQUARED, SQUARED)
 GRAD1_F64(logistic1_f64, RES1_LOGISTIC, LOGISTIC)
-GRAD1_F32(perceptron1_f32, RES1_PERCEPTRON, PERCEPTRON)
+GRAD1_F32(float, LOAD8_F32, perceptron1_f32, RES1_PERCEPTRON, PERCEPTRON)
+GRAD1_F32(uint16_t, LOAD8_F16, grad1_f16, RES1_SQUARED, SQUARED)
+GRAD1_F32(uint16_t, LOAD8_F16, perceptron1_f16, RES1_PERCEPTRON, PERCEPTRON)
 GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
 
 /* One feature, f32 rows, the logistic loss: GRAD1_F32's loop with the
@@ -440,6 +468,17 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
     return _mm256_cvtps_pd(_mm_maskload_ps(p, m32));
 }
 
+/* 4 halves (k = 4), or the k < 4 of a row's tail zero-padded as the masked
+ * loads are: no read past p[k - 1], which may be the last value mapped. */
+static inline __m256d load4_f16(const uint16_t *p, size_t k, __m256i m) {
+    (void)m;
+    if (k == 4) return _mm256_cvtps_pd(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p)));
+    uint64_t u = p[0];
+    if (k > 1) u |= (uint64_t)p[1] << 16;
+    if (k > 2) u |= (uint64_t)p[2] << 32;
+    return _mm256_cvtps_pd(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)u)));
+}
+
 /* Several features: G (d rounded up to 4, zeroed) accumulates sum r*x. */
 #define GRADN(T, NAME, LOAD, ROW)                                                                  \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out,       \
@@ -455,7 +494,7 @@ static inline __m256d load4_f32(const float *p, size_t k, __m256i m) {
                 acc = _mm256_fmadd_pd(_mm256_load_pd(Wp + 4 * v), X, acc);                         \
             }                                                                                      \
             double r, lr;                                                                          \
-            ROW(hsum(acc) + b, (double)row[d], lr, r);                                             \
+            ROW(hsum(acc) + b, VAL(row[d]), lr, r);                                                \
             const __m256d R = _mm256_set1_pd(r);                                                   \
             for (size_t v = 0; v < dv; v++) {                                                      \
                 __m256d X = LOAD(row + 4 * v, v + 1 < dv ? 4 : tail, m);                           \
@@ -474,6 +513,9 @@ GRADN(float, logisticn_f32, load4_f32, ROW_LOGISTIC)
 GRADN(double, logisticn_f64, load4_f64, ROW_LOGISTIC)
 GRADN(float, perceptronn_f32, load4_f32, ROW_PERCEPTRON)
 GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
+GRADN(uint16_t, gradn_f16, load4_f16, ROW_SQUARED)
+GRADN(uint16_t, logisticn_f16, load4_f16, ROW_LOGISTIC)
+GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
 
 /* Four rows at a time with the weights and the gradient in registers (NV
  * vectors of 4, at most NVMAX): the loop of the widths up to 16 (NV = NVMAX a
@@ -487,7 +529,7 @@ GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
  * from the first of the four rows are prefetched (every line of the four
  * for the small widths, one line for Huber's, as each was tuned). Expects
  * x, n, d, w, b and out of the kernel's signature. */
-#define ROWS4(T, LOAD, NV, NVMAX, PF, RES, ROW)                                                    \
+#define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PF, RES, ROW)                                         \
     const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
     const __m256i m = tail_mask64(tail);                                                           \
     __m256d W[NVMAX], G[NVMAX];                                                                    \
@@ -498,11 +540,12 @@ GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
     }                                                                                              \
     const __m256d B = _mm256_set1_pd(b);                                                           \
     __m256d S = _mm256_setzero_pd(), L = S;                                                        \
-    size_t i = 0;                                                                                  \
+    STAGE_BUF_##STAGE(NVMAX) size_t i = 0;                                                         \
     for (; i + 4 <= n; i += 4) {                                                                   \
-        const T *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;                     \
+        const TS *r0 = STAGE_##STAGE(x + i * st, 4 * st), *r1 = r0 + st, *r2 = r1 + st,            \
+                 *r3 = r2 + st;                                                                    \
         for (size_t o = 0; o < (PF); o += 64)                                                      \
-            _mm_prefetch((const char *)r0 + PREFETCH + o, _MM_HINT_T0);                            \
+            _mm_prefetch((const char *)(x + i * st) + PREFETCH + o, _MM_HINT_T0);                  \
         __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
         for (int v = 0; v < (int)(NV); v++) {                                                      \
             const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
@@ -514,8 +557,7 @@ GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
         const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
         const __m256d dot =                                                                        \
             _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));     \
-        const __m256d Y =                                                                          \
-            _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d], (double)r3[d]);            \
+        const __m256d Y = _mm256_setr_pd(VAL(r0[d]), VAL(r1[d]), VAL(r2[d]), VAL(r3[d]));          \
         __m256d R;                                                                                 \
         RES(dot, B, Y, R, L)                                                                       \
         S = _mm256_add_pd(S, R);                                                                   \
@@ -535,17 +577,39 @@ GRADN(double, perceptronn_f64, load4_f64, ROW_PERCEPTRON)
     for (; i < n; i++) { /* the last rows, by the scalar formula */                                \
         const T *row = x + i * st;                                                                 \
         double z = b, r, lr;                                                                       \
-        for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                                 \
-        ROW(z, (double)row[d], lr, r);                                                             \
-        for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                                 \
+        for (size_t j = 0; j < d; j++) z += w[j] * VAL(row[j]);                                    \
+        ROW(z, VAL(row[d]), lr, r);                                                                \
+        for (size_t j = 0; j < d; j++) g[j] += r * VAL(row[j]);                                    \
         s += r, l += lr;                                                                           \
     }                                                                                              \
     for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
     out[d] = s, out[d + 1] = l;
 
+/* f16 rows in the 4-row loop: the 4 rows' halves (n, a multiple of 4)
+ * widened to floats on the stack (L1), a vcvtph2ps and a store per 8
+ * halves; the f32 loop then reads them with its loads that widen to double
+ * at no extra cost, where widening 4 halves at each of a row's two uses
+ * takes three instructions a use (callgrind, 16 features: 43 instructions
+ * a row staged, 48 widened at each use, 33 for f32 rows). */
+static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(buf + j, LOAD8_F16(h + j));
+    if (j < n) _mm_storeu_ps(buf + j, _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(h + j))));
+    return buf;
+}
+#define STAGE_BUF_NONE(NVMAX)
+#define STAGE_NONE(p, count) (p)
+#define STAGE_BUF_F16(NVMAX) float sbuf[4 * (4 * (NVMAX) + 1)];
+#define STAGE_F16(p, count) stage_f16(p, count, sbuf)
+
 #define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        ROWS4(T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                                       \
+        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                              \
+    }
+#define GRAD_SMALL_F16(NAME, DV, RES, ROW)                                                         \
+    static void NAME(const uint16_t *x, size_t n, size_t d, const double *w, double b,             \
+                     double *out) {                                                                \
+        ROWS4(uint16_t, F16, float, load4_f32, DV, DV, 4 * st * sizeof(uint16_t), RES, ROW)        \
     }
 
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
@@ -568,6 +632,14 @@ GRAD_SMALL(double, perceptrons1_f64, load4_f64, 1, RESN_PERCEPTRON, ROW_PERCEPTR
 GRAD_SMALL(double, perceptrons2_f64, load4_f64, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons3_f64, load4_f64, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL_F16(grads1_f16, 1, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL_F16(grads2_f16, 2, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL_F16(grads3_f16, 3, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL_F16(grads4_f16, 4, RESN_SQUARED, ROW_SQUARED)
+GRAD_SMALL_F16(perceptrons1_f16, 1, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL_F16(perceptrons2_f16, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL_F16(perceptrons3_f16, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
+GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
 
 /* The widths 2..16 for f32 rows and the logistic loss: ROWS4's loop on 8
  * rows at a time, so that the 8 rows' transcendental part fills one float
@@ -680,19 +752,17 @@ LOGISTIC8_PICK(logistics2_f32, logistic8m2_f32, logistic8u2_f32)
 LOGISTIC8_PICK(logistics3_f32, logistic8m3_f32, logistic8u3_f32)
 LOGISTIC8_PICK(logistics4_f32, logistic8m4_f32, logistic8u4_f32)
 
-/* Scratch for the padded weights and gradient: features up to 4096 on the
- * stack (64 KiB), beyond that on the heap. */
-#define DISPATCH_N(FN, FALLBACK)                                                                   \
+/* Scratch for the padded weights and gradient: features up to 1024 on the
+ * stack (16 KiB), beyond that on the heap. In a kernel that returns false
+ * where it declines (KERNEL_AVX2). */
+#define DISPATCH_N(FN)                                                                             \
     do {                                                                                           \
         const size_t dp = (d + 3) / 4 * 4;                                                         \
         double stack[2 * 1024] __attribute__((aligned(32)));                                       \
         double *buf = stack;                                                                       \
         if (2 * dp > sizeof stack / sizeof stack[0]) {                                             \
             buf = _mm_malloc(2 * dp * sizeof(double), 32);                                         \
-            if (!buf) { /* fall back to the scalar kernel rather than fail */                      \
-                FALLBACK(x, n, d, w, b, out);                                                      \
-                return;                                                                            \
-            }                                                                                      \
+            if (!buf) return false; /* the caller's fallback rather than fail */                   \
         }                                                                                          \
         double *G = buf, *Wp = buf + dp;                                                           \
         for (size_t j = 0; j < dp; j++) G[j] = 0.0, Wp[j] = j < d ? w[j] : 0.0;                    \
@@ -700,39 +770,67 @@ LOGISTIC8_PICK(logistics4_f32, logistic8m4_f32, logistic8u4_f32)
         if (buf != stack) _mm_free(buf);                                                           \
     } while (0)
 
-/* The public kernel of an objective for one dtype: the widths with a loop
- * of their own, the generic one beyond 16 features. */
-#define KERNEL_AVX2(T, NAME, ONE, S1, S2, S3, S4, WIDE, SCALAR)                                    \
-    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
+/* The vector kernel of an objective for one row type: the widths with a
+ * loop of their own, the generic one beyond 16 features; false, with out
+ * untouched, for what it leaves to the caller: no feature (only the bias,
+ * nothing to vectorise) or no memory for the scratch of a wide row. LINK is
+ * static, or empty for the f16 kernels the trainer calls itself. */
+#define KERNEL_AVX2(LINK, T, NAME, ONE, S1, S2, S3, S4, WIDE)                                      \
+    LINK bool NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {       \
         static void (*const small[])(const T *, size_t, size_t, const double *, double,            \
                                      double *) = {S1, S2, S3, S4};                                 \
-        if (d == 0) { /* only the bias: nothing to vectorise */                                    \
-            SCALAR(x, n, d, w, b, out);                                                            \
-            return;                                                                                \
-        }                                                                                          \
+        if (d == 0) return false;                                                                  \
         if (d == 1) {                                                                              \
             ONE(x, n, w[0], b, out);                                                               \
-            return;                                                                                \
+            return true;                                                                           \
         }                                                                                          \
         if (d >= 2 && d <= 16) {                                                                   \
             small[(d - 1) / 4](x, n, d, w, b, out);                                                \
-            return;                                                                                \
+            return true;                                                                           \
         }                                                                                          \
-        DISPATCH_N(WIDE, SCALAR);                                                                  \
+        DISPATCH_N(WIDE);                                                                          \
+        return true;                                                                               \
+    }
+/* The public f32 and f64 kernels: the scalar kernel where the vector one
+ * declines (the f16 kernels' caller widens instead, trainer.c). */
+#define WITH_SCALAR(T, NAME, VEC, SCALAR)                                                          \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
+        if (!VEC(x, n, d, w, b, out)) SCALAR(x, n, d, w, b, out);                                  \
     }
 
-KERNEL_AVX2(float, nr_grad_f32_avx2, grad1_f32, grads1_f32, grads2_f32, grads3_f32, grads4_f32,
-            gradn_f32, nr_grad_f32_scalar)
-KERNEL_AVX2(double, nr_grad_f64_avx2, grad1_f64, grads1_f64, grads2_f64, grads3_f64, grads4_f64,
-            gradn_f64, nr_grad_f64_scalar)
-KERNEL_AVX2(float, nr_logistic_f32_avx2, logistic1_f32, logistics1_f32, logistics2_f32,
-            logistics3_f32, logistics4_f32, logisticn_f32, nr_logistic_f32_scalar)
-KERNEL_AVX2(double, nr_logistic_f64_avx2, logistic1_f64, logistics1_f64, logistics2_f64,
-            logistics3_f64, logistics4_f64, logisticn_f64, nr_logistic_f64_scalar)
-KERNEL_AVX2(float, nr_perceptron_f32_avx2, perceptron1_f32, perceptrons1_f32, perceptrons2_f32,
-            perceptrons3_f32, perceptrons4_f32, perceptronn_f32, nr_perceptron_f32_scalar)
-KERNEL_AVX2(double, nr_perceptron_f64_avx2, perceptron1_f64, perceptrons1_f64, perceptrons2_f64,
-            perceptrons3_f64, perceptrons4_f64, perceptronn_f64, nr_perceptron_f64_scalar)
+KERNEL_AVX2(static, float, vec_grad_f32, grad1_f32, grads1_f32, grads2_f32, grads3_f32, grads4_f32,
+            gradn_f32)
+KERNEL_AVX2(static, double, vec_grad_f64, grad1_f64, grads1_f64, grads2_f64, grads3_f64, grads4_f64,
+            gradn_f64)
+KERNEL_AVX2(static, float, vec_logistic_f32, logistic1_f32, logistics1_f32, logistics2_f32,
+            logistics3_f32, logistics4_f32, logisticn_f32)
+KERNEL_AVX2(static, double, vec_logistic_f64, logistic1_f64, logistics1_f64, logistics2_f64,
+            logistics3_f64, logistics4_f64, logisticn_f64)
+KERNEL_AVX2(static, float, vec_perceptron_f32, perceptron1_f32, perceptrons1_f32, perceptrons2_f32,
+            perceptrons3_f32, perceptrons4_f32, perceptronn_f32)
+KERNEL_AVX2(static, double, vec_perceptron_f64, perceptron1_f64, perceptrons1_f64, perceptrons2_f64,
+            perceptrons3_f64, perceptrons4_f64, perceptronn_f64)
+KERNEL_AVX2(, uint16_t, nr_grad_f16_avx2, grad1_f16, grads1_f16, grads2_f16, grads3_f16, grads4_f16,
+            gradn_f16)
+/* The logistic loss of f16 rows: up to 16 features the f32 rows' kernels
+ * (8 rows a step, the transcendental part in f32) have no loads of halves,
+ * so those widths are declined and the trainer widens the block for them:
+ * the f32 kernel's bits either way. Wider rows share the f32 rows' generic
+ * loop, which has. */
+bool nr_logistic_f16_avx2(const uint16_t *x, size_t n, size_t d, const double *w, double b,
+                          double *out) {
+    if (d <= 16) return false;
+    DISPATCH_N(logisticn_f16);
+    return true;
+}
+KERNEL_AVX2(, uint16_t, nr_perceptron_f16_avx2, perceptron1_f16, perceptrons1_f16, perceptrons2_f16,
+            perceptrons3_f16, perceptrons4_f16, perceptronn_f16)
+WITH_SCALAR(float, nr_grad_f32_avx2, vec_grad_f32, nr_grad_f32_scalar)
+WITH_SCALAR(double, nr_grad_f64_avx2, vec_grad_f64, nr_grad_f64_scalar)
+WITH_SCALAR(float, nr_logistic_f32_avx2, vec_logistic_f32, nr_logistic_f32_scalar)
+WITH_SCALAR(double, nr_logistic_f64_avx2, vec_logistic_f64, nr_logistic_f64_scalar)
+WITH_SCALAR(float, nr_perceptron_f32_avx2, vec_perceptron_f32, nr_perceptron_f32_scalar)
+WITH_SCALAR(double, nr_perceptron_f64_avx2, vec_perceptron_f64, nr_perceptron_f64_scalar)
 
 /* Gram triangle: four rows at a time, each vector of G loaded and stored
  * once per four rows, four FMAs in between; vectors start at the 4-aligned
@@ -781,16 +879,23 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
     }
 #define ROW_HUBER(z, y, l, r) nr_row_huber((z) - (y), delta, &l, &r)
 
-#define HUBER_AVX2(T, NAME, LOAD, SCALAR)                                                          \
+/* false where it declines, as KERNEL_AVX2 */
+#define HUBER_AVX2(LINK, T, NAME, STAGE, TS, LOAD)                                                 \
+    LINK bool NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,        \
+                   double *out) {                                                                  \
+        const size_t dv = (d + 3) / 4;                                                             \
+        if (d == 0 || dv > 256) return false;                                                      \
+        ROWS4(T, STAGE, TS, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER)                               \
+        return true;                                                                               \
+    }
+#define HUBER_WITH_SCALAR(T, NAME, VEC, SCALAR)                                                    \
     void NAME(const T *x, size_t n, size_t d, const double *w, double b, double delta,             \
               double *out) {                                                                       \
-        const size_t dv = (d + 3) / 4;                                                             \
-        if (d == 0 || dv > 256) {                                                                  \
-            SCALAR(x, n, d, w, b, delta, out);                                                     \
-            return;                                                                                \
-        }                                                                                          \
-        ROWS4(T, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER)                                          \
+        if (!VEC(x, n, d, w, b, delta, out)) SCALAR(x, n, d, w, b, delta, out);                    \
     }
 
-HUBER_AVX2(float, nr_huber_f32_avx2, load4_f32, nr_huber_f32_scalar)
-HUBER_AVX2(double, nr_huber_f64_avx2, load4_f64, nr_huber_f64_scalar)
+HUBER_AVX2(static, float, vec_huber_f32, NONE, float, load4_f32)
+HUBER_AVX2(static, double, vec_huber_f64, NONE, double, load4_f64)
+HUBER_AVX2(, uint16_t, nr_huber_f16_avx2, F16, float, load4_f32)
+HUBER_WITH_SCALAR(float, nr_huber_f32_avx2, vec_huber_f32, nr_huber_f32_scalar)
+HUBER_WITH_SCALAR(double, nr_huber_f64_avx2, vec_huber_f64, nr_huber_f64_scalar)

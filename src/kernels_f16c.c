@@ -1,7 +1,11 @@
 /* f16 widening with F16C (vcvtph2ps), eight halves an instruction: exact,
  * as the conversion of any half to a float is; a signalling NaN comes out
- * quiet, which the data never hold (NaN is refused on load). Compiled with
- * -mf16c -mavx (meson.build) and called only when dispatch.c has seen F16C. */
+ * quiet, which the data never hold (NaN is refused on load). For what
+ * needs f32 rows: the widened copy of the algorithms that read rows one
+ * value at a time (train/loop.c) and the blocks an AVX2 f16 kernel declines
+ * (trainer.c); the batch kernels read halves in place (kernels_avx2.c).
+ * Compiled with -mf16c -mavx (meson.build) and called only when
+ * dispatch.c has seen F16C. */
 #include <immintrin.h>
 
 #include "kernels.h"

@@ -31,9 +31,16 @@ static const void *row_ptr(const nr_data *d, size_t i) {
 void nr_block_kernel(const nr_passer *p, const nr_data *d, const void *rows, size_t n,
                      const double *w, double b, double *o) {
     if (d->dtype == NR_F16) {
-        /* widened to floats first (exact), in the calling thread's slot of
-         * p->wide, so f16 rows take the f32 kernels' paths and bits; every
-         * team that computes blocks has at most p->threads threads */
+        /* the halves in place, where the table has a kernel for them: the
+         * f32 kernel's bits without the widened copy's writes and reads */
+        if (p->ph16 ? p->ph16(rows, n, d->features, w, b, p->param, o)
+                    : p->h16 && p->h16(rows, n, d->features, w, b, o))
+            return;
+        /* otherwise widened to floats first (exact), in the calling thread's
+         * slot of p->wide, so f16 rows take the f32 kernels' paths and bits;
+         * every team that computes blocks has at most p->threads threads
+         * (where the f16 kernels take every block, the slots are allocated
+         * but never written) */
         float *x = p->wide + (size_t)omp_get_thread_num() * p->wide_slot;
         p->k->widen_f16((const uint16_t *)rows, n * (d->features + 1), x);
         if (p->pf32)
@@ -111,12 +118,25 @@ void nr_pass(nr_passer *p, const nr_data *d, size_t r0, size_t r1, const double 
     }
 }
 
+/* The table's f16 kernel of the objective whose f32 kernel the passer has:
+ * found by that kernel rather than named by the objective, so that an
+ * objective without an f16 kernel simply widens. */
+static void f16_kernels(nr_passer *p) {
+    const nr_kernels *k = p->k;
+    if (p->pf32 && p->pf32 == k->huber_f32) p->ph16 = k->huber_f16;
+    if (!p->f32) return;
+    if (p->f32 == k->grad_f32) p->h16 = k->grad_f16;
+    if (p->f32 == k->logistic_f32) p->h16 = k->logistic_f16;
+    if (p->f32 == k->perceptron_f32) p->h16 = k->perceptron_f16;
+}
+
 nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj,
                          nr_kernel_choice kc, int threads, nr_error *err) {
     p->partials = NULL;
     p->part = NULL, p->gathered = NULL, p->counts = NULL;
     p->status = NR_OK;
     p->wide = NULL;
+    p->h16 = NULL, p->ph16 = NULL;
     p->k = nr_kernels_select(kc, err);
     if (!p->k) return kc == NR_KERNEL_AVX2 ? NR_ERR_UNSUPPORTED : NR_ERR_ARG;
     p->f32 = obj->kernel_f32 ? obj->kernel_f32(p->k) : NULL;
@@ -124,6 +144,7 @@ nr_status nr_passer_init(nr_passer *p, const nr_data *d, const nr_objective *obj
     p->pf32 = obj->kernelp_f32 ? obj->kernelp_f32(p->k) : NULL;
     p->pf64 = obj->kernelp_f64 ? obj->kernelp_f64(p->k) : NULL;
     p->param = 0.0;
+    if (d->dtype == NR_F16) f16_kernels(p);
     p->threads = threads > 0 ? threads : omp_get_max_threads();
     p->dd = d->features + 2;
     p->partials = malloc(GROUP * p->dd * sizeof(double));

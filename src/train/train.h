@@ -56,9 +56,13 @@ typedef struct {
      * on every process, and its message; later passes still run, NaN */
     nr_status status;
     nr_error error;
-    /* f16 data: each block is widened into a thread's slot of `wide`
-     * (threads slots of up to NR_TRAIN_BLOCK rows' floats), then summed by
-     * the f32 kernels: the same bits as an f32 file of the same values */
+    /* f16 data: each block is summed by the table's f16 kernel (h16 or
+     * ph16) on the halves in place; where there is none, or it declines the
+     * shape, widened into a thread's slot of `wide` (threads slots of up to
+     * NR_TRAIN_BLOCK rows' floats) and summed by the f32 kernel. Either way
+     * the same bits as an f32 file of the same values. */
+    nr_grad_f16_fn h16;
+    nr_gradp_f16_fn ph16;
     float *wide;
     size_t wide_slot; /* floats per slot */
 } nr_passer;
