@@ -206,7 +206,7 @@ PEERS = [  # label, module, script, extra arguments, rows option, neuron trainer
 ]
 
 
-def peers(o, neuron, files, tp, conv):
+def peers(o, neuron, files, tp, conv, solver_file):
     """Each peer alternated with neuron's trainer on the same file, pair by
     pair (bench/stats.py's measure_pair, as the regression peers): the
     figure is the median of the per-pair ratios of time per sample, with its
@@ -231,8 +231,11 @@ def peers(o, neuron, files, tp, conv):
                            f"(Debian package {pkg})")
             continue
         for d, path in files.items():
-            if mine == "newton" and d != max(files):
-                continue  # the solvers: on the widest file only, as newton's convergence row
+            if mine == "newton":
+                if d != max(files):
+                    continue  # the solvers: on the widest rows only
+                # whole fits, several per figure: on --sgd-rows rows of their own
+                path = solver_file
             log(f"classify peer: {label}, f32, {d} feature(s), alternating with neuron {mine}")
             epochs = o.peer_epochs if "batch" in label else max(2, o.peer_epochs // 5)
             cmd = [PEER_PY, os.path.join(HERE, "peers", script), "--data", path,
@@ -309,7 +312,9 @@ def bench(o, neuron, rows_for):
     else:
         res["skipped"].append("classify: neuron bench has no --activation in this build; "
                               "neuron's classification rows are skipped")
-    res["peers"], skipped = peers(o, neuron, files, res["throughput"], res["convergence"])
+    solver_file = gen(o, neuron, 16, min(rows[16], o.sgd_rows))
+    res["peers"], skipped = peers(o, neuron, files, res["throughput"], res["convergence"],
+                                  solver_file)
     res["skipped"] += skipped
     for s in res["skipped"]:
         log(s)
@@ -380,8 +385,8 @@ def table(res):
                   f"{r['neuron_samples_per_second']:>11.4g} {r['speedup']:>10.1f}x "
                   f"{r['speedup_min']:>6.1f}-{r['speedup_max']:<6.1f} {r['pairs']:>3}{flag}")
         print("(samples/s per epoch; against the solvers (lbfgs, LIBLINEAR through its Python "
-              "binding, loading off the clock) rows / whole fit time, newton's to its own "
-              "convergence; neuron/peer: median of the ratios of alternated neuron and peer "
-              "runs)")
+              "binding, loading off the clock) rows / whole fit time on a file of --sgd-rows "
+              "rows, newton's to its own convergence; neuron/peer: median of the ratios of "
+              "alternated neuron and peer runs)")
         for s in res["skipped"]:
             print(s)
