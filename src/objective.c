@@ -64,44 +64,60 @@ static nr_grad_f64_fn perceptron_f64(const nr_kernels *k) {
 }
 
 /* Per-sample rule for a classifier, in data order: z = dot(w, x) + b with
- * the dot product in the reference's order (sgd_dot below), r = phi(z) - y, w_j -= lr r x_j,
- * b -= lr r. For the perceptron that is w += lr (y - step(z)) x
- * (doc/reference.md); for the logistic loss, plain SGD on the binary cross-entropy.
- * Both keep every quantity bounded by |x| and lr, so only non-finite
- * weights (seen by the loop) end a run. */
-static inline double at(const nr_data *d, size_t k) {
-    return nr_value_at(d, k);
-}
+ * the dot product in the reference's order (DOT below), r = phi(z) - y,
+ * w_j -= lr r x_j, b -= lr r. For the perceptron that is w += lr (y - step(z)) x
+ * (doc/reference.md); for the logistic loss, plain SGD on the binary
+ * cross-entropy. Both keep every quantity bounded by |x| and lr, so only
+ * non-finite weights (seen by the loop) end a run. One loop per row type
+ * (the rows are f32 or f64 here: f16 rows reach sgd widened), so that no
+ * value is fetched through a switch on the type, and the bias in a local:
+ * the same operations in the same order as the definition. */
 
 /* dot(w, x) in the per-sample order of every sgd rule (nr_sgd_epoch's
  * contract, doc/sgd-order.md): partial sums over the features j = c (mod 4),
  * each left to right, then (p0 + p1) + (p2 + p3); a missing partial is -0.0,
  * so d = 1..3 are plain left-to-right sums. */
-static inline double sgd_dot(const nr_data *d, size_t o, const double *w, size_t f) {
-    double p[4] = {-0.0, -0.0, -0.0, -0.0};
-    for (size_t j = 0; j < f; j++)
-        p[j & 3] = j < 4 ? w[j] * at(d, o + j) : p[j & 3] + w[j] * at(d, o + j);
-    return (p[0] + p[1]) + (p[2] + p[3]);
-}
+#define DOT(T)                                                                                     \
+    static inline double dot_##T(const T *x, const double *w, size_t f) {                          \
+        double p[4] = {-0.0, -0.0, -0.0, -0.0};                                                    \
+        const size_t head = f < 4 ? f : 4;                                                         \
+        for (size_t j = 0; j < head; j++) p[j] = w[j] * (double)x[j];                              \
+        for (size_t j = 4; j < f; j++) p[j & 3] = p[j & 3] + w[j] * (double)x[j];                  \
+        return (p[0] + p[1]) + (p[2] + p[3]);                                                      \
+    }
+DOT(float)
+DOT(double)
 
-#define SGD_CLASSIFIER(NAME, RESIDUAL)                                                             \
+#define SGD_RULE(NAME, T, RESIDUAL)                                                                \
+    static void NAME(const T *x, size_t rows, size_t f, double lr, double *w, double *b) {         \
+        double bias = *b;                                                                          \
+        for (size_t i = 0; i < rows; i++) {                                                        \
+            const T *row = x + i * (f + 1);                                                        \
+            const double r = RESIDUAL(dot_##T(row, w, f) + bias, (double)row[f]);                 \
+            if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
+            for (size_t j = 0; j < f; j++) w[j] -= lr * (r * (double)row[j]);                      \
+            bias -= lr * r;                                                                        \
+        }                                                                                          \
+        *b = bias;                                                                                 \
+    }
+SGD_RULE(logistic_rule_f32, float, nr_residual_logistic)
+SGD_RULE(logistic_rule_f64, double, nr_residual_logistic)
+SGD_RULE(perceptron_rule_f32, float, nr_residual_perceptron)
+SGD_RULE(perceptron_rule_f64, double, nr_residual_perceptron)
+
+#define SGD_CLASSIFIER(NAME, F32, F64)                                                             \
     static nr_status NAME(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,         \
                           double *w, double *b, nr_error *err) {                                   \
         (void)k, (void)epoch, (void)err;                                                           \
-        const size_t f = d->features, st = f + 1;                                                  \
-        for (size_t i = 0; i < d->rows; i++) {                                                     \
-            const size_t o = i * st;                                                               \
-            const double z = sgd_dot(d, o, w, f);                                                  \
-            const double r = RESIDUAL(z + *b, at(d, o + f));                                       \
-            if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
-            for (size_t j = 0; j < f; j++) w[j] -= lr * (r * at(d, o + j));                        \
-            *b -= lr * r;                                                                          \
-        }                                                                                          \
+        if (d->dtype == NR_F32)                                                                    \
+            F32((const float *)d->values, d->rows, d->features, lr, w, b);                         \
+        else                                                                                       \
+            F64((const double *)d->values, d->rows, d->features, lr, w, b);                        \
         return NR_OK;                                                                              \
     }
 
-SGD_CLASSIFIER(sgd_logistic, nr_residual_logistic)
-SGD_CLASSIFIER(sgd_perceptron, nr_residual_perceptron)
+SGD_CLASSIFIER(sgd_logistic, logistic_rule_f32, logistic_rule_f64)
+SGD_CLASSIFIER(sgd_perceptron, perceptron_rule_f32, perceptron_rule_f64)
 
 /* ---------------------------------------------------------------- table -- */
 
@@ -179,7 +195,7 @@ void nr_labels_scan(const nr_data *d, size_t first[3], double *bad) {
     first[0] = first[1] = first[2] = SIZE_MAX;
     *bad = 0;
     for (size_t i = 0; i < d->rows; i++) {
-        const double y = at(d, i * st + d->features);
+        const double y = nr_value_at(d, i * st + d->features);
         if (y == 1.0) continue;
         const int kind = y == -1.0 ? 1 : y == 0.0 ? 2 : 0;
         if (first[kind] == SIZE_MAX) first[kind] = i;
