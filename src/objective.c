@@ -93,7 +93,7 @@ DOT(double)
         double bias = *b;                                                                          \
         for (size_t i = 0; i < rows; i++) {                                                        \
             const T *row = x + i * (f + 1);                                                        \
-            const double r = RESIDUAL(dot_##T(row, w, f) + bias, (double)row[f]);                 \
+            const double r = RESIDUAL(dot_##T(row, w, f) + bias, (double)row[f]);                  \
             if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
             for (size_t j = 0; j < f; j++) w[j] -= lr * (r * (double)row[j]);                      \
             bias -= lr * r;                                                                        \
