@@ -634,8 +634,8 @@ def main():
     ap.add_argument("--neuron", default=os.path.join(ROOT, "build", "neuron"))
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench"))
     ap.add_argument("--rows", type=int, default=None,
-                    help="rows per file, kept as given (default 10M, --quick 2M, each grown "
-                         "until the file is 4.5x the last-level cache)")
+                    help="rows per file, kept exactly (without it: 10M, --quick 2M, each "
+                         "grown until the file is 4.5x the last-level cache)")
     ap.add_argument("--reps", type=int, default=20,
                     help="interleaved epoch/read pairs per round for each throughput figure")
     ap.add_argument("--rounds", type=int, default=3,
@@ -644,10 +644,12 @@ def main():
     ap.add_argument("--peer-reps", type=int, default=5, help="neuron/peer pairs per round")
     ap.add_argument("--conv-epochs", type=int, default=200)
     ap.add_argument("--gap", type=float, default=1e-3)
-    ap.add_argument("--sgd-rows", type=int, default=1_000_000, help="rows for sklearn's SGD")
+    ap.add_argument("--sgd-rows", type=int, default=1_000_000,
+                    help="rows for sklearn's SGD and the classification solvers' fits")
     ap.add_argument("--tutorial-runs", type=int, default=5, help="neuron/python pairs per round")
     ap.add_argument("--quick", action="store_true",
-                    help="a few minutes: 2M rows, fewer repetitions")
+                    help="fewer repetitions and epochs, 2M rows before growing, 200k for "
+                         "the per-sample peers (about 10 minutes on 2 cores)")
     ap.add_argument("--no-peers", action="store_true")
     o = ap.parse_args()
     o.fixed_rows = o.rows is not None
