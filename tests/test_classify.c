@@ -163,21 +163,30 @@ Test(logistic, avx2_log1p_is_within_8_ulp_of_libm_over_all_of_0_to_1) {
     free(out);
 }
 
-Test(logistic, avx2_exp_is_within_1_ulp_of_libm_over_all_of_minus_708_to_0) {
-    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
-    /* a uniform sweep of [-708, 0], every binade of -x from 2^-1074 to
-     * 2^9, and the points where k = round(x / ln2) changes */
-    const size_t n = (1u << 21) + 1084 * 16 + 2048 + 1;
-    double *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
+/* The exp tests' arguments: a uniform sweep of [-708, 0], every binade of
+ * -x from 2^-1074 to 2^9, and both sides of each point where
+ * k = round(x / ln2) changes (from k = -m to -m - 1); returns the count. */
+enum { EXP_SWEEP_MAX = (1u << 21) + 1084 * 16 + 2048 + 1 };
+static size_t exp_sweep(double *x) {
     size_t k = 0;
     for (size_t j = 0; j <= (1u << 21); j++) x[k++] = -708.0 * (double)j / (1u << 21);
     for (int b = -1074; b < 10; b++)
         for (int j = 0; j < 16; j++)
             if (ldexp(1.0 + j / 16.0, b) <= 708) x[k++] = -ldexp(1.0 + j / 16.0, b);
-    for (int m = 0; m < 1022 && k + 2 <= n; m++) {
-        const double h = -(m + 0.5) * M_LN2; /* the switch from k = -m to -m - 1 */
+    for (int m = 0; m < 1022 && k + 2 <= EXP_SWEEP_MAX; m++) {
+        const double h = -(m + 0.5) * M_LN2;
         x[k++] = nextafter(h, 0), x[k++] = nextafter(h, -INFINITY);
     }
+    return k;
+}
+
+Test(logistic, avx2_exp_is_within_1_ulp_of_libm_over_all_of_minus_708_to_0) {
+    if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
+    /* a uniform sweep of [-708, 0], every binade of -x from 2^-1074 to
+     * 2^9, and the points where k = round(x / ln2) changes */
+    const size_t n = EXP_SWEEP_MAX;
+    double *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
+    const size_t k = exp_sweep(x);
     nr_exp_neg_avx2(x, k, out);
     for (size_t i = 0; i < k; i++) {
         if (x[i] < -708) continue; /* the switch points past -708: below */
@@ -245,17 +254,9 @@ Test(logistic32, exp_is_within_2_float_ulp_of_libm_over_all_of_minus_708_to_0) {
     if (!nr_kernel_name(NR_KERNEL_AVX2, NULL)) cr_skip_test("no AVX2+FMA on this CPU");
     /* as for the double exp: a uniform sweep, every binade of -x, both sides
      * of each switch of k; the relative error must not grow with |x| */
-    const size_t n = (1u << 21) + 1084 * 16 + 2048 + 1;
+    const size_t n = EXP_SWEEP_MAX;
     double *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
-    size_t k = 0;
-    for (size_t j = 0; j <= (1u << 21); j++) x[k++] = -708.0 * (double)j / (1u << 21);
-    for (int b = -1074; b < 10; b++)
-        for (int j = 0; j < 16; j++)
-            if (ldexp(1.0 + j / 16.0, b) <= 708) x[k++] = -ldexp(1.0 + j / 16.0, b);
-    for (int m = 0; m < 1022 && k + 2 <= n; m++) {
-        const double h = -(m + 0.5) * M_LN2;
-        x[k++] = nextafter(h, 0), x[k++] = nextafter(h, -INFINITY);
-    }
+    const size_t k = exp_sweep(x);
     nr_exp_neg_f32_avx2(x, k, out);
     for (size_t i = 0; i < k; i++) {
         if (x[i] < -708) continue;
