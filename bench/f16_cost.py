@@ -16,7 +16,6 @@ a quiet machine.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -24,21 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stats  # noqa: E402
 
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"f16_cost: {' '.join(cmd)} failed: {p.stderr.strip()}")
-    return p.stdout
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--neuron", default="build/neuron")
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--features", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=0, help="0: all cores")
+    stats.round_args(ap)
     ap.add_argument("--kernel", default="auto", help="auto, scalar or avx2")
     ap.add_argument("--dir", help="where to put the two files (default: a temporary folder)")
     a = ap.parse_args()
@@ -46,8 +34,9 @@ def main():
         files = {}
         for dtype in ("f32", "f16"):
             files[dtype] = os.path.join(tmp, f"{dtype}.npy")
-            run([a.neuron, "gen", "--rows", str(a.rows), "--features", str(a.features),
-                 "--dist", "normal", "--dtype", dtype, "--out", files[dtype]])
+            stats.run_or_exit([a.neuron, "gen", "--rows", str(a.rows), "--features",
+                               str(a.features), "--dist", "normal", "--dtype", dtype, "--out",
+                               files[dtype]], "f16_cost")
         times = stats.train_rounds(
             a.neuron, [(dt, path, ["--kernel", a.kernel]) for dt, path in files.items()],
             a.rounds, a.epochs, a.threads, "f16_cost")

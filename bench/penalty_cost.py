@@ -15,7 +15,6 @@ Figures mean something only on a quiet machine.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -30,29 +29,18 @@ VARIANTS = [
 ]
 
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"penalty_cost: {' '.join(cmd)} failed: {p.stderr.strip()}")
-    return p.stdout
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--neuron", default="build/neuron")
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--features", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=0, help="0: all cores")
+    stats.round_args(ap)
     ap.add_argument("--data", help="an existing .npy (else one is generated, f32)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = a.data
         if not data:
             data = os.path.join(tmp, "data.npy")
-            run([a.neuron, "gen", "--rows", str(a.rows), "--features", str(a.features),
-                 "--dtype", "f32", "--out", data])
+            stats.run_or_exit([a.neuron, "gen", "--rows", str(a.rows), "--features",
+                               str(a.features), "--dtype", "f32", "--out", data], "penalty_cost")
         times = stats.train_rounds(a.neuron, [(name, data, extra) for name, extra in VARIANTS],
                                    a.rounds, a.epochs, a.threads, "penalty_cost")
         base = times["plain"]

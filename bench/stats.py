@@ -49,6 +49,27 @@ def measure_pair(a, b, warmup=1, reps=10, max_rounds=3, noisy_above=NOISY_SPREAD
             "ratio": ratio, "rounds": rounds, "warmup": warmup}
 
 
+def round_args(ap):
+    """The options of the scripts built on train_rounds (f16_cost.py,
+    penalty_cost.py): the binary, the data's shape, epochs, rounds, threads."""
+    ap.add_argument("--neuron", default="build/neuron")
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--features", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=0, help="0: all cores")
+
+
+def run_or_exit(cmd, who):
+    """Run cmd; its stdout, or exit naming `who`, the command and its stderr."""
+    import subprocess
+
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"{who}: {' '.join(cmd)} failed: {p.stderr.strip()}")
+    return p.stdout
+
+
 def train_rounds(neuron, variants, rounds, epochs, threads=0, who="bench"):
     """`neuron train --algo batch` for each variant (name, data file, extra
     arguments) in turn, round by round, so that a change in the machine's
