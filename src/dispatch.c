@@ -24,6 +24,10 @@ static const nr_kernels scalar = {
     .gram_f64 = nr_gram_f64_scalar,
     .sgd_f32 = nr_sgd_f32_scalar,
     .sgd_f64 = nr_sgd_f64_scalar,
+    .sgd_logistic_f32 = nr_sgd_logistic_f32_scalar,
+    .sgd_logistic_f64 = nr_sgd_logistic_f64_scalar,
+    .sgd_perceptron_f32 = nr_sgd_perceptron_f32_scalar,
+    .sgd_perceptron_f64 = nr_sgd_perceptron_f64_scalar,
     .widen_f16 = nr_widen_f16_scalar,
     /* no f16 kernels: f16 blocks are widened for the f32 ones, the ground
      * truth the AVX2 f16 kernels are tested against */
@@ -42,6 +46,10 @@ static const nr_kernels avx2 = {
     .gram_f64 = nr_gram_f64_avx2,
     .sgd_f32 = nr_sgd_f32_avx2,
     .sgd_f64 = nr_sgd_f64_avx2,
+    .sgd_logistic_f32 = nr_sgd_logistic_f32_avx2,
+    .sgd_logistic_f64 = nr_sgd_logistic_f64_avx2,
+    .sgd_perceptron_f32 = nr_sgd_perceptron_f32_avx2,
+    .sgd_perceptron_f64 = nr_sgd_perceptron_f64_avx2,
     .widen_f16 = nr_widen_f16_f16c,
     .grad_f16 = nr_grad_f16_avx2,
     .logistic_f16 = nr_logistic_f16_avx2,

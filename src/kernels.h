@@ -48,6 +48,17 @@ typedef size_t (*nr_sgd_f32_fn)(const float *v, size_t n, size_t d, double lr, d
                                 double *b);
 typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
                                 double *b);
+/* The classifiers' per-sample rule (objective.c, doc/sgd-order.md) over
+ * rows [0, n) of stride d + 1, in data order: z = dot(w, x) + b in the order
+ * of nr_sgd_epoch's contract, r = phi(z) - y by the objective's one-row
+ * residual (nr_residual_logistic or nr_residual_perceptron, objective.h,
+ * libm's exp included), and unless r == 0, w_j -= lr (r x_j) then
+ * b -= lr r. The same bits in every kernel; nothing overflows that the
+ * rows do not already hold (|r| <= 1), so it has no failure to report. */
+typedef void (*nr_sgd_class_f32_fn)(const float *v, size_t n, size_t d, double lr, double *w,
+                                    double *b);
+typedef void (*nr_sgd_class_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
+                                    double *b);
 /* n halves (IEEE binary16 bits) widened to floats, exactly. */
 typedef void (*nr_widen_f16_fn)(const uint16_t *h, size_t n, float *out);
 /* The block sums of nr_grad_f32_fn / nr_gradp_f32_fn over rows of halves,
@@ -79,6 +90,10 @@ typedef struct {
     nr_gram_fn gram_f64;
     nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
     nr_sgd_f64_fn sgd_f64;
+    nr_sgd_class_f32_fn sgd_logistic_f32; /* the classifiers' per-sample rules */
+    nr_sgd_class_f64_fn sgd_logistic_f64;
+    nr_sgd_class_f32_fn sgd_perceptron_f32;
+    nr_sgd_class_f64_fn sgd_perceptron_f64;
     /* f16 data: n halves widened exactly to floats; where the table has no
      * f16 kernel below, the trainer widens a block, then runs the
      * objective's f32 kernel on it (trainer.c) */
@@ -103,6 +118,14 @@ int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b)
 nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
                             double *loss, nr_error *err);
 
+void nr_sgd_logistic_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
+void nr_sgd_logistic_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
+void nr_sgd_perceptron_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w,
+                                  double *b);
+void nr_sgd_perceptron_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w,
+                                  double *b);
 void nr_grad_f32_scalar(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_grad_f64_scalar(const double *x, size_t n, size_t d, const double *w, double b,
                         double *out);
@@ -151,6 +174,12 @@ void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, dou
                        double *out);
 size_t nr_sgd_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
 size_t nr_sgd_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
+void nr_sgd_logistic_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
+void nr_sgd_logistic_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
+void nr_sgd_perceptron_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
+void nr_sgd_perceptron_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w,
+                                double *b);
 #endif
 
 void nr_widen_f16_scalar(const uint16_t *h, size_t n, float *out);

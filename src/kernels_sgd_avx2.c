@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "objective.h"
 
 /* The last group of a row has m of 4 features: lane masks and the -0.0 pads
  * of the missing lanes are read at offset 4 - m. */
@@ -276,3 +277,71 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
 
 SGD_AVX2(double, f64)
 SGD_AVX2(float, f32)
+
+/* The classifiers' per-sample rule (kernels.h; kernels_scalar.c is its
+ * definition) with the weights in registers, split as above so that the
+ * combination of the partial sums needs no cross-lane move. Its operations
+ * are the definition's, IEEE double one by one (no shortcut, so no range
+ * to check): r = phi(dot + b) - y by the objective's own one-row function
+ * on lane 0 (for the logistic loss, libm's exp: the same bits as the scalar
+ * rule, at the price of the weights saved around the call, off the chain),
+ * then w -= lr (r x) on the split weights and b -= lr r. Rows with r == 0
+ * change nothing, as in the definition (where w - lr (0 x) would turn a
+ * -0.0 weight into +0.0). Widths 3 to 16 (1 to 4 groups of four, the last
+ * of m features, padded with -0.0 against +0.0 weights: products of -0.0,
+ * which add nothing); other widths are the scalar rule's. */
+#define SGD_CLASS_AVX2(T, SUF, NAME, RESIDUAL)                                                     \
+    static inline __attribute__((always_inline)) void NAME##_rows_##SUF(                           \
+        const T *v, size_t n, size_t d, const size_t G, double lr, double *w, double *b) {         \
+        const size_t M = d - 4 * (G - 1);                                                          \
+        __m256d wa[4], wb[4];                                                                      \
+        _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
+            load_w(w + 4 * g, g + 1 < G ? 4 : M, &wa[g], &wb[g]);                                  \
+        double bias = *b;                                                                          \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const T *row = v + i * (d + 1);                                                        \
+            __m256d pa, pb;                                                                        \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                split(load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                     \
+                pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa)) : _mm256_mul_pd(wa[g], xa);   \
+                pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb)) : _mm256_mul_pd(wb[g], xb);   \
+            }                                                                                      \
+            const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
+            const double dot = _mm256_cvtsd_f64(_mm256_add_pd(s, _mm256_permute_pd(s, 5)));        \
+            const double r = RESIDUAL(dot + bias, (double)row[d]);                                 \
+            if (r == 0.0) continue;                                                                \
+            const __m256d R = _mm256_set1_pd(r), L = _mm256_set1_pd(lr);                           \
+            _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
+                __m256d xa, xb;                                                                    \
+                split(load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M), &xa, &xb);                     \
+                wa[g] = _mm256_sub_pd(wa[g], _mm256_mul_pd(L, _mm256_mul_pd(R, xa)));              \
+                wb[g] = _mm256_sub_pd(wb[g], _mm256_mul_pd(L, _mm256_mul_pd(R, xb)));              \
+            }                                                                                      \
+            bias -= lr * r;                                                                        \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
+            store_w(w + 4 * g, g + 1 < G ? 4 : M, wa[g], wb[g]);                                   \
+        *b = bias;                                                                                 \
+    }                                                                                              \
+                                                                                                   \
+    void nr_sgd_##NAME##_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w,        \
+                                      double *b) {                                                 \
+        switch ((d + 3) / 4) {                                                                     \
+        case 1:                                                                                    \
+            if (d >= 3) return NAME##_rows_##SUF(v, n, d, 1, lr, w, b);                            \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            return NAME##_rows_##SUF(v, n, d, 2, lr, w, b);                                        \
+        case 3:                                                                                    \
+            return NAME##_rows_##SUF(v, n, d, 3, lr, w, b);                                        \
+        case 4:                                                                                    \
+            return NAME##_rows_##SUF(v, n, d, 4, lr, w, b);                                        \
+        }                                                                                          \
+        nr_sgd_##NAME##_##SUF##_scalar(v, n, d, lr, w, b);                                         \
+    }
+
+SGD_CLASS_AVX2(double, f64, logistic, nr_residual_logistic)
+SGD_CLASS_AVX2(float, f32, logistic, nr_residual_logistic)
+SGD_CLASS_AVX2(double, f64, perceptron, nr_residual_perceptron)
+SGD_CLASS_AVX2(float, f32, perceptron, nr_residual_perceptron)

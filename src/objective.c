@@ -1,7 +1,8 @@
 /* The objectives: activation + loss, per row and per block (see
  * objective.h). Where "the logistic gradient" lives: nr_row_logistic
  * (objective.h) for one row, logistic4 (kernels_avx2.c) for four,
- * logistic8_f32 for eight f32 rows, and the per-sample rule below. */
+ * logistic8_f32 for eight f32 rows, and the per-sample rule in
+ * kernels_scalar.c (its definition) and kernels_sgd_avx2.c. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,61 +64,22 @@ static nr_grad_f64_fn perceptron_f64(const nr_kernels *k) {
     return k->perceptron_f64;
 }
 
-/* Per-sample rule for a classifier, in data order: z = dot(w, x) + b with
- * the dot product in the reference's order (DOT below), r = phi(z) - y,
- * w_j -= lr r x_j, b -= lr r. For the perceptron that is w += lr (y - step(z)) x
- * (doc/reference.md); for the logistic loss, plain SGD on the binary
- * cross-entropy. Both keep every quantity bounded by |x| and lr, so only
- * non-finite weights (seen by the loop) end a run. One loop per row type
- * (the rows are f32 or f64 here: f16 rows reach sgd widened), so that no
- * value is fetched through a switch on the type, and the bias in a local:
- * the same operations in the same order as the definition. */
-
-/* dot(w, x) in the per-sample order of every sgd rule (nr_sgd_epoch's
- * contract, doc/sgd-order.md): partial sums over the features j = c (mod 4),
- * each left to right, then (p0 + p1) + (p2 + p3); a missing partial is -0.0,
- * so d = 1..3 are plain left-to-right sums. */
-#define DOT(T)                                                                                     \
-    static inline double dot_##T(const T *x, const double *w, size_t f) {                          \
-        double p[4] = {-0.0, -0.0, -0.0, -0.0};                                                    \
-        const size_t head = f < 4 ? f : 4;                                                         \
-        for (size_t j = 0; j < head; j++) p[j] = w[j] * (double)x[j];                              \
-        for (size_t j = 4; j < f; j++) p[j & 3] = p[j & 3] + w[j] * (double)x[j];                  \
-        return (p[0] + p[1]) + (p[2] + p[3]);                                                      \
-    }
-DOT(float)
-DOT(double)
-
-#define SGD_RULE(NAME, T, RESIDUAL)                                                                \
-    static void NAME(const T *x, size_t rows, size_t f, double lr, double *w, double *b) {         \
-        double bias = *b;                                                                          \
-        for (size_t i = 0; i < rows; i++) {                                                        \
-            const T *row = x + i * (f + 1);                                                        \
-            const double r = RESIDUAL(dot_##T(row, w, f) + bias, (double)row[f]);                  \
-            if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
-            for (size_t j = 0; j < f; j++) w[j] -= lr * (r * (double)row[j]);                      \
-            bias -= lr * r;                                                                        \
-        }                                                                                          \
-        *b = bias;                                                                                 \
-    }
-SGD_RULE(logistic_rule_f32, float, nr_residual_logistic)
-SGD_RULE(logistic_rule_f64, double, nr_residual_logistic)
-SGD_RULE(perceptron_rule_f32, float, nr_residual_perceptron)
-SGD_RULE(perceptron_rule_f64, double, nr_residual_perceptron)
-
+/* Per-sample rule for a classifier: the table's kernel for it (the
+ * definition is the scalar one, kernels_scalar.c; f16 rows reach sgd
+ * widened, so the rows are f32 or f64 here). */
 #define SGD_CLASSIFIER(NAME, F32, F64)                                                             \
     static nr_status NAME(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,         \
                           double *w, double *b, nr_error *err) {                                   \
-        (void)k, (void)epoch, (void)err;                                                           \
+        (void)epoch, (void)err;                                                                    \
         if (d->dtype == NR_F32)                                                                    \
-            F32((const float *)d->values, d->rows, d->features, lr, w, b);                         \
+            k->F32((const float *)d->values, d->rows, d->features, lr, w, b);                      \
         else                                                                                       \
-            F64((const double *)d->values, d->rows, d->features, lr, w, b);                        \
+            k->F64((const double *)d->values, d->rows, d->features, lr, w, b);                     \
         return NR_OK;                                                                              \
     }
 
-SGD_CLASSIFIER(sgd_logistic, logistic_rule_f32, logistic_rule_f64)
-SGD_CLASSIFIER(sgd_perceptron, perceptron_rule_f32, perceptron_rule_f64)
+SGD_CLASSIFIER(sgd_logistic, sgd_logistic_f32, sgd_logistic_f64)
+SGD_CLASSIFIER(sgd_perceptron, sgd_perceptron_f32, sgd_perceptron_f64)
 
 /* ---------------------------------------------------------------- table -- */
 

@@ -290,3 +290,119 @@ Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
     free(v);
     free(g);
 }
+
+/* ------------------------------------------- the classifiers' rules -- */
+
+/* Labels of family f: 0/1 or -1/+1. Features: values in [-1, 1) with
+ * signed zeros, and from `big` on some of size 2^10 and more, whose z
+ * saturates the sigmoid (e = exp(-|m|) underflows past |m| ~ 745, so the
+ * logistic residual is exactly 0 or +-1 there) and the step. */
+static void fill_class(double *v, float *g, size_t n, size_t d, bool pm, bool big, uint64_t seed) {
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= d; j++) {
+            const size_t k = i * (d + 1) + j;
+            const unsigned pick = (unsigned)(next(&s) % 100);
+            double x = uniform(&s);
+            if (j == d)
+                x = x < 0 ? (pm ? -1.0 : 0.0) : 1.0;
+            else if (pick < 6)
+                x = pick & 1 ? -0.0 : 0.0;
+            else if (big && pick < 20)
+                x *= 0x1p10 * (double)(1 + pick % 4);
+            v[k] = x, g[k] = (float)x;
+        }
+}
+
+Test(sgd_kernels, the_classifier_rules_have_the_scalar_bits_for_widths_1_to_40) {
+    /* The logistic and perceptron rules of the AVX2 table against the
+     * scalar ones (their definition), 3 epochs from weights of both signs
+     * of zero (a -0.0 weight keeps its sign only where rows with r == 0 are
+     * skipped, as the definition does), bit for bit after each epoch. */
+    const nr_kernels *k = avx2_or_skip();
+    const size_t n = 300;
+    int saturated = 0;
+    for (size_t d = 1; d <= 40; d++) {
+        double *v = malloc(n * (d + 1) * sizeof *v);
+        float *g = malloc(n * (d + 1) * sizeof *g);
+        for (int c = 0; c < 4; c++) {
+            const bool pm = c & 1, big = c & 2;
+            fill_class(v, g, n, d, pm, big, 7000 * d + (uint64_t)c);
+            for (int rule = 0; rule < 2; rule++)
+                for (int t = 0; t < 2; t++) {
+                    double w[40], wr[40], b = -0.0, br = -0.0;
+                    for (size_t j = 0; j < d; j++) w[j] = wr[j] = j % 2 ? 0.0 : -0.0;
+                    const double lr = rule ? 0.5 : 0.05;
+                    for (int e = 0; e < 3; e++) {
+                        if (t) {
+                            (rule ? k->sgd_perceptron_f32 : k->sgd_logistic_f32)(g, n, d, lr, w,
+                                                                                 &b);
+                            (rule ? nr_sgd_perceptron_f32_scalar
+                                  : nr_sgd_logistic_f32_scalar)(g, n, d, lr, wr, &br);
+                        } else {
+                            (rule ? k->sgd_perceptron_f64 : k->sgd_logistic_f64)(v, n, d, lr, w,
+                                                                                 &b);
+                            (rule ? nr_sgd_perceptron_f64_scalar
+                                  : nr_sgd_logistic_f64_scalar)(v, n, d, lr, wr, &br);
+                        }
+                        for (size_t j = 0; j < d; j++)
+                            cr_assert(same(w[j], wr[j]),
+                                      "%s %s d=%zu case %d epoch %d: w[%zu] %a, scalar %a",
+                                      rule ? "perceptron" : "logistic", t ? "f32" : "f64", d, c, e,
+                                      j, w[j], wr[j]);
+                        cr_assert(same(b, br), "%s %s d=%zu case %d epoch %d: b %a, scalar %a",
+                                  rule ? "perceptron" : "logistic", t ? "f32" : "f64", d, c, e, b,
+                                  br);
+                    }
+                }
+            /* the big rows are worth their name: some saturate the sigmoid
+             * at the weights the scalar rule ends with */
+            if (big) {
+                double w[40], b = 0;
+                for (size_t j = 0; j < d; j++) w[j] = 0.05;
+                nr_sgd_logistic_f64_scalar(v, n, d, 0.05, w, &b);
+                for (size_t i = 0; i < n; i++) {
+                    double z = b;
+                    for (size_t j = 0; j < d; j++) z += w[j] * v[i * (d + 1) + j];
+                    saturated += fabs(z) > 745;
+                }
+            }
+        }
+        free(v);
+        free(g);
+    }
+    cr_assert(saturated > 100, "only %d rows saturate the sigmoid", saturated);
+}
+
+Test(sgd_kernels, rows_the_classifiers_get_right_move_nothing) {
+    /* r == 0 (the step right, the sigmoid saturated: exp(-1000) is 0) is
+     * no step at all in the definition: -0.0 weights and bias keep their
+     * sign, where w - lr (0 x) would give +0.0 for x < 0. Every kernel. */
+    const nr_kernels *ks[2] = {nr_kernels_select(NR_KERNEL_SCALAR, NULL),
+                               nr_kernels_select(NR_KERNEL_AVX2, NULL)};
+    uint64_t s = 5;
+    for (int kk = 0; kk < 2 && ks[kk]; kk++)
+        for (size_t d = 1; d <= 40; d++) {
+            double v[20 * 41];
+            float g[20 * 41];
+            for (size_t i = 0; i < 20; i++)
+                for (size_t j = 0; j <= d; j++) {
+                    const double x = j < d ? uniform(&s) / (double)d : 0.0; /* label 0 */
+                    v[i * (d + 1) + j] = x, g[i * (d + 1) + j] = (float)x;
+                }
+            for (int rule = 0; rule < 2; rule++)
+                for (int t = 0; t < 2; t++) {
+                    double w[40], b = rule ? -1.0 : -1000.0;
+                    for (size_t j = 0; j < d; j++) w[j] = -0.0;
+                    const nr_kernels *k = ks[kk];
+                    if (t)
+                        (rule ? k->sgd_perceptron_f32 : k->sgd_logistic_f32)(g, 20, d, 0.1, w, &b);
+                    else
+                        (rule ? k->sgd_perceptron_f64 : k->sgd_logistic_f64)(v, 20, d, 0.1, w, &b);
+                    for (size_t j = 0; j < d; j++)
+                        cr_assert(same(w[j], -0.0), "%s %s %s d=%zu: w[%zu] %a", k->name,
+                                  rule ? "perceptron" : "logistic", t ? "f32" : "f64", d, j, w[j]);
+                    cr_assert(same(b, rule ? -1.0 : -1000.0), "%s d=%zu: b %a", k->name, d, b);
+                }
+        }
+}
