@@ -19,8 +19,8 @@ Comparisons (NAME):
               (>= 5)
   logistic    sigmoid batch f32 as a fraction of the read, d = 1 (>= 0.5),
               d = 16 (>= 0.8); neuron / numpy (>= 10) and / PyTorch (>= 5)
-              per logistic epoch; sgd / SGDClassifier (>= 5); newton passes to
-              1e-8 of the optimum (<= 10)
+              per logistic epoch; sgd / SGDClassifier (>= 5, also alone as
+              sgdlogistic); newton passes to 1e-8 of the optimum (<= 10)
   stream      --stream / mapped batch epoch on a 1 GB file (<= 1.25)
   tutorial    `neuron tutorial --fast` as a whole process (<= 1 ms), in the
               same hyperfine run as the floor (bench/startup_floor.c, static
@@ -42,6 +42,7 @@ import stats  # noqa: E402
 
 PEER_PY = "/usr/bin/python3"
 ALL = ["minibatch", "f16", "sgd", "logistic", "stream", "tutorial", "csv"]
+ALONE = ["sgdlogistic"]  # parts of ALL that --only can name by themselves
 
 
 def run(cmd, env=None):
@@ -167,11 +168,7 @@ class Targets:
                 self.pair(f"neuron / {peer} logistic epoch, f32 d={d}", f">= {goal2}",
                           lambda v, g=goal2: v >= g, self.per_row(p, "batch", "all", sig),
                           self.peer(script, p, ["--epochs", "4"]))
-        p = self.cls("cls_16_sgd.npy", self.o.sgd_rows, 16)
-        for th in (1, 2):
-            self.pair(f"neuron sgd logistic / SGDClassifier, f32 d=16, {th} thread(s)", ">= 5",
-                      lambda v: v >= 5, self.per_row(p, "sgd", th, sig),
-                      self.peer("sklearn_classify.py", p, ["--model", "sgd", "--epochs", "3"]))
+        self.sgdlogistic()
         # newton: the first iteration count whose loss is within 1e-8 of the optimum
         log("targets: newton passes")
         p = self.cls("cls_16.npy", self.o.rows, 16)
@@ -187,6 +184,13 @@ class Targets:
         self.rows.append(("newton iterations to 1e-8 of the optimum, f32 d=16",
                           str(reach) if reach else "> 15", "<= 10",
                           "met" if reach and reach <= 10 else "NOT MET"))
+
+    def sgdlogistic(self):
+        p = self.cls("cls_16_sgd.npy", self.o.sgd_rows, 16)
+        for th in (1, 2):
+            self.pair(f"neuron sgd logistic / SGDClassifier, f32 d=16, {th} thread(s)", ">= 5",
+                      lambda v: v >= 5, self.per_row(p, "sgd", th, ["--activation", "sigmoid"]),
+                      self.peer("sklearn_classify.py", p, ["--model", "sgd", "--epochs", "3"]))
 
     def stream(self):
         p = self.gen("f32_4_1GB.npy", 50_000_000, 4, "--dtype", "f32")
@@ -280,8 +284,8 @@ def main():
     o.neuron = os.path.abspath(o.neuron)
     t = Targets(o)
     for name in o.only.split(","):
-        if name not in ALL:
-            ap.error(f"--only: unknown comparison {name!r} (one of {', '.join(ALL)})")
+        if name not in ALL + ALONE:
+            ap.error(f"--only: unknown comparison {name!r} (one of {', '.join(ALL + ALONE)})")
         getattr(t, name)()
     print(f"targets: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, rows {o.rows} (sgd {o.sgd_rows}); ratio: median "
