@@ -149,38 +149,46 @@ void nr_dataset_free(nr_dataset *ds) {
     free(ds);
 }
 
+/* Whether v[lo, hi) holds an Inf or a NaN (exponent field all ones) as
+ * bits: the exponent field plus one unit of it carries into the sign bit
+ * only from all ones. No branch per value, so the compiler vectorises the
+ * scan (a loop with an early exit it does not: ~3.5 instructions a value
+ * against 0.4 for f16, 0.9 for f32 and 1.8 for f64, callgrind). */
+#define ANY_NONFINITE(NAME, T, U, EXP, ONE, TOP)                                                   \
+    static bool NAME(const T *v, size_t lo, size_t hi) {                                           \
+        U acc = 0;                                                                                 \
+        for (size_t i = lo; i < hi; i++) {                                                         \
+            U u;                                                                                   \
+            memcpy(&u, v + i, sizeof u);                                                           \
+            acc |= (U)((u & (EXP)) + (ONE));                                                       \
+        }                                                                                          \
+        return (acc & (TOP)) != 0;                                                                 \
+    }
+ANY_NONFINITE(any_nonfinite_f16, uint16_t, uint16_t, 0x7c00u, 0x0400u, 0x8000u)
+ANY_NONFINITE(any_nonfinite_f32, float, uint32_t, 0x7f800000u, 0x00800000u, 0x80000000u)
+ANY_NONFINITE(any_nonfinite_f64, double, uint64_t, UINT64_C(0x7ff0000000000000),
+              UINT64_C(0x0010000000000000), UINT64_C(0x8000000000000000))
+
 nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err) {
     const size_t cols = d->features + 1, n = d->rows * cols;
-    /* Blocks in parallel; the first bad value wins, so the message does not
-     * depend on the thread count. */
+    /* Blocks in parallel, each scanned whole; only a block that holds a bad
+     * value is walked again for the first one. The first bad value wins, so
+     * the message does not depend on the thread count. */
     size_t first = SIZE_MAX;
     const size_t block = (size_t)1 << 16;
     const long nb = (long)((n + block - 1) / block);
 #pragma omp parallel for schedule(static) reduction(min : first)
     for (long k = 0; k < nb; k++) {
         size_t lo = (size_t)k * block, hi = lo + block < n ? lo + block : n;
-        if (d->dtype == NR_F16) { /* exponent all ones: Inf or NaN */
-            const uint16_t *v = d->values;
-            for (size_t i = lo; i < hi; i++)
-                if ((v[i] & 0x7c00u) == 0x7c00u) {
-                    if (i < first) first = i;
-                    break;
-                }
-        } else if (d->dtype == NR_F32) {
-            const float *v = d->values;
-            for (size_t i = lo; i < hi; i++)
-                if (!isfinite(v[i])) {
-                    if (i < first) first = i;
-                    break;
-                }
-        } else {
-            const double *v = d->values;
-            for (size_t i = lo; i < hi; i++)
-                if (!isfinite(v[i])) {
-                    if (i < first) first = i;
-                    break;
-                }
-        }
+        const bool bad = d->dtype == NR_F16   ? any_nonfinite_f16(d->values, lo, hi)
+                         : d->dtype == NR_F32 ? any_nonfinite_f32(d->values, lo, hi)
+                                              : any_nonfinite_f64(d->values, lo, hi);
+        if (!bad) continue;
+        for (size_t i = lo; i < hi; i++)
+            if (!isfinite(nr_value_at(d, i))) {
+                if (i < first) first = i;
+                break;
+            }
     }
     if (first == SIZE_MAX) return NR_OK;
     const double bad = nr_value_at(d, first);

@@ -534,3 +534,63 @@ Test(gen_cli, usage_errors_and_no_partial_output) {
     cr_assert_eq(count_files(dir), 0, "nothing written");
     free(dir);
 }
+
+/* ---------------------------------------------- non-finite values at load -- */
+
+#include <float.h>
+#include <stdint.h>
+
+#include "io.h"
+
+/* The value k of a test column of dtype t: the extremes that are still
+ * finite (largest, smallest subnormal, both signs, -0.0), or `bad` kind b
+ * (0 NaN, 1 +Inf, 2 -Inf, 3 a NaN whose payload is one bit). */
+static void put(nr_dtype t, void *v, size_t k, int ext, int bad) {
+    static const double d64[] = {DBL_MAX, -DBL_MAX, DBL_TRUE_MIN, -DBL_TRUE_MIN, -0.0, 1.0};
+    static const float d32[] = {FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, -FLT_TRUE_MIN, -0.0f, 1.0f};
+    static const uint16_t d16[] = {0x7bff, 0xfbff, 0x0001, 0x8001, 0x8000, 0x3c00};
+    static const uint64_t b64[] = {0x7ff8000000000000u, 0x7ff0000000000000u, 0xfff0000000000000u,
+                                   0x7ff0000000000001u};
+    static const uint32_t b32[] = {0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f800001u};
+    static const uint16_t b16[] = {0x7e00, 0x7c00, 0xfc00, 0x7c01};
+    if (t == NR_F64)
+        bad < 0 ? (void)(((double *)v)[k] = d64[ext]) : (void)memcpy((double *)v + k, &b64[bad], 8);
+    else if (t == NR_F32)
+        bad < 0 ? (void)(((float *)v)[k] = d32[ext]) : (void)memcpy((float *)v + k, &b32[bad], 4);
+    else
+        ((uint16_t *)v)[k] = bad < 0 ? d16[ext] : b16[bad];
+}
+
+Test(finite, every_block_is_scanned_and_the_first_bad_value_is_named) {
+    /* 10000 rows of 16 values: three scan blocks of 65536 values, each
+     * checked whole (without a branch a value) and walked again only where
+     * it holds a bad value; the extremes of each type are finite. */
+    const size_t rows = 10000, cols = 16, n = rows * cols;
+    const char *what[] = {"NaN", "Inf", "-Inf", "NaN"};
+    const nr_dtype types[] = {NR_F16, NR_F32, NR_F64};
+    for (int ti = 0; ti < 3; ti++) {
+        const nr_dtype t = types[ti];
+        void *v = malloc(n * 8);
+        for (size_t k = 0; k < n; k++) put(t, v, k, (int)(k % 6), -1);
+        nr_data d = {rows, cols - 1, t, v};
+        nr_error err = {{0}};
+        cr_assert_eq(nr_data_check_finite(&d, "x.npy", &err), NR_OK, "dtype %d: %s", t, err.msg);
+        /* one bad value in each of the last blocks: the earlier one named;
+         * and one at the very end, alone */
+        const size_t at[][2] = {{70001, 140003}, {65535, 65536}, {n - 1, n - 1}, {3, 150000}};
+        for (size_t c = 0; c < 4; c++)
+            for (int b = 0; b < 4; b++) {
+                for (size_t k = 0; k < n; k++) put(t, v, k, (int)(k % 6), -1);
+                put(t, v, at[c][1], 0, (b + 1) % 4);
+                put(t, v, at[c][0], 0, b);
+                nr_error e = {{0}};
+                cr_assert_eq(nr_data_check_finite(&d, "x.npy", &e), NR_ERR_INPUT);
+                char want[128];
+                snprintf(want, sizeof want,
+                         "x.npy: row %zu, column %zu: value is %s (expected a finite number)",
+                         at[c][0] / cols + 1, at[c][0] % cols + 1, what[b]);
+                cr_assert_str_eq(e.msg, want, "dtype %d case %zu kind %d: %s", t, c, b, e.msg);
+            }
+        free(v);
+    }
+}
