@@ -4,13 +4,16 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "neuron.h"
 #include "util.h"
 
@@ -537,10 +540,6 @@ Test(gen_cli, usage_errors_and_no_partial_output) {
 
 /* ---------------------------------------------- non-finite values at load -- */
 
-#include <float.h>
-#include <stdint.h>
-
-#include "io.h"
 
 /* The value k of a test column of dtype t: the extremes that are still
  * finite (largest, smallest subnormal, both signs, -0.0), or `bad` kind b
