@@ -93,8 +93,10 @@ json_t *nr_json_text(const char *s) {
 }
 
 /* Where the negative integer at t[i] (outside strings) ends, or 0 if t[i]
- * starts no such token (a real has '.', 'e' or 'E' after its digits). */
+ * starts no such token: a value starts after a blank, '[', ',' or ':' (not
+ * an exponent's sign), and a real has '.', 'e' or 'E' after its digits. */
 static size_t negative_integer_end(const char *t, size_t i) {
+    if (i == 0 || !strchr(" \n[,:", t[i - 1])) return 0;
     if (t[i] != '-' || t[i + 1] < '0' || t[i + 1] > '9') return 0;
     size_t e = i + 1;
     while (t[e] >= '0' && t[e] <= '9') e++;
@@ -323,6 +325,10 @@ static unsigned activation_of(const json_t *act) {
     return json_is_string(act) ? a : ACTIVATIONS;
 }
 
+static bool number_char(char c) {
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
 nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t len,
                          nr_error *err) {
     if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) text += 3, len -= 3; /* UTF-8 BOM */
@@ -330,11 +336,27 @@ nr_status nr_model_parse(nr_model *m, const char *path, const char *text, size_t
     /* Integers as doubles, as every number of the model is read: a seed
      * beyond 2^63 - 1 (written exactly) does not stop the file from loading.
      * A key given twice is refused rather than one of its values picked. */
+    const size_t flags =
+        JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK;
     json_error_t jerr;
-    json_t *j = json_loadb(text, len,
-                           JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
-                               JSON_DISABLE_EOF_CHECK,
-                           &jerr);
+    json_t *j;
+    /* A number beyond the doubles (1e999) is a syntax error to jansson;
+     * such a number is read as null instead, so that the field it stands in
+     * refuses it as not a finite number, naming the field (at most 64 of
+     * them: then the syntax error). */
+    char *copy = NULL;
+    for (int tries = 0;; tries++) {
+        j = json_loadb(copy ? copy : text, len, flags, &jerr);
+        if (j || json_error_code(&jerr) != json_error_numeric_overflow || tries == 64) break;
+        if (!copy && (copy = malloc(len))) memcpy(copy, text, len);
+        if (!copy) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+        size_t end = (size_t)jerr.position, start = end;
+        while (start > 0 && number_char(copy[start - 1])) start--;
+        if (end > len || end - start < 4) break; /* (an overflow takes 5 characters) */
+        memcpy(copy + start, "null", 4);
+        memset(copy + start + 4, ' ', end - start - 4);
+    }
+    free(copy);
     if (!j)
         return nr_fail(err, NR_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
                        jerr.column, jerr.text);
