@@ -1293,9 +1293,21 @@ Test(inputs, seeds_are_exact_and_negative_ones_refused) {
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
     char *m = slurp(model);
-    cr_expect(strstr(m, "\"seed\":\t9007199254740993,") || strstr(m, "\"seed\": 9007199254740993"),
-              "%s", m);
+    cr_expect(strstr(m, "\"seed\": 9007199254740993,"), "%s", m);
     free(m);
+    /* 2^64 - 1: beyond the JSON library's signed integers, still exact, and
+     * the model still loads */
+    t[6] = "18446744073709551615";
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    m = slurp(model);
+    cr_expect(strstr(m, "\"seed\": 18446744073709551615,"), "%s", m);
+    free(m);
+    nr_model back = {0};
+    nr_error err;
+    cr_expect_eq(nr_model_load(model, &back, &err), NR_OK, "%s", err.msg);
+    nr_model_free(&back);
     const char *bad[] = {" -1", "-1", "+-1", " 5"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         const char *t2[] = {"train", "--data", data, "--seed", bad[k], NULL};
@@ -1304,6 +1316,49 @@ Test(inputs, seeds_are_exact_and_negative_ones_refused) {
         const char *g[] = {"gen", "--rows", "5", "--out", model, "--seed", bad[k], NULL};
         expect_refusal(g, 2, frag);
     }
+    remove_dir(dir);
+    free(dir);
+}
+
+/* The report is JSON a strict reader takes: counts are integers, other
+ * numbers reals (17 digits: they read back to the same bits as the model
+ * file's), what is not finite or not there null, and a file name that is
+ * not UTF-8 has U+FFFD for its stray byte. */
+Test(inputs, reports_are_strict_json_with_integer_counts) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096];
+    join(data, sizeof data, dir, "d\xff.npy");
+    join(model, sizeof model, dir, "m.json");
+    gen_file(data, "100");
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--epochs", "3", "--model", model, NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_error_t e;
+    json_t *j = json_loads(r.out, 0, &e);
+    cr_assert(j, "report: %d:%d: %s\n%s", e.line, e.column, e.text, r.out);
+    const char *path = json_string_value(json_object_get(j, "data")), *tail = "/d\xef\xbf\xbd.npy";
+    cr_assert(path && strlen(path) > strlen(tail) &&
+                  !strcmp(path + strlen(path) - strlen(tail), tail),
+              "data: %s", path ? path : "(none)");
+    const char *counts[] = {"threads",  "rows",   "train_rows", "val_rows",
+                            "features", "epochs", "epochs_run"};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        cr_expect(json_is_integer(json_object_get(j, counts[k])), "%s is not an integer",
+                  counts[k]);
+    cr_expect_eq(json_integer_value(json_object_get(j, "epochs_run")), 3);
+    const char *reals[] = {"lr", "bias", "train_loss", "seconds", "l2", "momentum"};
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++)
+        cr_expect(json_is_real(json_object_get(j, reals[k])), "%s is not a real", reals[k]);
+    cr_expect(json_is_null(json_object_get(j, "val_loss")), "no held-out rows: val_loss null");
+    /* the model file's bias, to the bit */
+    nr_model m = {0};
+    nr_error err;
+    cr_assert_eq(nr_model_load(model, &m, &err), NR_OK, "%s", err.msg);
+    cr_expect_eq(m.bias, json_real_value(json_object_get(j, "bias")));
+    nr_model_free(&m);
+    json_decref(j);
+    run_free(&r);
     remove_dir(dir);
     free(dir);
 }
