@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 
@@ -131,10 +132,22 @@ nr_status nr_dataset_to_f16(nr_dataset **ds, const char *path, nr_error *err);
  * the file, the row (1-based) and the column (1-based). */
 nr_status nr_data_check_finite(const nr_data *d, const char *path, nr_error *err);
 
-/* A cJSON item holding `v` printed so that it reads back to the same bits
- * (cJSON's own printing does not guarantee it). */
-struct cJSON;
-struct cJSON *nr_json_number(double v);
+/* JSON through jansson (src/model.c). Its type is only declared here, so
+ * that the readers and kernels do not parse jansson.h. */
+struct json_t;
+/* `v` as a JSON real, or null when it is not finite (JSON has no Inf or
+ * NaN: a diverged loss is written as null). */
+struct json_t *nr_json_real(double v);
+/* A count or a seed as a JSON integer, exactly, up to 2^64 - 1 (see
+ * nr_json_dump). */
+struct json_t *nr_json_count(uint64_t n);
+/* `s` as a JSON string; bytes that are not UTF-8 (a file name is any bytes)
+ * become U+FFFD, since JSON text is UTF-8 and jansson refuses anything else. */
+struct json_t *nr_json_text(const char *s);
+/* The text of `j`, indented, without a final newline, malloc'd (free()); NULL
+ * when out of memory or when `j` is NULL (an allocation failed building it).
+ * Reals get 17 significant digits, so that each reads back to its bits. */
+char *nr_json_dump(const struct json_t *j);
 
 /* a * b without overflow: false if it does not fit in size_t. */
 static inline int nr_mul_ok(size_t a, size_t b, size_t *out) {

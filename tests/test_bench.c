@@ -2,7 +2,7 @@
  * summary, spread and flags, the read is the roof, small data is labelled
  * cache-resident, and bad options are usage errors. Timings themselves are
  * never asserted (the machine is shared): only their structure. */
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,32 +12,34 @@
 #include "neuron.h"
 #include "util.h"
 
-static double num(const cJSON *j, const char *key) {
-    const cJSON *v = cJSON_GetObjectItem(j, key);
-    cr_assert(cJSON_IsNumber(v), "%s is not a number", key);
-    return v->valuedouble;
+static double num(const json_t *j, const char *key) {
+    const json_t *v = json_object_get(j, key);
+    cr_assert(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
 }
 
 /* A summary object: ordered, counted, its spread and flag as defined. */
-static void check_summary(const cJSON *s, double noisy_above, size_t n, const char *what) {
-    cr_assert(cJSON_IsObject(s), "%s: no summary", what);
+static void check_summary(const json_t *s, double noisy_above, size_t n, const char *what) {
+    cr_assert(json_is_object(s), "%s: no summary", what);
     const double mn = num(s, "min"), q1 = num(s, "q1"), md = num(s, "median"), q3 = num(s, "q3"),
                  mx = num(s, "max"), sp = num(s, "spread");
     cr_assert(mn <= q1 && q1 <= md && md <= q3 && q3 <= mx, "%s: %g %g %g %g %g", what, mn, q1, md,
               q3, mx);
     cr_assert_eq((size_t)num(s, "n"), n, "%s", what);
     cr_assert_leq(fabs(sp - (q3 - q1) / md), 1e-12 * sp, "%s", what);
-    cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(s, "noisy")), sp > noisy_above, "%s", what);
+    cr_assert_eq(json_is_true(json_object_get(s, "noisy")), sp > noisy_above, "%s", what);
 }
 
-static bool has_flag(const cJSON *e, const char *flag) {
-    const cJSON *f;
-    cJSON_ArrayForEach(
-        f, cJSON_GetObjectItem(e, "flags")) if (!strcmp(f->valuestring, flag)) return true;
+static bool has_flag(const json_t *e, const char *flag) {
+    const json_t *f;
+    size_t i;
+    json_array_foreach(json_object_get(e, "flags"), i, f) {
+        if (!strcmp(json_string_value(f), flag)) return true;
+    }
     return false;
 }
 
-static cJSON *bench(const char *dir, const char *const *extra, run_result *r) {
+static json_t *bench(const char *dir, const char *const *extra, run_result *r) {
     char data[4096], out[4096];
     snprintf(data, sizeof data, "%s/d.npy", dir);
     snprintf(out, sizeof out, "%s/b.json", dir);
@@ -52,7 +54,7 @@ static cJSON *bench(const char *dir, const char *const *extra, run_result *r) {
     run_neuron(r, args);
     cr_assert_eq(r->status, 0, "%s", r->err);
     char *text = read_file(out, NULL);
-    cJSON *j = cJSON_Parse(text);
+    json_t *j = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
     free(text);
     cr_assert(j, "bench output is JSON");
     return j;
@@ -72,67 +74,67 @@ Test(bench, every_figure_is_interleaved_repetitions_with_spread_and_flags) {
                            "50",
                            NULL};
     run_result r;
-    cJSON *j = bench(dir, extra, &r);
+    json_t *j = bench(dir, extra, &r);
     /* four lines saying what was measured, a header, eight rows */
     cr_assert_eq(count_lines(r.out), 13, "%s", r.out);
     cr_assert(strstr(r.out, "# activation identity, loss squared error"), "%s", r.out);
     cr_assert(strstr(r.out, "1 warm-up pair(s) discarded"), "%s", r.out);
     run_free(&r);
     /* 50000 x 4 f32 = 800 kB: under 4x any last-level cache (or the default) */
-    cr_assert_str_eq(cJSON_GetObjectItem(j, "regime")->valuestring, "cache-resident");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "regime")), "cache-resident");
     cr_assert_gt(num(j, "llc_bytes"), 0);
     cr_assert_eq(num(j, "warmup_pairs"), 1);
     cr_assert_eq(num(j, "min_seconds"), 0.005, "the default time of one measurement");
-    cJSON *res = cJSON_GetObjectItem(j, "results"), *e;
-    cr_assert_eq(cJSON_GetArraySize(res), 8);
-    cJSON_ArrayForEach(e, res) {
-        const char *algo = cJSON_GetObjectItem(e, "algo")->valuestring;
+    json_t *res = json_object_get(j, "results"), *e;
+    cr_assert_eq(json_array_size(res), 8);
+    size_t idx;
+    json_array_foreach(res, idx, e) {
+        const char *algo = json_string_value(json_object_get(e, "algo"));
         const bool exact = !strcmp(algo, "exact");
         const bool few = exact || !strcmp(algo, "sgd"); /* max(5, 8 / 2) pairs a round */
         const size_t rounds = (size_t)num(e, "rounds"), n = (size_t)num(e, "reps");
         cr_assert(rounds >= 1 && rounds <= 2 && n == rounds * (few ? 5 : 8), "%s: %zu in %zu", algo,
                   n, rounds);
-        const cJSON *ratio = cJSON_GetObjectItem(e, "read_over_epoch");
-        check_summary(cJSON_GetObjectItem(e, exact ? "run_seconds" : "epoch_seconds"), 0.1, n,
-                      algo);
-        check_summary(cJSON_GetObjectItem(e, "read_seconds"), 0.1, n, algo);
+        const json_t *ratio = json_object_get(e, "read_over_epoch");
+        check_summary(json_object_get(e, exact ? "run_seconds" : "epoch_seconds"), 0.1, n, algo);
+        check_summary(json_object_get(e, "read_seconds"), 0.1, n, algo);
         check_summary(ratio, 0.1, n, algo);
         /* a ratio still noisy after a first round was measured again */
-        if (rounds == 1) cr_assert(!cJSON_IsTrue(cJSON_GetObjectItem(ratio, "noisy")), "%s", algo);
-        cr_assert_eq(has_flag(e, "noisy"), cJSON_IsTrue(cJSON_GetObjectItem(ratio, "noisy")));
+        if (rounds == 1) cr_assert(!json_is_true(json_object_get(ratio, "noisy")), "%s", algo);
+        cr_assert_eq(has_flag(e, "noisy"), json_is_true(json_object_get(ratio, "noisy")));
         /* the raw timings are kept, in order, and each ratio is read / epoch */
-        const cJSON *et = cJSON_GetObjectItem(e, "epoch_times"),
-                    *rt = cJSON_GetObjectItem(e, "read_times");
-        cr_assert_eq((size_t)cJSON_GetArraySize(et), n);
-        cr_assert_eq((size_t)cJSON_GetArraySize(rt), n);
+        const json_t *et = json_object_get(e, "epoch_times"),
+                     *rt = json_object_get(e, "read_times");
+        cr_assert_eq(json_array_size(et), n);
+        cr_assert_eq(json_array_size(rt), n);
         double lo = INFINITY, hi = 0;
         for (size_t i = 0; i < n; i++) {
-            const double q = cJSON_GetArrayItem(rt, (int)i)->valuedouble /
-                             cJSON_GetArrayItem(et, (int)i)->valuedouble;
+            const double q =
+                json_number_value(json_array_get(rt, i)) / json_number_value(json_array_get(et, i));
             lo = fmin(lo, q), hi = fmax(hi, q);
         }
         cr_assert(lo == num(ratio, "min") && hi == num(ratio, "max"),
                   "%s: %.17g %.17g vs %.17g %.17g", algo, lo, hi, num(ratio, "min"),
                   num(ratio, "max"));
-        const cJSON *roof = cJSON_GetObjectItem(e, "roofline");
+        const json_t *roof = json_object_get(e, "roofline");
         if (exact) {
-            cr_assert(cJSON_IsNull(roof));
+            cr_assert(json_is_null(roof));
             cr_assert_leq(fabs(num(e, "passes") - 1 / num(ratio, "median")),
                           1e-12 * num(e, "passes"));
         } else if (num(ratio, "median") > 1) {
             /* never a fraction above 100%: a flag instead */
-            cr_assert(cJSON_IsNull(roof) && has_flag(e, "epoch faster than read"), "%s", algo);
+            cr_assert(json_is_null(roof) && has_flag(e, "epoch faster than read"), "%s", algo);
         } else {
             cr_assert_eq(num(e, "roofline"), num(ratio, "median"));
             cr_assert(!has_flag(e, "epoch faster than read"));
         }
-        cr_assert_str_eq(cJSON_GetObjectItem(e, "regime")->valuestring, "cache-resident");
+        cr_assert_str_eq(json_string_value(json_object_get(e, "regime")), "cache-resident");
         /* the epochs continue training: gen's data (weights 1, 2, 3, noise
          * U(-0.1, 0.1)) has its floor at 0.01/3; the loss at w = 0 is ~4.7 */
         const double loss = num(e, "final_loss");
         cr_assert(isfinite(loss) && loss > 0.003 && loss < 4, "%s: %g", algo, loss);
     }
-    cJSON_Delete(j);
+    json_decref(j);
     free(dir);
 }
 
@@ -141,16 +143,16 @@ Test(bench, a_zero_threshold_flags_every_spread_after_the_last_round) {
     const char *extra[] = {"--algos",      "batch", "--threads", "1", "--reps", "4",
                            "--max-rounds", "3",     "--noisy",   "0", NULL};
     run_result r;
-    cJSON *j = bench(dir, extra, &r);
-    cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "results"), 0);
-    const cJSON *ratio = cJSON_GetObjectItem(e, "read_over_epoch");
+    json_t *j = bench(dir, extra, &r);
+    json_t *e = json_array_get(json_object_get(j, "results"), 0);
+    const json_t *ratio = json_object_get(e, "read_over_epoch");
     if (num(ratio, "spread") > 0) {
         cr_assert_eq(num(e, "rounds"), 3);
         cr_assert(has_flag(e, "noisy"));
         cr_assert(strstr(r.out, "NOISY"), "printed, not only stored: %s", r.out);
     }
     run_free(&r);
-    cJSON_Delete(j);
+    json_decref(j);
     free(dir);
 }
 
@@ -233,14 +235,14 @@ Test(bench, activation_and_loss_reach_the_trainer_and_the_report) {
         cr_assert_eq(r.status, 0, "%s: %s", cases[c].act, r.err);
         cr_assert(strstr(r.out, cases[c].loss_line), "%s: %s", cases[c].act, r.out);
         char *text = read_file(out, NULL);
-        cJSON *j = cJSON_Parse(text);
+        json_t *j = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
         free(text);
-        cr_assert_str_eq(cJSON_GetObjectItem(j, "activation")->valuestring, cases[c].act);
-        cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "results"), 0);
-        cr_assert_str_eq(cJSON_GetObjectItem(e, "activation")->valuestring, cases[c].act);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "activation")), cases[c].act);
+        json_t *e = json_array_get(json_object_get(j, "results"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "activation")), cases[c].act);
         const double fl = num(e, "final_loss");
         cr_assert(fl >= cases[c].lo && fl <= cases[c].hi, "%s: final loss %.17g", cases[c].act, fl);
-        cJSON_Delete(j);
+        json_decref(j);
         run_free(&r);
     }
     free(dir);

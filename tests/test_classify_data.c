@@ -3,7 +3,7 @@
  * classification metrics against hand-computed confusion matrices and
  * against scikit-learn's own functions. */
 #include <criterion/criterion.h>
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -185,22 +185,22 @@ Test(class_metrics, equal_sklearn_on_random_predictions_with_ties) {
     run_result r;
     run_program(&r, argv);
     cr_assert_eq(r.status, 0, "sklearn failed: %s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
-    cr_assert(cJSON_IsArray(j) && cJSON_GetArraySize(j) == CASES, "%s", r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
+    cr_assert(json_is_array(j) && json_array_size(j) == CASES, "%s", r.out);
     const char *names[] = {"accuracy", "precision", "recall", "f1", "log_loss", "roc_auc"};
     for (int c = 0; c < CASES; c++) {
         const double ours[] = {m[c].accuracy, m[c].precision, m[c].recall,
                                m[c].f1,       m[c].log_loss,  m[c].roc_auc};
-        const cJSON *row = cJSON_GetArrayItem(j, c);
+        const json_t *row = json_array_get(j, c);
         for (int k = 0; k < 6; k++) {
-            const double want = cJSON_GetArrayItem(row, k)->valuedouble;
+            const double want = json_number_value(json_array_get(row, k));
             /* the same formulas on the same doubles, sums in another order:
              * within the issue's 1e-12 relative */
             cr_assert(fabs(ours[k] - want) <= 1e-12 * fabs(want),
                       "case %d %s: %.17g, sklearn %.17g", c, names[k], ours[k], want);
         }
     }
-    cJSON_Delete(j);
+    json_decref(j);
     run_free(&r);
     free(dir);
 }
@@ -431,13 +431,13 @@ Test(gen_classify, cli_prints_the_task_and_refuses_mismatched_options) {
     run_result r;
     run_neuron(&r, ok);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
     cr_assert(j, "%s", r.out);
-    cr_assert_str_eq(cJSON_GetObjectItem(j, "task")->valuestring, "classify");
-    cr_assert_eq(cJSON_GetObjectItem(j, "margin")->valuedouble, 0.1);
-    cr_assert_eq(cJSON_GetObjectItem(j, "flip")->valuedouble, 0.05);
-    cr_assert_null(cJSON_GetObjectItem(j, "noise"));
-    cJSON_Delete(j);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "task")), "classify");
+    cr_assert_eq(json_number_value(json_object_get(j, "margin")), 0.1);
+    cr_assert_eq(json_number_value(json_object_get(j, "flip")), 0.05);
+    cr_assert_null(json_object_get(j, "noise"));
+    json_decref(j);
     run_free(&r);
     unlink(out);
     struct {
@@ -468,10 +468,10 @@ Test(gen_classify, cli_prints_the_task_and_refuses_mismatched_options) {
 
 /* ------------------------------------------------------ predict and eval -- */
 
-static double number(const cJSON *j, const char *k) {
-    const cJSON *v = cJSON_GetObjectItem(j, k);
-    cr_assert(cJSON_IsNumber(v), "field %s missing", k);
-    return v->valuedouble;
+static double number(const json_t *j, const char *k) {
+    const json_t *v = json_object_get(j, k);
+    cr_assert(json_is_number(v), "field %s missing", k);
+    return json_number_value(v);
 }
 
 /* A model z = x with the activation (NULL: none, a linear model). */
@@ -516,10 +516,10 @@ Test(classify_cli, predict_probabilities_labels_and_eval_metrics) {
     const char *ev[] = {"eval", "--model", sig, "--data", data, NULL};
     run_neuron(&r, ev);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
     cr_assert(j, "%s", r.out);
     /* tp 2, fn 1, fp 1, tn 1 (see the library test) */
-    const cJSON *cm = cJSON_GetObjectItem(j, "confusion");
+    const json_t *cm = json_object_get(j, "confusion");
     cr_assert(number(cm, "tp") == 2 && number(cm, "fn") == 1 && number(cm, "fp") == 1 &&
               number(cm, "tn") == 1);
     cr_assert(number(j, "n") == 5 && number(j, "accuracy") == 0.6 &&
@@ -529,29 +529,29 @@ Test(classify_cli, predict_probabilities_labels_and_eval_metrics) {
         (log1p(exp(-2)) + log1p(exp(1)) + log1p(exp(-0.5)) + log1p(exp(3)) + log1p(exp(-2))) / 5;
     cr_assert(fabs(number(j, "log_loss") - ll) < 1e-15 * ll, "%.17g vs %.17g",
               number(j, "log_loss"), ll);
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "warnings")), 0);
-    cJSON_Delete(j);
+    cr_assert_eq(json_array_size(json_object_get(j, "warnings")), 0);
+    json_decref(j);
     run_free(&r);
     /* a step model: no probabilities, so no log_loss or roc_auc */
     const char *es[] = {"eval", "--model", step, "--data", data, NULL};
     run_neuron(&r, es);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    j = cJSON_Parse(r.out);
-    cr_assert(j && !cJSON_GetObjectItem(j, "log_loss") && !cJSON_GetObjectItem(j, "roc_auc"));
-    cJSON_Delete(j);
+    j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
+    cr_assert(j && !json_object_get(j, "log_loss") && !json_object_get(j, "roc_auc"));
+    json_decref(j);
     run_free(&r);
     /* all-negative labels: recall undefined, named in the warnings */
     char *neg = write_text(dir, "neg.csv", "x,y\n-2,-1\n1,-1\n");
     const char *en[] = {"eval", "--model", sig, "--data", neg, NULL};
     run_neuron(&r, en);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    j = cJSON_Parse(r.out);
-    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "roc_auc")));
-    const cJSON *w = cJSON_GetObjectItem(j, "warnings");
-    cr_assert_eq(cJSON_GetArraySize(w), 2, "%s", r.out);
-    cr_assert(strstr(cJSON_GetArrayItem(w, 0)->valuestring, "recall"));
-    cr_assert(strstr(cJSON_GetArrayItem(w, 1)->valuestring, "roc_auc"));
-    cJSON_Delete(j);
+    j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
+    cr_assert(json_is_null(json_object_get(j, "roc_auc")));
+    const json_t *w = json_object_get(j, "warnings");
+    cr_assert_eq(json_array_size(w), 2, "%s", r.out);
+    cr_assert(strstr(json_string_value(json_array_get(w, 0)), "recall"));
+    cr_assert(strstr(json_string_value(json_array_get(w, 1)), "roc_auc"));
+    json_decref(j);
     run_free(&r);
     free(neg);
     free(data);

@@ -2,7 +2,7 @@
  * treatment of bad input. Values are checked against independent formulas
  * (tests/data/make_data.py documents the numpy-made files). */
 #include <criterion/criterion.h>
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <dirent.h>
 #include <float.h>
 #include <math.h>
@@ -479,13 +479,13 @@ Test(gen_cli, writes_npy_and_csv_and_prints_parameters) {
     run_result r;
     run_neuron(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
     cr_assert(j, "stdout is JSON: %s", r.out);
-    cr_assert_eq(cJSON_GetObjectItem(j, "rows")->valuedouble, 1000);
-    cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "weights"), 1)->valuedouble, -2);
-    cr_assert_eq(cJSON_GetObjectItem(j, "bias")->valuedouble, 7);
+    cr_assert_eq(json_number_value(json_object_get(j, "rows")), 1000);
+    cr_assert_eq(json_number_value(json_array_get(json_object_get(j, "weights"), 1)), -2);
+    cr_assert_eq(json_number_value(json_object_get(j, "bias")), 7);
     cr_assert(strstr(r.out, "18446744073709551615"), "seed printed exactly");
-    cJSON_Delete(j);
+    json_decref(j);
     run_free(&r);
     args[14] = out2;
     run_neuron(&r, args);

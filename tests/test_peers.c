@@ -5,7 +5,7 @@
  * loss is the mean of r^2 plus l1|w|_1 + (l2/2)|w|^2; scikit-learn's
  * linear models use half of the mean squared error, so their alpha and
  * learning rate map as stated in each test. */
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -41,7 +41,7 @@ static bool have_sklearn(void) {
 
 /* Save `d` as .npy in a scratch folder, run the Python `code` with the
  * path as argv[1], and parse the JSON it prints. */
-static cJSON *python_json(const nr_data *d, const char *code) {
+static json_t *python_json(const nr_data *d, const char *code) {
     char *dir = scratch_dir(), path[4096];
     snprintf(path, sizeof path, "%s/data.npy", dir);
     cr_assert_eq(nr_data_save(d, path, NULL), NR_OK);
@@ -49,7 +49,7 @@ static cJSON *python_json(const nr_data *d, const char *code) {
     const char *argv[] = {PY, "-c", code, path, NULL};
     run_program(&r, argv);
     cr_assert_eq(r.status, 0, "python failed: %s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
     cr_assert(j, "python printed no JSON: %s", r.out);
     run_free(&r);
     unlink(path);
@@ -58,10 +58,10 @@ static cJSON *python_json(const nr_data *d, const char *code) {
     return j;
 }
 
-static double json_at(const cJSON *j, const char *key, int k) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (k < 0) return a->valuedouble;
-    return cJSON_GetArrayItem(a, k)->valuedouble;
+static double json_at(const json_t *j, const char *key, int k) {
+    const json_t *a = json_object_get(j, key);
+    if (k < 0) return json_number_value(a);
+    return json_number_value(json_array_get(a, k));
 }
 
 /* ------------------------------------------------------------- ridge -- */
@@ -148,7 +148,7 @@ Test(peers, ridge_matches_scikit_learn_ridge) {
     double *v = gen_w(n, d, NULL, NR_DIST_UNIFORM, 21, 0.4);
     nr_data data = {n, d, NR_F64, v};
     /* sklearn's Ridge minimises |y - Xw|^2 + alpha |w|^2 (sums): alpha = n l2 / 2 */
-    cJSON *j = python_json(
+    json_t *j = python_json(
         &data, "import sys, json, numpy as np\n"
                "from sklearn.linear_model import Ridge\n"
                "a = np.load(sys.argv[1])\n"
@@ -165,7 +165,7 @@ Test(peers, ridge_matches_scikit_learn_ridge) {
         cr_assert(CLOSE(m.weights[k], json_at(j, "w", (int)k), 1e-8), "w%zu %.17g vs %.17g", k,
                   m.weights[k], json_at(j, "w", (int)k));
     cr_assert(CLOSE(m.bias, json_at(j, "b", -1), 1e-8));
-    cJSON_Delete(j);
+    json_decref(j);
     nr_model_free(&m);
     nr_train_result_free(&r);
     free(v);
@@ -226,7 +226,7 @@ Test(peers, lasso_and_elastic_net_match_scikit_learn) {
     nr_data data = {n, d, NR_F64, v};
     /* sklearn: (1/2n)|y - Xw|^2 + alpha rho |w|_1 + alpha (1 - rho)/2 |w|^2, half of
      * ours: alpha rho = l1 / 2, alpha (1 - rho) = l2 / 2 */
-    cJSON *j =
+    json_t *j =
         python_json(&data, "import sys, json, numpy as np\n"
                            "from sklearn.linear_model import Lasso, ElasticNet\n"
                            "a = np.load(sys.argv[1]); X, y = a[:, :-1], a[:, -1]\n"
@@ -260,7 +260,7 @@ Test(peers, lasso_and_elastic_net_match_scikit_learn) {
         nr_train_result_free(&r);
     }
     cr_assert(zeros >= 2, "the data should give exact zeros (got %d)", zeros);
-    cJSON_Delete(j);
+    json_decref(j);
     free(v);
 }
 
@@ -398,7 +398,7 @@ Test(peers, invscaling_sgd_is_bit_identical_to_the_rule_written_out) {
         nr_train_result_free(&r);
     }
     if (access(PY, X_OK) == 0) { /* and a plain Python loop of it, bits through repr */
-        cJSON *j =
+        json_t *j =
             python_json(&data, "import sys, json, struct\n"
                                "raw = open(sys.argv[1], 'rb').read()\n"
                                "hl = struct.unpack('<H', raw[8:10])[0]\n"
@@ -420,10 +420,10 @@ Test(peers, invscaling_sgd_is_bit_identical_to_the_rule_written_out) {
         sgd_invscaling(v, n, d, 0.02, 0.5, 4, w, &b);
         for (int k = 0; k < 3; k++) {
             const double p =
-                strtod(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "w"), k)->valuestring, NULL);
+                strtod(json_string_value(json_array_get(json_object_get(j, "w"), k)), NULL);
             cr_assert(!memcmp(&p, &w[k], sizeof p), "python w%d %.17g vs %.17g", k, p, w[k]);
         }
-        cJSON_Delete(j);
+        json_decref(j);
     }
     free(v);
 }
@@ -436,7 +436,7 @@ Test(peers, averaged_and_elastic_net_sgd_match_scikit_learn_sgdregressor) {
     /* sklearn's squared_error is r^2 / 2: eta0 = 2 lr, alpha = l2 / 2. Its
      * L2 step scales w by (1 - eta alpha) before the gradient term, ours
      * subtracts eta (g x + l2 w): the same number, rounded differently. */
-    cJSON *j = python_json(
+    json_t *j = python_json(
         &data,
         "import sys, json, warnings, numpy as np\n"
         "from sklearn.linear_model import SGDRegressor\n"
@@ -471,7 +471,7 @@ Test(peers, averaged_and_elastic_net_sgd_match_scikit_learn_sgdregressor) {
         nr_model_free(&m);
         nr_train_result_free(&r);
     }
-    cJSON_Delete(j);
+    json_decref(j);
     free(v);
 }
 
@@ -663,20 +663,20 @@ Test(peers_cli, options_reach_the_report_and_the_model_and_bad_ones_are_usage_er
                                     "0.01", "--on-divergence", "backoff", "--model", model,
                                     "--report", report, "--quiet", NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cJSON *rep = cJSON_Parse(r.out);
-    const int nb = cJSON_GetArraySize(cJSON_GetObjectItem(rep, "backoffs"));
+    json_t *rep = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
+    const int nb = json_array_size(json_object_get(rep, "backoffs"));
     cr_assert(nb >= 1 && (int)count_lines(r.err) == nb, "%d backoffs, stderr: %s", nb, r.err);
     cr_assert(strstr(r.err, "neuron: warning: epoch") && strstr(r.err, "backing off (1 of 10)"));
     cr_assert_eq(json_at(rep, "l2", -1), 0.01);
-    cr_assert_str_eq(cJSON_GetObjectItem(rep, "on_divergence")->valuestring, "backoff");
-    cJSON_Delete(rep);
+    cr_assert_str_eq(json_string_value(json_object_get(rep, "on_divergence")), "backoff");
+    json_decref(rep);
     run_free(&r);
     char *mt = read_file(model, NULL);
-    cJSON *mj = cJSON_Parse(mt);
-    cJSON *tr = cJSON_GetObjectItem(mj, "training");
+    json_t *mj = json_loads(mt, JSON_DECODE_INT_AS_REAL, NULL);
+    json_t *tr = json_object_get(mj, "training");
     cr_assert_eq(json_at(tr, "l2", -1), 0.01);
-    cr_assert_str_eq(cJSON_GetObjectItem(tr, "on_divergence")->valuestring, "backoff");
-    cJSON_Delete(mj);
+    cr_assert_str_eq(json_string_value(json_object_get(tr, "on_divergence")), "backoff");
+    json_decref(mj);
     free(mt);
     unlink(model);
     unlink(report);

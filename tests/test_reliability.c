@@ -2,7 +2,7 @@
  * interruption by signals while training, and the limits (one row, 4096
  * features, more threads than cores, sizes beyond 32 bits). */
 #include <criterion/criterion.h>
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,10 +48,10 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 /* The report of a run as JSON (the test fails if it is not). */
-static cJSON *read_json(const char *path) {
+static json_t *read_json(const char *path) {
     char *text = read_file(path, NULL);
     cr_assert(text, "%s is missing", path);
-    cJSON *j = cJSON_Parse(text);
+    json_t *j = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
     cr_assert(j, "%s is not JSON: %s", path, text);
     free(text);
     return j;
@@ -229,14 +229,14 @@ Test(bad_input, good_partners_work) {
     const char *e[] = {"eval", "--model", model, "--data", data, NULL};
     run_neuron(&r, e);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cJSON *j = cJSON_Parse(r.out);
-    cr_assert(j && cJSON_GetObjectItem(j, "n")->valuedouble == 6, "%s", r.out);
+    json_t *j = json_loads(r.out, JSON_DECODE_INT_AS_REAL, NULL);
+    cr_assert(j && json_number_value(json_object_get(j, "n")) == 6, "%s", r.out);
     /* rows (0.5i, 1 - 0.25i, 2i + 1), model 0.5 x1 - 1.25 x2 + 0.75:
      * residual 0.25i - 1.25 + 0.3125i + 0.75 - 2i - 1 = -1.4375i - 1.5 */
     double mse = 0;
     for (int i = 0; i < 6; i++) mse += pow(-1.4375 * i - 1.5, 2) / 6;
-    cr_assert(fabs(cJSON_GetObjectItem(j, "mse")->valuedouble - mse) < 1e-12 * mse, "%s", r.out);
-    cJSON_Delete(j);
+    cr_assert(fabs(json_number_value(json_object_get(j, "mse")) - mse) < 1e-12 * mse, "%s", r.out);
+    json_decref(j);
     run_free(&r);
     char *dir = scratch_dir();
     char m[4096];
@@ -338,13 +338,13 @@ static void first_signal_finishes_the_epoch(int sig) {
     cr_assert_eq(status, 130, "exit %d after signal %d; stderr: %s", status, sig, err);
     free(err);
     /* the outputs are there, complete, and say why training stopped */
-    cJSON *rep = read_json(f.report);
-    const cJSON *why = cJSON_GetObjectItem(rep, "stop_reason");
-    cr_assert(cJSON_IsString(why) && !strcmp(why->valuestring, "interrupted"),
+    json_t *rep = read_json(f.report);
+    const json_t *why = json_object_get(rep, "stop_reason");
+    cr_assert(json_is_string(why) && !strcmp(json_string_value(why), "interrupted"),
               "stop_reason is not \"interrupted\"");
-    double epochs = cJSON_GetObjectItem(rep, "epochs_run")->valuedouble;
+    double epochs = json_number_value(json_object_get(rep, "epochs_run"));
     cr_assert(epochs >= 1 && epochs < 1e8, "epochs_run %g", epochs);
-    cJSON_Delete(rep);
+    json_decref(rep);
     nr_model m;
     nr_error e;
     cr_assert_eq(nr_model_load(f.model, &m, &e), NR_OK, "%s", e.msg);
@@ -355,8 +355,8 @@ static void first_signal_finishes_the_epoch(int sig) {
     cr_assert_eq(count_lines(h), (size_t)epochs + 1, "history has one line per epoch run");
     free(h);
     /* stdout got the report too */
-    cJSON *out = read_json(f.out);
-    cJSON_Delete(out);
+    json_t *out = read_json(f.out);
+    json_decref(out);
     const char *allowed[] = {"big.npy", "m.json", "r.json", "h.csv"};
     end_long_training(&f, allowed, 4);
 }
@@ -383,8 +383,8 @@ Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
         int status = wait_neuron(pid, 60);
         cr_assert_eq(status, 130, "gap %g s: exit %d", gaps[g], status);
         if (file_exists(f.report)) {
-            cJSON *j = read_json(f.report);
-            cJSON_Delete(j);
+            json_t *j = read_json(f.report);
+            json_decref(j);
         }
         if (file_exists(f.model)) {
             nr_model m;
@@ -407,7 +407,7 @@ Test(interrupt, two_signals_leave_complete_files_or_none, .timeout = 180) {
 
 /* Train on `data` with `args` (after --data FILE --report R), expect exit 0,
  * return the report. */
-static cJSON *train_report(const char *dir, const char *data, const char *const *extra) {
+static json_t *train_report(const char *dir, const char *data, const char *const *extra) {
     char report[4096];
     join(report, sizeof report, dir, "limits-report.json");
     const char *args[64] = {"train", "--data", data, "--report", report, "--quiet"};
@@ -418,13 +418,13 @@ static cJSON *train_report(const char *dir, const char *data, const char *const 
     run_neuron(&r, args);
     cr_assert_eq(r.status, 0, "train %s %s: exit %d: %s", data, extra[0], r.status, r.err);
     run_free(&r);
-    cJSON *j = read_json(report);
+    json_t *j = read_json(report);
     unlink(report);
     return j;
 }
 
-static double weight(const cJSON *rep, int k) {
-    return cJSON_GetArrayItem(cJSON_GetObjectItem(rep, "weights"), k)->valuedouble;
+static double weight(const json_t *rep, int k) {
+    return json_number_value(json_array_get(json_object_get(rep, "weights"), k));
 }
 
 /* One row (x = 1.5, y = 2): one epoch from zeros, by hand. The residual is
@@ -443,20 +443,20 @@ Test(limits, one_row_trains_with_each_algorithm_or_says_why_not) {
     } want[] = {{"batch", 0.6, 0.4}, {"minibatch", 0.6, 0.4}, {"sgd", 0.006, 0.004}};
     for (size_t k = 0; k < 3; k++) {
         const char *extra[] = {"--algo", want[k].algo, "--epochs", "1", NULL};
-        cJSON *rep = train_report(dir, data, extra);
+        json_t *rep = train_report(dir, data, extra);
         cr_expect(fabs(weight(rep, 0) - want[k].w) < 1e-12 &&
-                      fabs(cJSON_GetObjectItem(rep, "bias")->valuedouble - want[k].b) < 1e-12,
+                      fabs(json_number_value(json_object_get(rep, "bias")) - want[k].b) < 1e-12,
                   "%s: w %.17g b %.17g", want[k].algo, weight(rep, 0),
-                  cJSON_GetObjectItem(rep, "bias")->valuedouble);
-        cr_expect_eq(cJSON_GetObjectItem(rep, "rows")->valuedouble, 1);
-        cJSON_Delete(rep);
+                  json_number_value(json_object_get(rep, "bias")));
+        cr_expect_eq(json_number_value(json_object_get(rep, "rows")), 1);
+        json_decref(rep);
     }
     /* --standardize and --val-split on one row still train */
     const char *std[] = {"--algo",        "batch",       "--epochs", "3",
                          "--standardize", "--val-split", "0.5",      NULL};
-    cJSON *rep = train_report(dir, data, std);
+    json_t *rep = train_report(dir, data, std);
     cr_expect(isfinite(weight(rep, 0)));
-    cJSON_Delete(rep);
+    json_decref(rep);
     /* least squares cannot fit a line through one point: a clear error */
     run_result r;
     const char *ols[] = {"train", "--data", data, "--algo", "ols", NULL};
@@ -493,11 +493,11 @@ Test(limits, four_thousand_features_in_npy_and_csv, .timeout = 120) {
         join(hist, sizeof hist, dir, "h.csv");
         const char *extra[] = {"--algo", "batch",     "--epochs", "3", "--lr",
                                "0.001",  "--history", hist,       NULL};
-        cJSON *rep = train_report(dir, paths[k], extra);
-        cr_assert_eq(cJSON_GetObjectItem(rep, "features")->valuedouble, 4096, "%s", paths[k]);
-        cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rep, "weights")), 4096);
-        double final = cJSON_GetObjectItem(rep, "train_loss")->valuedouble;
-        cJSON_Delete(rep);
+        json_t *rep = train_report(dir, paths[k], extra);
+        cr_assert_eq(json_number_value(json_object_get(rep, "features")), 4096, "%s", paths[k]);
+        cr_assert_eq(json_array_size(json_object_get(rep, "weights")), 4096);
+        double final = json_number_value(json_object_get(rep, "train_loss"));
+        json_decref(rep);
         /* epoch 1's loss is at zero weights; the final loss must be lower */
         char *h = read_file(hist, NULL);
         double first = NAN;
@@ -522,7 +522,7 @@ Test(limits, sixty_four_threads_on_any_machine_give_the_bits_of_one, .timeout = 
     run_free(&r);
     const char *algos[] = {"batch", "minibatch", "sgd"};
     for (int a = 0; a < 3; a++) {
-        cJSON *rep[2];
+        json_t *rep[2];
         const char *threads[] = {"1", "64"};
         for (int t = 0; t < 2; t++) {
             /* --batch and --shuffle only where they apply (others: exit 2) */
@@ -540,18 +540,18 @@ Test(limits, sixty_four_threads_on_any_machine_give_the_bits_of_one, .timeout = 
                                    NULL};
             rep[t] = train_report(dir, data, extra);
         }
-        char *w1 = cJSON_PrintUnformatted(cJSON_GetObjectItem(rep[0], "weights"));
-        char *w64 = cJSON_PrintUnformatted(cJSON_GetObjectItem(rep[1], "weights"));
+        char *w1 = json_dumps(json_object_get(rep[0], "weights"), JSON_REAL_PRECISION(17));
+        char *w64 = json_dumps(json_object_get(rep[1], "weights"), JSON_REAL_PRECISION(17));
         cr_expect_str_eq(w1, w64, "%s: weights differ with 64 threads", algos[a]);
-        cr_expect_eq(cJSON_GetObjectItem(rep[0], "bias")->valuedouble,
-                     cJSON_GetObjectItem(rep[1], "bias")->valuedouble, "%s: bias", algos[a]);
+        cr_expect_eq(json_number_value(json_object_get(rep[0], "bias")),
+                     json_number_value(json_object_get(rep[1], "bias")), "%s: bias", algos[a]);
         /* and training moved the weights towards gen's true ones (1, 2, 3) */
         cr_expect(weight(rep[1], 2) > 0.3 && weight(rep[1], 2) < 3.5, "%s: w3 = %g", algos[a],
                   weight(rep[1], 2));
         free(w1);
         free(w64);
-        cJSON_Delete(rep[0]);
-        cJSON_Delete(rep[1]);
+        json_decref(rep[0]);
+        json_decref(rep[1]);
     }
     remove_dir(dir);
     free(dir);
@@ -1293,9 +1293,21 @@ Test(inputs, seeds_are_exact_and_negative_ones_refused) {
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
     char *m = slurp(model);
-    cr_expect(strstr(m, "\"seed\":\t9007199254740993,") || strstr(m, "\"seed\": 9007199254740993"),
-              "%s", m);
+    cr_expect(strstr(m, "\"seed\": 9007199254740993,"), "%s", m);
     free(m);
+    /* 2^64 - 1: beyond the JSON library's signed integers, still exact, and
+     * the model still loads */
+    t[6] = "18446744073709551615";
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    m = slurp(model);
+    cr_expect(strstr(m, "\"seed\": 18446744073709551615,"), "%s", m);
+    free(m);
+    nr_model back = {0};
+    nr_error err;
+    cr_expect_eq(nr_model_load(model, &back, &err), NR_OK, "%s", err.msg);
+    nr_model_free(&back);
     const char *bad[] = {" -1", "-1", "+-1", " 5"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         const char *t2[] = {"train", "--data", data, "--seed", bad[k], NULL};
@@ -1304,6 +1316,49 @@ Test(inputs, seeds_are_exact_and_negative_ones_refused) {
         const char *g[] = {"gen", "--rows", "5", "--out", model, "--seed", bad[k], NULL};
         expect_refusal(g, 2, frag);
     }
+    remove_dir(dir);
+    free(dir);
+}
+
+/* The report is JSON a strict reader takes: counts are integers, other
+ * numbers reals (17 digits: they read back to the same bits as the model
+ * file's), what is not finite or not there null, and a file name that is
+ * not UTF-8 has U+FFFD for its stray byte. */
+Test(inputs, reports_are_strict_json_with_integer_counts) {
+    char *dir = scratch_dir();
+    char data[4096], model[4096];
+    join(data, sizeof data, dir, "d\xff.npy");
+    join(model, sizeof model, dir, "m.json");
+    gen_file(data, "100");
+    run_result r;
+    const char *t[] = {"train", "--data", data, "--epochs", "3", "--model", model, NULL};
+    run_neuron(&r, t);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_error_t e;
+    json_t *j = json_loads(r.out, 0, &e);
+    cr_assert(j, "report: %d:%d: %s\n%s", e.line, e.column, e.text, r.out);
+    const char *path = json_string_value(json_object_get(j, "data")), *tail = "/d\xef\xbf\xbd.npy";
+    cr_assert(path && strlen(path) > strlen(tail) &&
+                  !strcmp(path + strlen(path) - strlen(tail), tail),
+              "data: %s", path ? path : "(none)");
+    const char *counts[] = {"threads",  "rows",   "train_rows", "val_rows",
+                            "features", "epochs", "epochs_run"};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        cr_expect(json_is_integer(json_object_get(j, counts[k])), "%s is not an integer",
+                  counts[k]);
+    cr_expect_eq(json_integer_value(json_object_get(j, "epochs_run")), 3);
+    const char *reals[] = {"lr", "bias", "train_loss", "seconds", "l2", "momentum"};
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++)
+        cr_expect(json_is_real(json_object_get(j, reals[k])), "%s is not a real", reals[k]);
+    cr_expect(json_is_null(json_object_get(j, "val_loss")), "no held-out rows: val_loss null");
+    /* the model file's bias, to the bit */
+    nr_model m = {0};
+    nr_error err;
+    cr_assert_eq(nr_model_load(model, &m, &err), NR_OK, "%s", err.msg);
+    cr_expect_eq(m.bias, json_real_value(json_object_get(j, "bias")));
+    nr_model_free(&m);
+    json_decref(j);
+    run_free(&r);
     remove_dir(dir);
     free(dir);
 }

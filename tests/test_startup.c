@@ -1,17 +1,24 @@
-/* What the `neuron` command loads before main: the shared objects it needs
- * at every start (libcjson, libm, libc), not libgomp and libgcc_s (linked
+/* What the `neuron` command loads before main. A release build links it
+ * static-pie (NR_CLI_STATIC_PIE, from meson.build): no program interpreter,
+ * no shared object at all. Otherwise only the shared objects it needs at
+ * every start (libjansson, libm, libc), not libgomp and libgcc_s (linked
  * in; a shared library's symbol relocations cost the start-up of
  * `tutorial --fast`), and no libsleef (the logistic kernel's exp is its own,
  * and agrees with the scalar kernel's). Seen through the dynamic loader's
- * own trace (LD_DEBUG=files). The sanitizer build links the usual way and is
- * not checked. */
+ * own trace (LD_DEBUG=files) and the program headers. The sanitizer build
+ * links the usual way and is not checked. */
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+#ifndef NR_CLI_STATIC_PIE
+#define NR_CLI_STATIC_PIE 0
+#endif
 
 static bool sanitized(void) {
     const char *s = getenv("NEURON_SANITIZED");
@@ -25,13 +32,44 @@ static double train_loss(const run_result *r) {
     return strtod(p + strlen("\"train_loss\":"), NULL);
 }
 
+/* Whether the ELF file at `path` names a program interpreter (PT_INTERP):
+ * a dynamically linked program does, a static(-pie) one does not. */
+static bool has_interpreter(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    Elf64_Ehdr eh;
+    cr_assert_eq(fread(&eh, sizeof eh, 1, f), 1, "%s: no ELF header", path);
+    cr_assert(!memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64,
+              "%s is not a 64-bit ELF file", path);
+    bool interp = false;
+    for (unsigned k = 0; k < eh.e_phnum; k++) {
+        Elf64_Phdr ph;
+        cr_assert(!fseek(f, (long)(eh.e_phoff + (Elf64_Off)k * eh.e_phentsize), SEEK_SET) &&
+                  fread(&ph, sizeof ph, 1, f) == 1);
+        interp = interp || ph.p_type == PT_INTERP;
+    }
+    fclose(f);
+    return interp;
+}
+
 Test(startup, tutorial_fast_maps_no_sleef_gomp_or_gcc_s) {
     if (sanitized()) cr_skip_test("sanitizer build: linked as usual");
+    const char *bin = getenv("NEURON_BIN");
+    cr_assert(bin && *bin, "NEURON_BIN must name the neuron binary");
+    cr_assert_eq(has_interpreter(bin), !NR_CLI_STATIC_PIE,
+                 "%s: meson.build linked it %s, the file says otherwise", bin,
+                 NR_CLI_STATIC_PIE ? "static-pie" : "dynamically");
     setenv("LD_DEBUG", "files", 1);
     run_result r;
     const char *args[] = {"tutorial", "--fast", NULL};
     run_neuron(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    if (NR_CLI_STATIC_PIE) {
+        /* (a static program has no loader to trace: nothing is loaded) */
+        cr_assert(!strstr(r.err, "file="), "a shared object loaded:\n%s", r.err);
+        run_free(&r);
+        return;
+    }
     cr_assert(strstr(r.err, "file=libc.so"), "no loader trace: %s", r.err);
     cr_assert(!strstr(r.err, "file=libsleef"), "libsleef loaded at start:\n%s", r.err);
     cr_assert(!strstr(r.err, "file=libgomp"), "libgomp loaded at start:\n%s", r.err);

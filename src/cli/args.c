@@ -178,6 +178,7 @@ int cli_unknown(const cli_args *a) {
 /* ------------------------------------------------------------ signals -- */
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 /* Signals are handled process-wide (the handler runs in whichever thread,
@@ -220,6 +221,11 @@ static size_t put(char *buf, size_t at, size_t cap, const char *s, size_t n) {
 static void on_sigbus(int sig, siginfo_t *info, void *uctx) {
     (void)uctx;
     const char *path = info ? nr_mapped_file_at(info->si_addr) : NULL;
+    /* Every thread reading the vanished pages faults: one of them reports
+     * it (one line), the others wait for its _exit, which ends them all. */
+    static atomic_flag reported = ATOMIC_FLAG_INIT;
+    if (path && atomic_flag_test_and_set(&reported))
+        for (;;) pause();
     nr_abandon_temp_files();
     if (!path) die_of(sig);
     static const char pre[] = "neuron: error: ",

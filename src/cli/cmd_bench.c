@@ -3,7 +3,7 @@
  * count, so the roofline fraction is a ratio of two numbers taken moments
  * apart on the same machine. The harness (bench/harness.py) calls this for
  * each file it generates and adds peers, convergence and plots. */
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -177,21 +177,21 @@ static nr_status measure_read(void *ctx, double *seconds, nr_error *err) {
     return s;
 }
 
-/* Numbers that read back to the same bits (cJSON's own printing may lose
- * the last one), so that a reader can recompute every figure. */
-static cJSON *summary_json(const nr_summary *s) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "n", (double)s->n);
+/* Numbers that read back to the same bits (nr_json_dump), so that a reader
+ * can recompute every figure. */
+static json_t *summary_json(const nr_summary *s) {
+    json_t *j = json_object();
+    json_object_set_new(j, "n", nr_json_count(s->n));
     const char *keys[] = {"min", "q1", "median", "q3", "max", "spread"};
     const double v[] = {s->min, s->q1, s->median, s->q3, s->max, s->spread};
-    for (int i = 0; i < 6; i++) cJSON_AddItemToObject(j, keys[i], nr_json_number(v[i]));
-    cJSON_AddBoolToObject(j, "noisy", s->noisy);
+    for (int i = 0; i < 6; i++) json_object_set_new(j, keys[i], nr_json_real(v[i]));
+    json_object_set_new(j, "noisy", json_boolean(s->noisy));
     return j;
 }
 
-static cJSON *times_json(const double *t, size_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, nr_json_number(t[i]));
+static json_t *times_json(const double *t, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, nr_json_real(t[i]));
     return a;
 }
 
@@ -207,53 +207,51 @@ static const char *algo_name(const bench_algo *b) {
 }
 
 /* The row of the table and of the JSON for one measured pair. */
-static void report(cJSON *list, bool quiet, const bench_algo *b, const epoch_ctx *e,
+static void report(json_t *list, bool quiet, const bench_algo *b, const epoch_ctx *e,
                    const nr_pair *p, const nr_data *d, double bytes, bool cached) {
     const char *dtype = nr_dtype_name(d->dtype);
     const double ep = p->sa.median, rd = p->sb.median, ratio = p->ratio.median;
     /* read / epoch above 1: the epoch read the bytes faster than the plain
      * read did, so one of the two timings is wrong; never a fraction > 100% */
     const bool faster = !b->exact && ratio > 1.0;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "algo", algo_name(b));
-    cJSON_AddStringToObject(j, "activation", activation_name(e->o.activation));
-    cJSON_AddStringToObject(j, "loss", e->o.loss == NR_LOSS_HUBER ? "huber" : "default");
-    if (b->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)b->batch);
-    cJSON_AddNumberToObject(j, "threads", e->threads);
-    cJSON_AddStringToObject(j, "kernel", e->kernel ? e->kernel : "?");
-    cJSON_AddNumberToObject(j, "epochs", (double)e->o.epochs);
-    cJSON_AddNumberToObject(j, "reps", (double)p->n);
-    cJSON_AddNumberToObject(j, "rounds", p->rounds);
-    cJSON_AddItemToObject(j, b->exact ? "run_seconds" : "epoch_seconds", summary_json(&p->sa));
-    cJSON_AddItemToObject(j, "read_seconds", summary_json(&p->sb));
-    cJSON_AddItemToObject(j, "read_over_epoch", summary_json(&p->ratio));
-    cJSON_AddItemToObject(j, "epoch_times", times_json(p->a, p->n));
-    cJSON_AddItemToObject(j, "read_times", times_json(p->b, p->n));
+    json_t *j = json_object();
+    json_object_set_new(j, "algo", json_string(algo_name(b)));
+    json_object_set_new(j, "activation", json_string(activation_name(e->o.activation)));
+    json_object_set_new(j, "loss", json_string(e->o.loss == NR_LOSS_HUBER ? "huber" : "default"));
+    if (b->algo == NR_ALGO_MINIBATCH) json_object_set_new(j, "batch", nr_json_count(b->batch));
+    json_object_set_new(j, "threads", nr_json_count((uint64_t)e->threads));
+    json_object_set_new(j, "kernel", json_string(e->kernel ? e->kernel : "?"));
+    json_object_set_new(j, "epochs", nr_json_count((uint64_t)e->o.epochs));
+    json_object_set_new(j, "reps", nr_json_count(p->n));
+    json_object_set_new(j, "rounds", nr_json_count((uint64_t)p->rounds));
+    json_object_set_new(j, b->exact ? "run_seconds" : "epoch_seconds", summary_json(&p->sa));
+    json_object_set_new(j, "read_seconds", summary_json(&p->sb));
+    json_object_set_new(j, "read_over_epoch", summary_json(&p->ratio));
+    json_object_set_new(j, "epoch_times", times_json(p->a, p->n));
+    json_object_set_new(j, "read_times", times_json(p->b, p->n));
     /* the flat figures of earlier versions, for plots and tables */
-    cJSON_AddNumberToObject(j, b->exact ? "epoch_seconds_mean" : "epoch_seconds_median",
-                            b->exact ? ep / (double)e->o.epochs : ep);
-    if (b->exact) cJSON_AddNumberToObject(j, "seconds", ep);
-    cJSON_AddNumberToObject(j, "samples_per_second",
-                            (double)d->rows / (b->exact ? ep / (double)e->o.epochs : ep));
-    cJSON_AddNumberToObject(j, "stream_seconds_median", rd);
-    cJSON_AddNumberToObject(j, "stream_gb_per_second", bytes / rd / 1e9);
+    json_object_set_new(j, b->exact ? "epoch_seconds_mean" : "epoch_seconds_median",
+                        nr_json_real(b->exact ? ep / (double)e->o.epochs : ep));
+    if (b->exact) json_object_set_new(j, "seconds", nr_json_real(ep));
+    json_object_set_new(j, "samples_per_second",
+                        nr_json_real((double)d->rows / (b->exact ? ep / (double)e->o.epochs : ep)));
+    json_object_set_new(j, "stream_seconds_median", nr_json_real(rd));
+    json_object_set_new(j, "stream_gb_per_second", nr_json_real(bytes / rd / 1e9));
     if (b->exact) {
-        cJSON_AddNullToObject(j, "gb_per_second");
-        cJSON_AddNullToObject(j, "roofline");
-        cJSON_AddItemToObject(j, "passes", nr_json_number(1.0 / ratio));
+        json_object_set_new(j, "gb_per_second", json_null());
+        json_object_set_new(j, "roofline", json_null());
+        json_object_set_new(j, "passes", nr_json_real(1.0 / ratio));
     } else {
-        cJSON_AddNumberToObject(j, "gb_per_second", bytes / ep / 1e9);
-        if (faster)
-            cJSON_AddNullToObject(j, "roofline");
-        else
-            cJSON_AddItemToObject(j, "roofline", nr_json_number(ratio));
+        json_object_set_new(j, "gb_per_second", nr_json_real(bytes / ep / 1e9));
+        json_object_set_new(j, "roofline", faster ? json_null() : nr_json_real(ratio));
     }
-    cJSON *flags = cJSON_AddArrayToObject(j, "flags");
-    if (p->ratio.noisy) cJSON_AddItemToArray(flags, cJSON_CreateString("noisy"));
-    if (faster) cJSON_AddItemToArray(flags, cJSON_CreateString("epoch faster than read"));
-    cJSON_AddStringToObject(j, "regime", cached ? "cache-resident" : "memory");
-    cJSON_AddNumberToObject(j, "final_loss", e->final_loss);
-    cJSON_AddItemToArray(list, j);
+    json_t *flags = json_array();
+    if (p->ratio.noisy) json_array_append_new(flags, json_string("noisy"));
+    if (faster) json_array_append_new(flags, json_string("epoch faster than read"));
+    json_object_set_new(j, "flags", flags);
+    json_object_set_new(j, "regime", json_string(cached ? "cache-resident" : "memory"));
+    json_object_set_new(j, "final_loss", nr_json_real(e->final_loss));
+    json_array_append_new(list, j);
     if (quiet) return;
     char name[40], roof[48], flag[96] = "";
     snprintf(name, sizeof name, "%s", b->name);
@@ -401,28 +399,29 @@ int cmd_bench(int argc, char **argv) {
     nr_llc(&llc);
     const bool cached = bytes < 4.0 * (double)llc.bytes;
 
-    cJSON *root = cJSON_CreateObject(), *list = cJSON_CreateArray();
-    cJSON_AddStringToObject(root, "data", data);
-    cJSON_AddNumberToObject(root, "rows", (double)d->rows);
-    cJSON_AddNumberToObject(root, "features", (double)d->features);
-    cJSON_AddStringToObject(root, "dtype", nr_dtype_name(d->dtype));
-    cJSON_AddStringToObject(root, "kernel", kname);
-    cJSON_AddStringToObject(root, "activation", activation_name(act));
-    cJSON_AddStringToObject(root, "loss", loss == NR_LOSS_HUBER ? "huber" : "default");
-    cJSON_AddNumberToObject(root, "bytes_per_epoch", bytes);
-    cJSON_AddNumberToObject(root, "max_threads", omp_get_max_threads());
-    cJSON_AddNumberToObject(root, "llc_bytes", (double)llc.bytes);
-    cJSON_AddNumberToObject(root, "llc_level", llc.level);
-    cJSON_AddStringToObject(root, "llc_source", llc.source);
-    cJSON_AddStringToObject(root, "regime", cached ? "cache-resident" : "memory");
-    cJSON_AddNumberToObject(root, "warmup_pairs", (double)warmup);
-    cJSON_AddNumberToObject(root, "max_rounds", (double)rounds);
-    cJSON_AddNumberToObject(root, "noisy_above", noisy);
-    cJSON_AddNumberToObject(root, "min_seconds", min_time);
+    json_t *root = json_object(), *list = json_array();
+    json_object_set_new(root, "data", nr_json_text(data));
+    json_object_set_new(root, "rows", nr_json_count(d->rows));
+    json_object_set_new(root, "features", nr_json_count(d->features));
+    json_object_set_new(root, "dtype", json_string(nr_dtype_name(d->dtype)));
+    json_object_set_new(root, "kernel", json_string(kname));
+    json_object_set_new(root, "activation", json_string(activation_name(act)));
+    json_object_set_new(root, "loss", json_string(loss == NR_LOSS_HUBER ? "huber" : "default"));
+    /* a whole number of bytes, below 2^53: exact as a count */
+    json_object_set_new(root, "bytes_per_epoch", nr_json_count((uint64_t)bytes));
+    json_object_set_new(root, "max_threads", nr_json_count((uint64_t)omp_get_max_threads()));
+    json_object_set_new(root, "llc_bytes", nr_json_count(llc.bytes));
+    json_object_set_new(root, "llc_level", nr_json_count((uint64_t)llc.level));
+    json_object_set_new(root, "llc_source", nr_json_text(llc.source));
+    json_object_set_new(root, "regime", json_string(cached ? "cache-resident" : "memory"));
+    json_object_set_new(root, "warmup_pairs", nr_json_count((uint64_t)warmup));
+    json_object_set_new(root, "max_rounds", nr_json_count((uint64_t)rounds));
+    json_object_set_new(root, "noisy_above", nr_json_real(noisy));
+    json_object_set_new(root, "min_seconds", nr_json_real(min_time));
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
-    cJSON_AddStringToObject(root, "omp_proc_bind", bind ? bind : "");
-    cJSON_AddStringToObject(root, "omp_places", places ? places : "");
-    cJSON_AddItemToObject(root, "results", list);
+    json_object_set_new(root, "omp_proc_bind", nr_json_text(bind ? bind : ""));
+    json_object_set_new(root, "omp_places", nr_json_text(places ? places : ""));
+    json_object_set(root, "results", list); /* not stolen: the rows go in below */
     if (!quiet) {
         printf("# %s: %zu x %zu %s, %.1f MB; last-level cache %.1f MiB (%s%s)\n", data, d->rows,
                d->features, nr_dtype_name(d->dtype), bytes / 1e6, (double)llc.bytes / 1048576.0,
@@ -493,16 +492,17 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (rc == EXIT_OK && out_file) {
-        char *text = cJSON_Print(root);
+        char *text = nr_json_dump(root);
         if (!text)
             cli_error("bench: out of memory"), rc = EXIT_OTHER;
         else if ((s = cli_write_text(out_file, text, &err)) != NR_OK)
             rc = cli_fail(s, &err);
-        cJSON_free(text);
+        free(text);
         if (rc == EXIT_OK) rc = cli_outputs_commit(&outs);
     }
     cli_outputs_abort(&outs); /* nothing left after a commit */
-    cJSON_Delete(root);
+    json_decref(list);
+    json_decref(root);
     nr_dataset_free(ds);
     return rc;
 }

@@ -5,7 +5,7 @@
  * rule (nr_agree) and ulp arithmetic. Timings and machine facts (seconds,
  * threads, kernel, the data file's path) differ between honest runs and are
  * skipped by name. */
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -98,26 +98,29 @@ static const field *field_find(const fieldset *s, const char *name) {
 
 /* ------------------------------------------------------------- JSON -- */
 
-static nr_status json_walk(fieldset *s, const cJSON *j, const char *path, const char *file,
+static nr_status json_walk(fieldset *s, const json_t *j, const char *path, const char *file,
                            nr_error *err);
 
 /* An array of numbers (and nulls, read as NaN) is one field; any other
  * array is walked element by element as path[i]. */
-static nr_status json_array(fieldset *s, const cJSON *j, const char *path, const char *file,
+static nr_status walk_array(fieldset *s, const json_t *j, const char *path, const char *file,
                             nr_error *err) {
     bool numeric = true;
-    for (const cJSON *e = j->child; e; e = e->next)
-        numeric = numeric && (cJSON_IsNumber(e) || cJSON_IsNull(e));
+    size_t i;
+    const json_t *e;
+    json_array_foreach(j, i, e) {
+        numeric = numeric && (json_is_number(e) || json_is_null(e));
+    }
     if (numeric) {
         field *f = field_new(s, path, err);
         if (!f) return NR_ERR_NOMEM;
-        for (const cJSON *e = j->child; e; e = e->next)
-            if (!field_push(f, cJSON_IsNumber(e) ? e->valuedouble : NAN))
+        json_array_foreach(j, i, e) {
+            if (!field_push(f, json_is_number(e) ? json_number_value(e) : NAN))
                 return nr_fail(err, NR_ERR_NOMEM, "out of memory");
+        }
         return NR_OK;
     }
-    size_t i = 0;
-    for (const cJSON *e = j->child; e; e = e->next, i++) {
+    json_array_foreach(j, i, e) {
         char sub[256];
         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
         nr_status st = json_walk(s, e, sub, file, err);
@@ -126,28 +129,30 @@ static nr_status json_array(fieldset *s, const cJSON *j, const char *path, const
     return NR_OK;
 }
 
-static nr_status json_walk(fieldset *s, const cJSON *j, const char *path, const char *file,
+static nr_status json_walk(fieldset *s, const json_t *j, const char *path, const char *file,
                            nr_error *err) {
-    if (cJSON_IsObject(j)) {
-        for (const cJSON *e = j->child; e; e = e->next) {
+    if (json_is_object(j)) {
+        const char *key;
+        const json_t *e;
+        json_object_foreach((json_t *)j, key, e) {
             char sub[256];
-            if (!e->string) continue;
-            if (snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", e->string) >=
-                (int)sizeof sub)
+            if (snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key) >= (int)sizeof sub)
                 return nr_fail(err, NR_ERR_INPUT, "%s: a field name is too long", file);
             nr_status st = json_walk(s, e, sub, file, err);
             if (st != NR_OK) return st;
         }
         return NR_OK;
     }
-    if (cJSON_IsArray(j)) return json_array(s, j, path, file, err);
+    if (json_is_array(j)) return walk_array(s, j, path, file, err);
     field *f = field_new(s, *path ? path : "(value)", err);
     if (!f) return NR_ERR_NOMEM;
-    if (cJSON_IsNumber(j) || cJSON_IsNull(j)) {
-        if (!field_push(f, cJSON_IsNumber(j) ? j->valuedouble : NAN))
+    if (json_is_number(j) || json_is_null(j)) {
+        if (!field_push(f, json_is_number(j) ? json_number_value(j) : NAN))
             return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     } else {
-        const char *t = cJSON_IsString(j) ? j->valuestring : cJSON_IsTrue(j) ? "true" : "false";
+        const char *t = json_is_string(j) ? json_string_value(j)
+                        : json_is_true(j) ? "true"
+                                          : "false";
         if (!(f->text = strdup(t))) return nr_fail(err, NR_ERR_NOMEM, "out of memory");
     }
     return NR_OK;
@@ -185,18 +190,17 @@ static nr_status load_json(const char *path, fieldset *s, nr_error *err) {
     size_t len;
     nr_status st = read_all(path, "JSON", &text, &len, err);
     if (st != NR_OK) return st;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j) {
-        /* cJSON points at where parsing stopped: turn it into a line number */
-        const char *at = cJSON_GetErrorPtr();
-        size_t line = 1;
-        for (const char *p = text; at && p < at && p < text + len; p++) line += *p == '\n';
-        free(text);
-        return nr_fail(err, NR_ERR_INPUT, "%s:%zu: not valid JSON", path, line);
-    }
+    /* every number as a double (a seed beyond 2^63 - 1 included); a key
+     * given twice would make one field of two values: refused */
+    json_error_t jerr;
+    json_t *j = json_loadb(
+        text, len, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     free(text);
+    if (!j)
+        return nr_fail(err, NR_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
+                       jerr.column, jerr.text);
     st = json_walk(s, j, "", path, err);
-    cJSON_Delete(j);
+    json_decref(j);
     return st;
 }
 

@@ -1,6 +1,6 @@
 /* neuron gen: synthetic linear data, millions of rows, to .npy or .csv. */
-#include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,33 +127,34 @@ int cmd_gen(int argc, char **argv) {
         rc = cli_fail(s, &err);
         goto done;
     }
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "file", out);
-    cJSON_AddNumberToObject(j, "rows", (double)o.rows);
-    cJSON_AddNumberToObject(j, "features", (double)o.features);
-    cJSON *w = cJSON_AddArrayToObject(j, "weights");
+    json_t *j = json_object();
+    json_object_set_new(j, "file", nr_json_text(out));
+    json_object_set_new(j, "rows", nr_json_count(o.rows));
+    json_object_set_new(j, "features", nr_json_count(o.features));
+    json_t *w = json_array();
     for (size_t k = 0; k < o.features; k++)
-        cJSON_AddItemToArray(w, nr_json_number(o.weights ? o.weights[k] : (double)(k + 1)));
-    cJSON_AddItemToObject(j, "bias", nr_json_number(o.bias));
-    cJSON_AddStringToObject(j, "task", o.task == NR_TASK_CLASSIFY ? "classify" : "regress");
+        json_array_append_new(w, nr_json_real(o.weights ? o.weights[k] : (double)(k + 1)));
+    json_object_set_new(j, "weights", w);
+    json_object_set_new(j, "bias", nr_json_real(o.bias));
+    json_object_set_new(j, "task",
+                        json_string(o.task == NR_TASK_CLASSIFY ? "classify" : "regress"));
     if (o.task == NR_TASK_REGRESS) {
-        cJSON_AddItemToObject(j, "noise", nr_json_number(o.noise));
-        cJSON_AddStringToObject(j, "noise_dist", "uniform(-noise, noise)");
+        json_object_set_new(j, "noise", nr_json_real(o.noise));
+        json_object_set_new(j, "noise_dist", json_string("uniform(-noise, noise)"));
     } else {
-        cJSON_AddStringToObject(j, "labels",
-                                o.separable ? "[w.x + b > 0]" : "bernoulli(sigmoid(w.x + b))");
-        if (o.separable) cJSON_AddItemToObject(j, "margin", nr_json_number(o.margin));
-        cJSON_AddItemToObject(j, "flip", nr_json_number(o.flip));
+        json_object_set_new(
+            j, "labels",
+            json_string(o.separable ? "[w.x + b > 0]" : "bernoulli(sigmoid(w.x + b))"));
+        if (o.separable) json_object_set_new(j, "margin", nr_json_real(o.margin));
+        json_object_set_new(j, "flip", nr_json_real(o.flip));
     }
-    cJSON_AddStringToObject(j, "dist", o.dist == NR_DIST_NORMAL ? "normal" : "uniform");
-    cJSON_AddStringToObject(j, "dtype", nr_dtype_name(o.dtype));
-    char seed[32];
-    snprintf(seed, sizeof seed, "%" PRIu64, o.seed);
-    cJSON_AddRawToObject(j, "seed", seed); /* exact, beyond 2^53 */
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
+    json_object_set_new(j, "dist", json_string(o.dist == NR_DIST_NORMAL ? "normal" : "uniform"));
+    json_object_set_new(j, "dtype", json_string(nr_dtype_name(o.dtype)));
+    json_object_set_new(j, "seed", nr_json_count(o.seed)); /* exact, beyond 2^53 */
+    char *text = nr_json_dump(j);
+    json_decref(j);
     if (text) printf("%s\n", text);
-    cJSON_free(text);
+    free(text);
     /* the parameters reached stdout before the file is committed: a run
      * whose report is lost leaves no file either */
     rc = text ? cli_check_stdout() : EXIT_OTHER;

@@ -1,6 +1,6 @@
 /* neuron train | predict | eval: parse, load, call the library, write the
  * results (model, report, history, predictions) atomically. */
-#include <cjson/cJSON.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,13 +181,6 @@ static int stop_requested(void *ctx) {
 
 static const char *algo_names = "sgd|batch|minibatch|ols|newton";
 
-static void add_number_or_null(cJSON *j, const char *k, double v) {
-    if (isfinite(v))
-        cJSON_AddItemToObject(j, k, nr_json_number(v));
-    else
-        cJSON_AddNullToObject(j, k);
-}
-
 /* ------------------------------------------------- the peers' options -- */
 
 /* Parse one of the penalty, loss, schedule, momentum, averaging and
@@ -262,70 +255,74 @@ static void on_backoff(void *ctx, int64_t epoch, int64_t restart, double lr, con
 }
 
 /* The section 8 options and the backoffs, in the report. */
-static void report_peer_options(cJSON *j, const nr_train_opts *o, const nr_train_result *r) {
+static void report_peer_options(json_t *j, const nr_train_opts *o, const nr_train_result *r) {
     static const char *schedules[] = {"constant", "invscaling", "step", "cosine"};
-    cJSON_AddItemToObject(j, "l2", nr_json_number(o->l2));
-    cJSON_AddItemToObject(j, "l1", nr_json_number(o->l1));
-    cJSON_AddStringToObject(j, "loss", o->loss == NR_LOSS_HUBER ? "huber" : "default");
-    if (o->loss == NR_LOSS_HUBER) cJSON_AddItemToObject(j, "delta", nr_json_number(o->delta));
-    cJSON_AddStringToObject(j, "lr_schedule", schedules[o->lr_schedule]);
+    json_object_set_new(j, "l2", nr_json_real(o->l2));
+    json_object_set_new(j, "l1", nr_json_real(o->l1));
+    json_object_set_new(j, "loss", json_string(o->loss == NR_LOSS_HUBER ? "huber" : "default"));
+    if (o->loss == NR_LOSS_HUBER) json_object_set_new(j, "delta", nr_json_real(o->delta));
+    json_object_set_new(j, "lr_schedule", json_string(schedules[o->lr_schedule]));
     if (o->lr_schedule == NR_LR_INVSCALING)
-        cJSON_AddItemToObject(j, "power_t", nr_json_number(o->power_t));
+        json_object_set_new(j, "power_t", nr_json_real(o->power_t));
     if (o->lr_schedule == NR_LR_STEP) {
-        cJSON_AddNumberToObject(j, "lr_step", (double)o->lr_step);
-        cJSON_AddItemToObject(j, "lr_gamma", nr_json_number(o->lr_gamma));
+        json_object_set_new(j, "lr_step", nr_json_count((uint64_t)o->lr_step));
+        json_object_set_new(j, "lr_gamma", nr_json_real(o->lr_gamma));
     }
-    cJSON_AddItemToObject(j, "momentum", nr_json_number(o->momentum));
-    cJSON_AddBoolToObject(j, "nesterov", o->nesterov);
-    cJSON_AddBoolToObject(j, "average", o->average);
-    cJSON_AddStringToObject(j, "on_divergence",
-                            o->on_divergence == NR_DIVERGE_BACKOFF ? "backoff" : "stop");
-    cJSON *b = cJSON_AddArrayToObject(j, "backoffs");
+    json_object_set_new(j, "momentum", nr_json_real(o->momentum));
+    json_object_set_new(j, "nesterov", json_boolean(o->nesterov));
+    json_object_set_new(j, "average", json_boolean(o->average));
+    json_object_set_new(j, "on_divergence",
+                        json_string(o->on_divergence == NR_DIVERGE_BACKOFF ? "backoff" : "stop"));
+    json_t *b = json_array();
     for (int k = 0; k < r->backoffs; k++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "epoch", (double)r->backoff_epoch[k]);
-        cJSON_AddNumberToObject(e, "restart", (double)r->backoff_restart[k]);
-        cJSON_AddItemToObject(e, "lr", nr_json_number(r->backoff_lr[k]));
-        cJSON_AddItemToArray(b, e);
+        json_t *e = json_object();
+        json_object_set_new(e, "epoch", nr_json_count((uint64_t)r->backoff_epoch[k]));
+        json_object_set_new(e, "restart", nr_json_count((uint64_t)r->backoff_restart[k]));
+        json_object_set_new(e, "lr", nr_json_real(r->backoff_lr[k]));
+        json_array_append_new(b, e);
     }
+    json_object_set_new(j, "backoffs", b);
 }
 
 static char *report_json(const char *data, const nr_train_opts *o, const nr_data *d,
                          const nr_model *m, const nr_train_result *r) {
-    cJSON *j = cJSON_CreateObject();
+    json_t *j = json_object();
     static const char *names[] = {"sgd", "batch", "minibatch", "ols", "newton"};
     static const char *activations[] = {"identity", "sigmoid", "step"};
-    cJSON_AddStringToObject(j, "data", data);
-    cJSON_AddStringToObject(j, "algo", names[o->algo]);
-    cJSON_AddStringToObject(j, "activation", activations[o->activation]);
-    if (o->algo == NR_ALGO_MINIBATCH) cJSON_AddNumberToObject(j, "batch", (double)o->batch);
-    cJSON_AddBoolToObject(j, "exact", o->exact);
+    json_object_set_new(j, "data", nr_json_text(data));
+    json_object_set_new(j, "algo", json_string(names[o->algo]));
+    json_object_set_new(j, "activation", json_string(activations[o->activation]));
+    if (o->algo == NR_ALGO_MINIBATCH) json_object_set_new(j, "batch", nr_json_count(o->batch));
+    json_object_set_new(j, "exact", json_boolean(o->exact));
     /* sgd --exact near its stability limit runs the per-sample epochs */
-    if (o->exact) cJSON_AddBoolToObject(j, "exact_fallback", r->exact_fallback);
-    cJSON_AddStringToObject(j, "dtype", nr_dtype_name(d->dtype));
-    cJSON_AddStringToObject(j, "kernel", r->kernel ? r->kernel : "none");
-    cJSON_AddNumberToObject(j, "threads", r->threads);
-    cJSON_AddNumberToObject(j, "rows", (double)d->rows);
-    cJSON_AddNumberToObject(j, "train_rows", (double)r->train_rows);
-    cJSON_AddNumberToObject(j, "val_rows", (double)r->val_rows);
-    cJSON_AddNumberToObject(j, "features", (double)d->features);
-    cJSON_AddNumberToObject(j, "lr", o->lr);
-    cJSON_AddNumberToObject(j, "epochs", (double)o->epochs);
-    cJSON_AddNumberToObject(j, "epochs_run", (double)r->epochs_run);
-    cJSON *w = cJSON_AddArrayToObject(j, "weights");
-    for (size_t k = 0; k < m->features; k++) cJSON_AddItemToArray(w, nr_json_number(m->weights[k]));
-    cJSON_AddItemToObject(j, "bias", nr_json_number(m->bias));
-    add_number_or_null(j, "train_loss", r->train_loss);
-    add_number_or_null(j, "val_loss", r->val_loss);
-    cJSON_AddNumberToObject(j, "seconds", r->seconds);
-    cJSON_AddNumberToObject(j, "samples_per_second", r->samples_per_second);
-    add_number_or_null(j, "epoch_seconds_median",
-                       cli_median(r->epoch_seconds, (size_t)r->epochs_run));
-    cJSON_AddStringToObject(j, "stop_reason", r->stop_reason ? r->stop_reason : "epochs");
-    if (o->restore_best) cJSON_AddNumberToObject(j, "best_epoch", (double)r->best_epoch);
+    if (o->exact) json_object_set_new(j, "exact_fallback", json_boolean(r->exact_fallback));
+    json_object_set_new(j, "dtype", json_string(nr_dtype_name(d->dtype)));
+    json_object_set_new(j, "kernel", json_string(r->kernel ? r->kernel : "none"));
+    json_object_set_new(j, "threads", nr_json_count((uint64_t)r->threads));
+    json_object_set_new(j, "rows", nr_json_count(d->rows));
+    json_object_set_new(j, "train_rows", nr_json_count(r->train_rows));
+    json_object_set_new(j, "val_rows", nr_json_count(r->val_rows));
+    json_object_set_new(j, "features", nr_json_count(d->features));
+    json_object_set_new(j, "lr", nr_json_real(o->lr));
+    json_object_set_new(j, "epochs", nr_json_count((uint64_t)o->epochs));
+    json_object_set_new(j, "epochs_run", nr_json_count((uint64_t)r->epochs_run));
+    json_t *w = json_array();
+    for (size_t k = 0; k < m->features; k++) json_array_append_new(w, nr_json_real(m->weights[k]));
+    json_object_set_new(j, "weights", w);
+    json_object_set_new(j, "bias", nr_json_real(m->bias));
+    /* a diverged run's losses are not finite: null */
+    json_object_set_new(j, "train_loss", nr_json_real(r->train_loss));
+    json_object_set_new(j, "val_loss", nr_json_real(r->val_loss));
+    json_object_set_new(j, "seconds", nr_json_real(r->seconds));
+    json_object_set_new(j, "samples_per_second", nr_json_real(r->samples_per_second));
+    json_object_set_new(j, "epoch_seconds_median",
+                        nr_json_real(cli_median(r->epoch_seconds, (size_t)r->epochs_run)));
+    json_object_set_new(j, "stop_reason", json_string(r->stop_reason ? r->stop_reason : "epochs"));
+    if (o->restore_best)
+        json_object_set_new(j, "best_epoch", nr_json_count((uint64_t)r->best_epoch));
     report_peer_options(j, o, r);
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
+    char *text = nr_json_dump(j);
+    json_decref(j);
     return text;
 }
 
@@ -666,7 +663,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (rc == EXIT_OK) rc = cli_outputs_commit(&outs);
         free(model_text);
-        cJSON_free(rep);
+        free(rep);
         if (rc == EXIT_OK && !strcmp(r.stop_reason, "interrupted")) rc = 130;
         nr_train_result_free(&r);
     }
@@ -823,30 +820,31 @@ int cmd_predict(int argc, char **argv) {
 }
 
 static char *class_metrics_json(const nr_model *m, const nr_class_metrics *c, double threshold) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "activation", activation_words[m->activation]);
-    cJSON_AddNumberToObject(j, "n", (double)c->n);
+    json_t *j = json_object();
+    json_object_set_new(j, "activation", json_string(activation_words[m->activation]));
+    json_object_set_new(j, "n", nr_json_count(c->n));
     if (m->activation == NR_ACT_SIGMOID)
-        cJSON_AddItemToObject(j, "threshold", nr_json_number(threshold));
-    cJSON_AddItemToObject(j, "accuracy", nr_json_number(c->accuracy));
-    cJSON_AddItemToObject(j, "precision", nr_json_number(c->precision));
-    cJSON_AddItemToObject(j, "recall", nr_json_number(c->recall));
-    cJSON_AddItemToObject(j, "f1", nr_json_number(c->f1));
-    cJSON *cm = cJSON_AddObjectToObject(j, "confusion");
-    cJSON_AddNumberToObject(cm, "tp", (double)c->tp);
-    cJSON_AddNumberToObject(cm, "fp", (double)c->fp);
-    cJSON_AddNumberToObject(cm, "tn", (double)c->tn);
-    cJSON_AddNumberToObject(cm, "fn", (double)c->fn);
+        json_object_set_new(j, "threshold", nr_json_real(threshold));
+    json_object_set_new(j, "accuracy", nr_json_real(c->accuracy));
+    json_object_set_new(j, "precision", nr_json_real(c->precision));
+    json_object_set_new(j, "recall", nr_json_real(c->recall));
+    json_object_set_new(j, "f1", nr_json_real(c->f1));
+    json_t *cm = json_object();
+    json_object_set_new(cm, "tp", nr_json_count(c->tp));
+    json_object_set_new(cm, "fp", nr_json_count(c->fp));
+    json_object_set_new(cm, "tn", nr_json_count(c->tn));
+    json_object_set_new(cm, "fn", nr_json_count(c->fn));
+    json_object_set_new(j, "confusion", cm);
     if (m->activation == NR_ACT_SIGMOID) {
-        add_number_or_null(j, "log_loss", c->log_loss);
-        add_number_or_null(j, "roc_auc", c->roc_auc);
+        json_object_set_new(j, "log_loss", nr_json_real(c->log_loss));
+        json_object_set_new(j, "roc_auc", nr_json_real(c->roc_auc));
     }
-    cJSON *w = cJSON_AddArrayToObject(j, "warnings");
+    json_t *w = json_array();
     for (unsigned bit = 1; bit <= NR_WARN_ROC_AUC; bit <<= 1)
-        if (c->warnings & bit)
-            cJSON_AddItemToArray(w, cJSON_CreateString(nr_class_warning_str(bit)));
-    char *t = cJSON_Print(j);
-    cJSON_Delete(j);
+        if (c->warnings & bit) json_array_append_new(w, json_string(nr_class_warning_str(bit)));
+    json_object_set_new(j, "warnings", w);
+    char *t = nr_json_dump(j);
+    json_decref(j);
     return t;
 }
 
@@ -865,23 +863,25 @@ int cmd_eval(int argc, char **argv) {
         s = nr_eval_classify(&m, nr_dataset_view(ds), co.threshold, &c, &err);
         if (s == NR_OK) {
             char *t = class_metrics_json(&m, &c, co.threshold);
-            printf("%s\n", t);
-            cJSON_free(t);
+            if (t) printf("%s\n", t);
+            free(t);
+            if (!t) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory");
         }
     } else {
         nr_metrics mt;
         s = nr_eval(&m, nr_dataset_view(ds), &mt, &err);
         if (s == NR_OK) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "n", (double)mt.n);
-            cJSON_AddNumberToObject(j, "mse", mt.mse);
-            cJSON_AddNumberToObject(j, "rmse", mt.rmse);
-            cJSON_AddNumberToObject(j, "mae", mt.mae);
-            add_number_or_null(j, "r2", mt.r2);
-            char *t = cJSON_Print(j);
-            printf("%s\n", t);
-            cJSON_free(t);
-            cJSON_Delete(j);
+            json_t *j = json_object();
+            json_object_set_new(j, "n", nr_json_count(mt.n));
+            json_object_set_new(j, "mse", nr_json_real(mt.mse));
+            json_object_set_new(j, "rmse", nr_json_real(mt.rmse));
+            json_object_set_new(j, "mae", nr_json_real(mt.mae));
+            json_object_set_new(j, "r2", nr_json_real(mt.r2));
+            char *t = nr_json_dump(j);
+            json_decref(j);
+            if (t) printf("%s\n", t);
+            free(t);
+            if (!t) s = nr_fail(&err, NR_ERR_NOMEM, "out of memory");
         }
     }
     if (s != NR_OK) cli_error("%s on %s: %s", names[0], names[1], err.msg);

@@ -134,4 +134,12 @@ put("model_empty.json", "")
 put("model_trailing_garbage.json", model() + "garbage\n")
 put("model_two_models.json", model() + model())
 put("model_overflows.json", model(weights=[1e308, 1e308]))
+
+# jansson: a key twice is refused (not one of its values picked); a number
+# beyond the doubles is not finite in the field that holds it; a syntax
+# error is named by line and column; text that is not UTF-8 is not JSON
+put("model_duplicate_key.json", model().replace('"bias": 0.75', '"bias": 0.75, "bias": 2.5'))
+put("model_weight_overflows.json", model(weights=[0.5, 1]).replace("[0.5, 1]", "[0.5, -1e999]"))
+put("model_syntax_line_3.json", model().replace(", ", ",\n", 2).replace('"identity"', "identity"))
+put("model_not_utf8.json", model().encode().replace(b'"identity"', b'"identit\xff"'))
 put("csv_nul_after_4k.csv", "x1,x2,y\n" + "1,2,3\n" * 800 + "12\0,2,3\n")
