@@ -53,8 +53,10 @@ typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, 
  * of nr_sgd_epoch's contract, r = phi(z) - y by the objective's one-row
  * residual (nr_residual_logistic or nr_residual_perceptron, objective.h,
  * libm's exp included), and unless r == 0, w_j -= lr (r x_j) then
- * b -= lr r. The same bits in every kernel; nothing overflows that the
- * rows do not already hold (|r| <= 1), so it has no failure to report. */
+ * b -= lr r. The same bits in every kernel (a NaN is a NaN in each, its
+ * sign and payload unspecified: x86 keeps one operand's, and compilers
+ * order commutative operands as they like). |r| <= 1; weights that
+ * overflow are the training loop's divergence to report, not the kernel's. */
 typedef void (*nr_sgd_class_f32_fn)(const float *v, size_t n, size_t d, double lr, double *w,
                                     double *b);
 typedef void (*nr_sgd_class_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,

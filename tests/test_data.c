@@ -540,7 +540,6 @@ Test(gen_cli, usage_errors_and_no_partial_output) {
 
 /* ---------------------------------------------- non-finite values at load -- */
 
-
 /* The value k of a test column of dtype t: the extremes that are still
  * finite (largest, smallest subnormal, both signs, -0.0), or `bad` kind b
  * (0 NaN, 1 +Inf, 2 -Inf, 3 a NaN whose payload is one bit). */
@@ -569,15 +568,17 @@ Test(finite, every_block_is_scanned_and_the_first_bad_value_is_named) {
     const nr_dtype types[] = {NR_F16, NR_F32, NR_F64};
     for (int ti = 0; ti < 3; ti++) {
         const nr_dtype t = types[ti];
-        void *v = malloc(n * 8);
+        /* the type's own size: a scan past the end is a sanitizer's error */
+        void *v = malloc(n * (t == NR_F64 ? 8 : t == NR_F32 ? 4 : 2));
         for (size_t k = 0; k < n; k++) put(t, v, k, (int)(k % 6), -1);
         nr_data d = {rows, cols - 1, t, v};
         nr_error err = {{0}};
         cr_assert_eq(nr_data_check_finite(&d, "x.npy", &err), NR_OK, "dtype %d: %s", t, err.msg);
         /* one bad value in each of the last blocks: the earlier one named;
-         * and one at the very end, alone */
-        const size_t at[][2] = {{70001, 140003}, {65535, 65536}, {n - 1, n - 1}, {3, 150000}};
-        for (size_t c = 0; c < 4; c++)
+         * one at the very end, at the very start, and first in a block */
+        const size_t at[][2] = {{70001, 140003}, {65535, 65536}, {n - 1, n - 1},
+                                {3, 150000},     {0, 0},         {65536, 65536}};
+        for (size_t c = 0; c < sizeof at / sizeof at[0]; c++)
             for (int b = 0; b < 4; b++) {
                 for (size_t k = 0; k < n; k++) put(t, v, k, (int)(k % 6), -1);
                 put(t, v, at[c][1], 0, (b + 1) % 4);

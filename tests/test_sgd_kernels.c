@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "neuron.h"
@@ -405,4 +407,43 @@ Test(sgd_kernels, rows_the_classifiers_get_right_move_nothing) {
                     cr_assert(same(b, rule ? -1.0 : -1000.0), "%s d=%zu: b %a", k->name, d, b);
                 }
         }
+}
+
+Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
+    /* The last group of a row is a masked load: rows placed so that the
+     * block's last value is the last one before a page the process cannot
+     * read, for every width the vector loops take and both types, through
+     * the squared rule and both classifiers' rules. A load of the whole
+     * last group would fault (or show in the sanitizer's build). */
+    const nr_kernels *k = avx2_or_skip();
+    const long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(map != MAP_FAILED);
+    cr_assert_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    uint64_t s = 11;
+    for (size_t d = 1; d <= 20; d++)
+        for (int t = 0; t < 2; t++) {
+            const size_t sz = t ? sizeof(float) : sizeof(double), n = 3;
+            char *end = map + page, *at = end - n * (d + 1) * sz;
+            for (size_t i = 0; i < n * (d + 1); i++) {
+                const double x = (i + 1) % (d + 1) ? uniform(&s) : 1.0;
+                if (t)
+                    ((float *)at)[i] = (float)x;
+                else
+                    ((double *)at)[i] = x;
+            }
+            double w[20] = {0}, b = 0;
+            if (t) {
+                k->sgd_f32((const float *)at, n, d, 0.01, w, &b);
+                k->sgd_logistic_f32((const float *)at, n, d, 0.01, w, &b);
+                k->sgd_perceptron_f32((const float *)at, n, d, 0.01, w, &b);
+            } else {
+                k->sgd_f64((const double *)at, n, d, 0.01, w, &b);
+                k->sgd_logistic_f64((const double *)at, n, d, 0.01, w, &b);
+                k->sgd_perceptron_f64((const double *)at, n, d, 0.01, w, &b);
+            }
+            cr_assert(isfinite(b), "d=%zu t=%d", d, t);
+        }
+    munmap(map, 2 * (size_t)page);
 }
