@@ -41,6 +41,23 @@
 #include "kernels.h"
 #include "objective.h"
 
+/* Lines of the row PF_AHEAD bytes on, every one of them (a row of 136
+ * bytes gets three prefetches, so that consecutive rows touch every line):
+ * the rule's loads sit on its dependency chain, and on the development VM
+ * the hardware prefetcher leaves them waiting for memory once the rows do
+ * not fit in the caches. Measured side by side (1M rows of f64, 15
+ * interleaved repetitions, median ns a row): d = 16 21.8 without, 18.7 at
+ * 1 KiB, 16.8 at 4 KiB; d = 8 14.5, 12.5, 11.8; one prefetch a row (half
+ * the lines) did not help. In L2 the rule takes 14.4 ns at d = 16. */
+enum { PF_AHEAD = 4096 };
+static inline __attribute__((always_inline)) void prefetch_row(const void *row, size_t bytes) {
+    const char *p = (const char *)row + PF_AHEAD;
+    _mm_prefetch(p, _MM_HINT_T0);
+    if (bytes >= 64) _mm_prefetch(p + 64, _MM_HINT_T0);
+    if (bytes >= 128) _mm_prefetch(p + 128, _MM_HINT_T0);
+    for (size_t o = 192; o <= bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 /* The last group of a row has m of 4 features: lane masks and the -0.0 pads
  * of the missing lanes are read at offset 4 - m. */
 static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
@@ -139,6 +156,7 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         __m256d bv = _mm256_set1_pd(*b);                                                           \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T *row = v + i * (d + 1);                                                        \
+            prefetch_row(row, (d + 1) * sizeof(T));                                                \
             const uint64_t *k = xrange;                                                            \
             __asm__("" : "+r"(k));                                                                 \
             __m256i bad = _mm256_setzero_si256();                                                  \
@@ -201,6 +219,7 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         __m256d bv = _mm256_set1_pd(*b);                                                           \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T *row = v + i * (d + 1);                                                        \
+            prefetch_row(row, (d + 1) * sizeof(T));                                                \
             __m256i bad = _mm256_setzero_si256();                                                  \
             __m256d p = _mm256_setzero_pd();                                                       \
             _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
@@ -300,6 +319,7 @@ SGD_AVX2(float, f32)
         double bias = *b;                                                                          \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T *row = v + i * (d + 1);                                                        \
+            prefetch_row(row, (d + 1) * sizeof(T));                                                \
             __m256d pa, pb;                                                                        \
             _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
                 __m256d xa, xb;                                                                    \
