@@ -347,16 +347,22 @@ SGD_AVX2(float, f32)
                                                                                                    \
     void nr_sgd_##NAME##_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w,        \
                                       double *b) {                                                 \
-        switch ((d + 3) / 4) {                                                                     \
-        case 1:                                                                                    \
-            if (d >= 3) return NAME##_rows_##SUF(v, n, d, 1, lr, w, b);                            \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            return NAME##_rows_##SUF(v, n, d, 2, lr, w, b);                                        \
-        case 3:                                                                                    \
-            return NAME##_rows_##SUF(v, n, d, 3, lr, w, b);                                        \
-        case 4:                                                                                    \
-            return NAME##_rows_##SUF(v, n, d, 4, lr, w, b);                                        \
+        const size_t G = (d + 3) / 4;                                                              \
+        if (d >= 3 && G <= 4) {                                                                    \
+            switch (G) { /* a constant G for each loop */                                          \
+            case 1:                                                                                \
+                NAME##_rows_##SUF(v, n, d, 1, lr, w, b);                                           \
+                return;                                                                            \
+            case 2:                                                                                \
+                NAME##_rows_##SUF(v, n, d, 2, lr, w, b);                                           \
+                return;                                                                            \
+            case 3:                                                                                \
+                NAME##_rows_##SUF(v, n, d, 3, lr, w, b);                                           \
+                return;                                                                            \
+            default:                                                                               \
+                NAME##_rows_##SUF(v, n, d, 4, lr, w, b);                                           \
+                return;                                                                            \
+            }                                                                                      \
         }                                                                                          \
         nr_sgd_##NAME##_##SUF##_scalar(v, n, d, lr, w, b);                                         \
     }
