@@ -324,6 +324,9 @@ Test(trainer, divergence_message_says_what_became_non_finite) {
         {NR_ALGO_SGD, true, 10, "a squared residual overflowed"},
         {NR_ALGO_BATCH, false, 100, "the training loss grew to"},
         {NR_ALGO_SGD, false, 10, "a squared residual overflowed"},
+        /* the loss at the start of epoch 2 overflows: said in words, not
+         * as printf's "inf" */
+        {NR_ALGO_BATCH, false, 1e300, "epoch 2: the training loss became infinite ("},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         nr_train_opts o;
