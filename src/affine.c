@@ -199,7 +199,7 @@ nr_status nr_affine_step(const nr_affine *a, const double *s, double *out, int64
                            "epoch %lld: the %s became %s after the epoch (its loss, taken at the "
                            "epoch's start, was still finite): training diverged",
                            (long long)epoch, j == d ? "bias" : "weights",
-                           isnan(out[j]) ? "NaN" : "infinite");
+                           nr_nonfinite_word(out[j]));
     return NR_OK;
 }
 

@@ -2,6 +2,7 @@
 #ifndef NR_INTERNAL_H
 #define NR_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -97,6 +98,12 @@ static inline double nr_value_at(const nr_data *d, size_t k) {
     default:
         return ((const double *)d->values)[k];
     }
+}
+
+/* A non-finite value in the divergence messages' words: "NaN" or
+ * "infinite" (printf's %g would give "-nan" or "inf"). */
+static inline const char *nr_nonfinite_word(double v) {
+    return isnan(v) ? "NaN" : "infinite";
 }
 
 /* "f16", "f32", "f64": the names of the command line and the reports. */

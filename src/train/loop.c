@@ -197,11 +197,6 @@ static nr_status grow_history(nr_train_result *res, bool val, size_t *cap, size_
  * parameters it left are not finite, or the loss grew beyond 1e6 times its
  * first value. The library names no option: the caller knows its own
  * (the CLI adds "try a smaller --lr"). */
-/* A non-finite value in words ("NaN", "infinite"; printf's %g gives "-nan"). */
-static const char *nonfinite(double v) {
-    return isnan(v) ? "NaN" : "infinite";
-}
-
 static nr_status check_divergence(const nr_trainer *t, int64_t e, double loss, double first,
                                   nr_error *err) {
     size_t bad = SIZE_MAX;
@@ -211,13 +206,13 @@ static nr_status check_divergence(const nr_trainer *t, int64_t e, double loss, d
         return nr_fail(err, NR_ERR_DIVERGED,
                        "epoch %lld: the training loss became %s (%g at epoch 1): training "
                        "diverged",
-                       (long long)e, nonfinite(loss), first);
+                       (long long)e, nr_nonfinite_word(loss), first);
     if (bad != SIZE_MAX || !isfinite(t->c))
         return nr_fail(err, NR_ERR_DIVERGED,
                        "epoch %lld: the %s became %s during the epoch (the loss at its start "
                        "was %g): training diverged",
                        (long long)e, bad != SIZE_MAX ? "weights" : "bias",
-                       nonfinite(bad != SIZE_MAX ? t->v[bad] : t->c), loss);
+                       nr_nonfinite_word(bad != SIZE_MAX ? t->v[bad] : t->c), loss);
     if (first > 0 && loss > 1e6 * first)
         return nr_fail(err, NR_ERR_DIVERGED,
                        "epoch %lld: the training loss grew to %g, over 1e6 times its %g at "
