@@ -41,7 +41,7 @@ SCALAR_OBJECTIVE(float, nr_perceptron_f32_scalar, nr_row_perceptron)
 SCALAR_OBJECTIVE(double, nr_perceptron_f64_scalar, nr_row_perceptron)
 
 /* Per-sample rule for a classifier, in data order: z = dot(w, x) + b with
- * the dot product in the reference's order (DOT below), r = phi(z) - y,
+ * the dot product in the reference's order (nr_sgd_dot_f32/f64, kernels.h), r = phi(z) - y,
  * w_j -= lr r x_j, b -= lr r. For the perceptron that is w += lr (y - step(z)) x
  * (doc/reference.md); for the logistic loss, plain SGD on the binary
  * cross-entropy. Both keep every quantity bounded by |x| and lr, so only
@@ -49,38 +49,22 @@ SCALAR_OBJECTIVE(double, nr_perceptron_f64_scalar, nr_row_perceptron)
  * (the rows are f32 or f64 here: f16 rows reach sgd widened), so that no
  * value is fetched through a switch on the type, and the bias in a local:
  * the same operations in the same order as the definition. */
-
-/* dot(w, x) in the per-sample order of every sgd rule (nr_sgd_epoch's
- * contract, doc/sgd-order.md): partial sums over the features j = c (mod 4),
- * each left to right, then (p0 + p1) + (p2 + p3); a missing partial is -0.0,
- * so d = 1..3 are plain left-to-right sums. */
-#define DOT(T)                                                                                     \
-    static inline double dot_##T(const T *x, const double *w, size_t f) {                          \
-        double p[4] = {-0.0, -0.0, -0.0, -0.0};                                                    \
-        const size_t head = f < 4 ? f : 4;                                                         \
-        for (size_t j = 0; j < head; j++) p[j] = w[j] * (double)x[j];                              \
-        for (size_t j = 4; j < f; j++) p[j & 3] = p[j & 3] + w[j] * (double)x[j];                  \
-        return (p[0] + p[1]) + (p[2] + p[3]);                                                      \
-    }
-DOT(float)
-DOT(double)
-
-#define SGD_RULE(NAME, T, RESIDUAL)                                                                \
+#define SGD_RULE(NAME, T, SUF, RESIDUAL)                                                           \
     void NAME(const T *x, size_t rows, size_t f, double lr, double *w, double *b) {                \
         double bias = *b;                                                                          \
         for (size_t i = 0; i < rows; i++) {                                                        \
             const T *row = x + i * (f + 1);                                                        \
-            const double r = RESIDUAL(dot_##T(row, w, f) + bias, (double)row[f]);                  \
+            const double r = RESIDUAL(nr_sgd_dot_##SUF(w, row, f) + bias, (double)row[f]);         \
             if (r == 0.0) continue; /* the perceptron's usual case: nothing moves */               \
             for (size_t j = 0; j < f; j++) w[j] -= lr * (r * (double)row[j]);                      \
             bias -= lr * r;                                                                        \
         }                                                                                          \
         *b = bias;                                                                                 \
     }
-SGD_RULE(nr_sgd_logistic_f32_scalar, float, nr_residual_logistic)
-SGD_RULE(nr_sgd_logistic_f64_scalar, double, nr_residual_logistic)
-SGD_RULE(nr_sgd_perceptron_f32_scalar, float, nr_residual_perceptron)
-SGD_RULE(nr_sgd_perceptron_f64_scalar, double, nr_residual_perceptron)
+SGD_RULE(nr_sgd_logistic_f32_scalar, float, f32, nr_residual_logistic)
+SGD_RULE(nr_sgd_logistic_f64_scalar, double, f64, nr_residual_logistic)
+SGD_RULE(nr_sgd_perceptron_f32_scalar, float, f32, nr_residual_perceptron)
+SGD_RULE(nr_sgd_perceptron_f64_scalar, double, f64, nr_residual_perceptron)
 
 /* Four rows per sweep of the triangle: independent products, a quarter of
  * the loads and stores of G. */

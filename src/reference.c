@@ -46,32 +46,8 @@ static inline int add_square(double *total, double r) {
     return overflow;
 }
 
-/* The dot product w.x of d >= 2 features is summed in the order that
- * include/neuron.h states for nr_sgd_epoch: four partial sums p_c over the
- * features j = c (mod 4) in ascending j, then (p0 + p1) + (p2 + p3), then
- * + b. A partial sum with no feature (d < 4) is -0.0, which adds nothing
- * (x + -0.0 == x for every x), so d = 1 is the tutorial's w*x + b. Four
- * independent chains of d/4 additions replace one chain of d: the weights'
- * dependency chain row to row is this sum, the residual and the update. */
-#define DOT4(T, NAME)                                                                              \
-    static inline __attribute__((always_inline)) double NAME(const double *w, const T *x,          \
-                                                             size_t k) {                           \
-        double p0 = k > 0 ? w[0] * (double)x[0] : -0.0, p1 = k > 1 ? w[1] * (double)x[1] : -0.0;   \
-        double p2 = k > 2 ? w[2] * (double)x[2] : -0.0, p3 = k > 3 ? w[3] * (double)x[3] : -0.0;   \
-        size_t j = 4;                                                                              \
-        for (; j + 4 <= k; j += 4) {                                                               \
-            p0 = p0 + w[j] * (double)x[j];                                                         \
-            p1 = p1 + w[j + 1] * (double)x[j + 1];                                                 \
-            p2 = p2 + w[j + 2] * (double)x[j + 2];                                                 \
-            p3 = p3 + w[j + 3] * (double)x[j + 3];                                                 \
-        }                                                                                          \
-        if (j < k) p0 = p0 + w[j] * (double)x[j];                                                  \
-        if (j + 1 < k) p1 = p1 + w[j + 1] * (double)x[j + 1];                                      \
-        if (j + 2 < k) p2 = p2 + w[j + 2] * (double)x[j + 2];                                      \
-        return (p0 + p1) + (p2 + p3);                                                              \
-    }
-DOT4(float, dot4_f32)
-DOT4(double, dot4_f64)
+/* The dot product: nr_sgd_dot_f32/f64 (kernels.h), the order every sgd
+ * rule shares. */
 
 /* The per-sample rule over rows of type T with k features, widened to double
  * as they are read. Inlined with a constant k <= 16 and every loop over
@@ -169,8 +145,8 @@ DOT4(double, dot4_f64)
             return ROWS(v, n, k, lr, w, b, acc);                                                   \
         }                                                                                          \
     }
-SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32, dot4_f32)
-SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, dot4_f64)
+SGD_EPOCH(float, sgd_epoch_f32, sgd_rows_f32, nr_sgd_dot_f32)
+SGD_EPOCH(double, sgd_epoch_f64, sgd_rows_f64, nr_sgd_dot_f64)
 
 /* The scalar kernels of the table (kernels.h) and the one-row step that the
  * vector kernels hand their rare rows to: the rule above, so every kernel
