@@ -18,6 +18,7 @@
  * the block (the 4-row loop widens 4 rows at a time on the stack). */
 #include <immintrin.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "objective.h"
@@ -593,12 +594,12 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
     for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
     out[d] = s, out[d + 1] = l;
 
-/* f16 rows in the 4-row loop: the 4 rows' halves (n, a multiple of 4)
- * widened to floats on the stack (L1), a vcvtph2ps and a store per 8
- * halves; the f32 loop then reads them with its loads that widen to double
- * at no extra cost, where widening 4 halves at each of a row's two uses
- * takes three instructions a use (callgrind, 16 features: 43 instructions
- * a row staged, 48 widened at each use, 33 for f32 rows). */
+/* f16 rows in Huber's 4-row loop (rows of up to 1024 features, too wide
+ * to keep in registers as GRAD_SMALL_F16 does): the 4 rows' halves (n, a
+ * multiple of 4) widened to floats on the stack (L1), a vcvtph2ps and a
+ * store per 8 halves; the f32 loop then reads them with its loads that
+ * widen to double, where widening 4 halves at each of a row's two uses
+ * takes three instructions a use. */
 static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
     size_t j = 0;
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(buf + j, LOAD8_F16(h + j));
@@ -614,12 +615,6 @@ static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
         ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                              \
     }
-#define GRAD_SMALL_F16(NAME, DV, RES, ROW)                                                         \
-    static void NAME(const uint16_t *x, size_t n, size_t d, const double *w, double b,             \
-                     double *out) {                                                                \
-        ROWS4(uint16_t, F16, float, load4_f32, DV, DV, 4 * st * sizeof(uint16_t), RES, ROW)        \
-    }
-
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(float, grads2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(float, grads3_f32, load4_f32, 3, RESN_SQUARED, ROW_SQUARED)
@@ -640,6 +635,137 @@ GRAD_SMALL(double, perceptrons1_f64, load4_f64, 1, RESN_PERCEPTRON, ROW_PERCEPTR
 GRAD_SMALL(double, perceptrons2_f64, load4_f64, 2, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons3_f64, load4_f64, 3, RESN_PERCEPTRON, ROW_PERCEPTRON)
 GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
+/* f16 rows of 2..16 features (the squared and perceptron losses): ROWS4's
+ * groups of 4 rows and its order of every operation, so the bits of the f32
+ * kernel, taken as two pairs of rows so that a row's NV vectors are widened
+ * from halves once and stay in registers from its dot product to its
+ * gradient update (2 NV widened vectors, 2 dot accumulators and NV
+ * gradient vectors fit the 16 registers; the weights are memory operands),
+ * where 4 rows' would not. Before, the 4 rows were widened to floats on
+ * the stack (stage_f16) and the f32 loop widened each float to double at
+ * both of its uses. 1M x 16, one thread: callgrind 43.9M instructions an
+ * epoch staged, 32.0M here (33.2M for the f32 kernel on f32 rows); on 10M x
+ * 16 with 2 threads the f16 epoch went from 0.99x the f32 epoch to 0.8x
+ * (doc/bench/f16-cost.txt). What bounds it now is the shuffle pipe, not
+ * the memory: a vcvtps2pd from a register, a vextractf128 and a vpermpd
+ * each take a cycle of it (Zen 3, measured alone), 6 a row for the
+ * widening here, where an f32 row's vcvtps2pd from memory takes none. The pair's dot products are
+ * reduced together (one hadd and a cross-lane add: the same sums as ROWS4's
+ * reduction), its residuals formed in the low half of a vector; the
+ * pairs' sums and losses accumulate in two vectors that are ROWS4's lanes
+ * 0-1 and 2-3. A row's last load is masked to its tail, which reads up to
+ * 2 halves past a row of 5, 6, 9, 10, 13 or 14 features: inside the next
+ * row, except after the block's last row, whose group then loads its
+ * tail's halves alone. */
+/* count halves from p, the rest of 8 zero, reading nothing past them */
+static inline __m128i halves_safe(const uint16_t *p, size_t count) {
+    uint16_t t[8] = {0};
+    memcpy(t, p, count * sizeof *p);
+    return _mm_loadu_si128((const __m128i *)t);
+}
+/* 8 halves (4 if HALF) from p: as they are, or for a row's last load
+ * (LAST) of a width not a multiple of 4, masked to the valid lanes (keep),
+ * or read alone (SAFE). */
+#define HALVES_RAW(p, LAST, FULL, SAFE, HALF)                                                      \
+    (!(LAST) || (FULL) ? ((HALF) ? _mm_loadl_epi64((const __m128i *)(p))                           \
+                                 : _mm_loadu_si128((const __m128i *)(p)))                          \
+     : (SAFE)          ? halves_safe(p, valid)                                                     \
+     : (HALF)          ? _mm_and_si128(_mm_loadl_epi64((const __m128i *)(p)), keep)                \
+                       : _mm_and_si128(_mm_loadu_si128((const __m128i *)(p)), keep))
+/* Row p's NV vectors into X: 8 halves a load (a vcvtph2ps from memory and
+ * two widenings for two vectors), 4 for the last vector of an odd NV. */
+#define ROW_HALVES(p, X, NV, FULL, SAFE)                                                           \
+    {                                                                                              \
+        int v = 0;                                                                                 \
+        for (; v + 1 < (int)(NV); v += 2) {                                                        \
+            const __m256 f =                                                                       \
+                _mm256_cvtph_ps(HALVES_RAW((p) + 4 * v, v + 2 == (int)(NV), FULL, SAFE, 0));       \
+            X[v] = _mm256_cvtps_pd(_mm256_castps256_ps128(f));                                     \
+            X[v + 1] = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));                               \
+        }                                                                                          \
+        if (v < (int)(NV))                                                                         \
+            X[v] = _mm256_cvtps_pd(_mm_cvtph_ps(HALVES_RAW((p) + 4 * v, 1, FULL, SAFE, 1)));       \
+    }
+/* Rows PA and PB: their dot products, residuals (into S2, L2) and
+ * gradient updates. */
+#define PAIR_F16(PA, PB, NV, FULL, SAFE_B, RES, S2, L2)                                            \
+    {                                                                                              \
+        __m256d XA[NV], XB[NV], a = _mm256_setzero_pd(), c = a;                                    \
+        ROW_HALVES(PA, XA, NV, FULL, 0)                                                            \
+        ROW_HALVES(PB, XB, NV, FULL, SAFE_B)                                                       \
+        for (int v = 0; v < (int)(NV); v++)                                                        \
+            a = _mm256_fmadd_pd(W[v], XA[v], a), c = _mm256_fmadd_pd(W[v], XB[v], c);              \
+        const __m256d h = _mm256_hadd_pd(a, c);                                                    \
+        const __m256d dot = _mm256_zextpd128_pd256(                                                \
+            _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1)));                   \
+        const __m128i yh = _mm_insert_epi16(_mm_cvtsi32_si128((PA)[d]), (PB)[d], 1);               \
+        const __m256d Y = _mm256_zextpd128_pd256(_mm_cvtps_pd(_mm_cvtph_ps(yh)));                  \
+        __m256d R;                                                                                 \
+        RES(dot, B, Y, R, L2)                                                                      \
+        S2 = _mm256_add_pd(S2, R);                                                                 \
+        const __m256d RA = _mm256_permute4x64_pd(R, 0x00), RB = _mm256_permute4x64_pd(R, 0x55);    \
+        for (int v = 0; v < (int)(NV); v++)                                                        \
+            G[v] = _mm256_fmadd_pd(RB, XB[v], _mm256_fmadd_pd(RA, XA[v], G[v]));                   \
+    }
+/* every line of the 4 rows of the widest d of NV (as LOGISTIC8_SMALL) */
+#define GROUP_F16(NV, FULL, SAFE, RES)                                                             \
+    {                                                                                              \
+        const uint16_t *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;              \
+        for (int o = 0; o < (8 * (4 * NV + 1) + 63) / 64; o++)                                     \
+            _mm_prefetch((const char *)r0 + PREFETCH + 64 * o, _MM_HINT_T0);                       \
+        PAIR_F16(r0, r1, NV, FULL, 0, RES, S01, L01)                                               \
+        PAIR_F16(r2, r3, NV, FULL, SAFE, RES, S23, L23)                                            \
+    }
+#define GRAD_SMALL_F16_IMPL(NAME, NV, FULL, RES, ROW)                                              \
+    static void NAME(const uint16_t *x, size_t n, size_t d, const double *w, double b,             \
+                     double *out) {                                                                \
+        const size_t tail = d - 4 * (NV - 1), st = d + 1;                                          \
+        /* the halves of the row's last load: lanes 0..valid-1 */                                  \
+        const size_t valid = (NV) % 2 ? tail : tail + 4;                                           \
+        const __m128i keep =                                                                       \
+            _mm_cmpgt_epi16(_mm_set1_epi16((short)valid), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7)); \
+        __m256d W[NV], G[NV];                                                                      \
+        for (int v = 0; v < (int)(NV); v++) {                                                      \
+            double t[4];                                                                           \
+            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
+            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
+        }                                                                                          \
+        const __m256d B = _mm256_set1_pd(b);                                                       \
+        __m256d S01 = _mm256_setzero_pd(), S23 = S01, L01 = S01, L23 = S01;                        \
+        /* the last row's masked load would read past it (tail 1 or 2) */                          \
+        const bool past = !(FULL) && tail < 3;                                                     \
+        const size_t safe = past && n ? n - 1 : n;                                                 \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= safe; i += 4) GROUP_F16(NV, FULL, 0, RES)                                  \
+        if (i + 4 <= n) {                                                                          \
+            GROUP_F16(NV, FULL, 1, RES)                                                            \
+            i += 4;                                                                                \
+        }                                                                                          \
+        double g[4 * NV];                                                                          \
+        for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                     \
+        double s = hsum(_mm256_permute2f128_pd(S01, S23, 0x20));                                   \
+        double l = hsum(_mm256_permute2f128_pd(L01, L23, 0x20));                                   \
+        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
+            const uint16_t *row = x + i * st;                                                      \
+            double z = b, r, lr;                                                                   \
+            for (size_t j = 0; j < d; j++) z += w[j] * VAL(row[j]);                                \
+            ROW(z, VAL(row[d]), lr, r);                                                            \
+            for (size_t j = 0; j < d; j++) g[j] += r * VAL(row[j]);                                \
+            s += r, l += lr;                                                                       \
+        }                                                                                          \
+        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
+        out[d] = s, out[d + 1] = l;                                                                \
+        (void)keep, (void)valid;                                                                   \
+    }
+/* Widths that are a multiple of 4 need no mask (as LOGISTIC8_PICK). */
+#define GRAD_SMALL_F16(NAME, NV, RES, ROW)                                                         \
+    GRAD_SMALL_F16_IMPL(NAME##_m, NV, 0, RES, ROW)                                                 \
+    GRAD_SMALL_F16_IMPL(NAME##_u, NV, 1, RES, ROW)                                                 \
+    static void NAME(const uint16_t *x, size_t n, size_t d, const double *w, double b,             \
+                     double *out) {                                                                \
+        (d % 4 ? NAME##_m : NAME##_u)(x, n, d, w, b, out);                                         \
+    }
+
 GRAD_SMALL_F16(grads1_f16, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL_F16(grads2_f16, 2, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL_F16(grads3_f16, 3, RESN_SQUARED, ROW_SQUARED)

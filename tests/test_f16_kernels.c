@@ -207,3 +207,40 @@ Test(f16_kernels, the_passer_takes_the_objectives_f16_kernel) {
         nr_passer_free(&p);
     }
 }
+
+/* The kernels of 2..16 features load a row's last halves 4 or 8 at a time
+ * and mask off those past its features (its label, the next row's first
+ * values), as the f32 kernels' masked loads do. With finite halves there a
+ * missing mask would go unseen (times a zero weight they add +-0 to an
+ * accumulator that is never -0), so the labels here are infinite: where
+ * the f32 kernel's sum of residuals is -inf, an unmasked label would make
+ * the dot product 0 * inf = NaN. Same bits, or NaN in both. */
+Test(f16_kernels, halves_past_a_rows_features_are_masked_off) {
+    const nr_kernels *k = avx2_or_skip();
+    uint64_t s = 4242;
+    const size_t n = 37;
+    for (size_t d = 2; d <= 16; d++) {
+        if (d % 4 == 0) continue; /* whole vectors: nothing to mask */
+        const size_t count = n * (d + 1);
+        guarded g = guarded_halves(count);
+        float *f = malloc(count * sizeof *f);
+        double w[16], o16[18], o32[18];
+        cr_assert(f);
+        for (size_t i = 0; i < count; i++) g.h[i] = random_half(&s);
+        for (size_t i = 0; i < n; i += 3) g.h[i * (d + 1) + d] = 0x7c00; /* +inf label */
+        k->widen_f16(g.h, count, f);
+        for (size_t j = 0; j < d; j++) w[j] = 0.125 * (double)(j + 1);
+        for (int o = SQUARED; o <= PERCEPTRON; o += PERCEPTRON - SQUARED) {
+            cr_assert(run_both(k, o, g.h, f, n, d, w, 0.5, o16, o32));
+            if (o == SQUARED) /* what a NaN dot product would hide */
+                cr_assert(isinf(o32[d]) && o32[d] < 0, "d %zu: f32 sum of r %a", d, o32[d]);
+            for (size_t j = 0; j < d + 2; j++)
+                cr_assert(!memcmp(&o16[j], &o32[j], sizeof o16[j]) ||
+                              (isnan(o16[j]) && isnan(o32[j])),
+                          "%s, d %zu: out[%zu] f16 %a vs f32 %a", objective_name[o], d, j,
+                          o16[j], o32[j]);
+        }
+        free(f);
+        munmap(g.map, g.len);
+    }
+}
