@@ -526,6 +526,33 @@ GRADN(uint16_t, gradn_f16, load4_f16, ROW_SQUARED)
 GRADN(uint16_t, logisticn_f16, load4_f16, ROW_LOGISTIC)
 GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
 
+/* The loops that keep a row's weights and the gradient in registers: W,
+ * the weights as NV vectors of 4 (zero past d), and G, zeroed. */
+#define WEIGHTS_IN_REGISTERS(NV, NVMAX)                                                            \
+    __m256d W[NVMAX], G[NVMAX];                                                                    \
+    for (int v = 0; v < (int)(NV); v++) {                                                          \
+        double t[4];                                                                               \
+        for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;           \
+        W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                     \
+    }
+/* ... and their end: rows i..n-1 (fewer than the loop's step) by the
+ * objective's scalar formula ROW on rows of type T, after the vector sums
+ * (G, and the sum and loss vectors SV, LV), then out. */
+#define FINISH_ROWS(T, NV, NVMAX, ROW, SV, LV)                                                     \
+    double g[4 * (NVMAX)];                                                                         \
+    for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                         \
+    double s = hsum(SV), l = hsum(LV);                                                             \
+    for (; i < n; i++) {                                                                           \
+        const T *row = x + i * st;                                                                 \
+        double z = b, r, lr;                                                                       \
+        for (size_t j = 0; j < d; j++) z += w[j] * VAL(row[j]);                                    \
+        ROW(z, VAL(row[d]), lr, r);                                                                \
+        for (size_t j = 0; j < d; j++) g[j] += r * VAL(row[j]);                                    \
+        s += r, l += lr;                                                                           \
+    }                                                                                              \
+    for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
+    out[d] = s, out[d + 1] = l;
+
 /* Four rows at a time with the weights and the gradient in registers (NV
  * vectors of 4, at most NVMAX): the loop of the widths up to 16 (NV = NVMAX a
  * constant, so W and G stay in registers) and of Huber's kernel (NV the
@@ -541,12 +568,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
 #define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PF, RES, ROW)                                         \
     const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
     const __m256i m = tail_mask64(tail);                                                           \
-    __m256d W[NVMAX], G[NVMAX];                                                                    \
-    for (int v = 0; v < (int)(NV); v++) {                                                          \
-        double t[4];                                                                               \
-        for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;           \
-        W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                     \
-    }                                                                                              \
+    WEIGHTS_IN_REGISTERS(NV, NVMAX)                                                                \
     const __m256d B = _mm256_set1_pd(b);                                                           \
     __m256d S = _mm256_setzero_pd(), L = S;                                                        \
     STAGE_BUF_##STAGE(NVMAX) size_t i = 0;                                                         \
@@ -580,19 +602,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
             G[v] = _mm256_fmadd_pd(R3, LOAD(r3 + 4 * v, k, m), G[v]);                              \
         }                                                                                          \
     }                                                                                              \
-    double g[4 * NVMAX];                                                                           \
-    for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                         \
-    double s = hsum(S), l = hsum(L);                                                               \
-    for (; i < n; i++) { /* the last rows, by the scalar formula */                                \
-        const T *row = x + i * st;                                                                 \
-        double z = b, r, lr;                                                                       \
-        for (size_t j = 0; j < d; j++) z += w[j] * VAL(row[j]);                                    \
-        ROW(z, VAL(row[d]), lr, r);                                                                \
-        for (size_t j = 0; j < d; j++) g[j] += r * VAL(row[j]);                                    \
-        s += r, l += lr;                                                                           \
-    }                                                                                              \
-    for (size_t j = 0; j < d; j++) out[j] = g[j];                                                  \
-    out[d] = s, out[d + 1] = l;
+    FINISH_ROWS(T, NV, NVMAX, ROW, S, L)
 
 /* f16 rows in Huber's 4-row loop (rows of up to 1024 features, too wide
  * to keep in registers as GRAD_SMALL_F16 does): the 4 rows' halves (n, a
@@ -724,12 +734,7 @@ static inline __m128i halves_safe(const uint16_t *p, size_t count) {
         const size_t valid = (NV) % 2 ? tail : tail + 4;                                           \
         const __m128i keep =                                                                       \
             _mm_cmpgt_epi16(_mm_set1_epi16((short)valid), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7)); \
-        __m256d W[NV], G[NV];                                                                      \
-        for (int v = 0; v < (int)(NV); v++) {                                                      \
-            double t[4];                                                                           \
-            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
-            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
-        }                                                                                          \
+        WEIGHTS_IN_REGISTERS(NV, NV)                                                               \
         const __m256d B = _mm256_set1_pd(b);                                                       \
         __m256d S01 = _mm256_setzero_pd(), S23 = S01, L01 = S01, L23 = S01;                        \
         /* the last row's masked load would read past it (tail 1 or 2) */                          \
@@ -741,20 +746,8 @@ static inline __m128i halves_safe(const uint16_t *p, size_t count) {
             GROUP_F16(NV, FULL, 1, RES)                                                            \
             i += 4;                                                                                \
         }                                                                                          \
-        double g[4 * NV];                                                                          \
-        for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                     \
-        double s = hsum(_mm256_permute2f128_pd(S01, S23, 0x20));                                   \
-        double l = hsum(_mm256_permute2f128_pd(L01, L23, 0x20));                                   \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const uint16_t *row = x + i * st;                                                      \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * VAL(row[j]);                                \
-            ROW(z, VAL(row[d]), lr, r);                                                            \
-            for (size_t j = 0; j < d; j++) g[j] += r * VAL(row[j]);                                \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
-        out[d] = s, out[d + 1] = l;                                                                \
+        FINISH_ROWS(uint16_t, NV, NV, ROW, _mm256_permute2f128_pd(S01, S23, 0x20),                 \
+                    _mm256_permute2f128_pd(L01, L23, 0x20))                                        \
         (void)keep, (void)valid;                                                                   \
     }
 /* Widths that are a multiple of 4 need no mask (as LOGISTIC8_PICK). */
@@ -822,12 +815,7 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
         const size_t tail = d - 4 * (NV - 1), st = d + 1;                                          \
         const __m128i m32 =                                                                        \
             _mm_setr_epi32(-1, tail > 1 ? -1 : 0, tail > 2 ? -1 : 0, tail > 3 ? -1 : 0);           \
-        __m256d W[NV], G[NV];                                                                      \
-        for (int v = 0; v < (int)(NV); v++) {                                                      \
-            double t[4];                                                                           \
-            for (int k = 0; k < 4; k++) t[k] = (size_t)(4 * v + k) < d ? w[4 * v + k] : 0.0;       \
-            W[v] = _mm256_loadu_pd(t), G[v] = _mm256_setzero_pd();                                 \
-        }                                                                                          \
+        WEIGHTS_IN_REGISTERS(NV, NV)                                                               \
         const __m256d B = _mm256_set1_pd(b);                                                       \
         __m256d S = _mm256_setzero_pd(), L = S;                                                    \
         size_t i = 0;                                                                              \
@@ -851,19 +839,7 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
             GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                               \
             GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                               \
         }                                                                                          \
-        double g[16];                                                                              \
-        for (int v = 0; v < (int)(NV); v++) _mm256_storeu_pd(g + 4 * v, G[v]);                     \
-        double s = hsum(S), l = hsum(L);                                                           \
-        for (; i < n; i++) { /* the last rows, by the scalar formula */                            \
-            const float *row = x + i * st;                                                         \
-            double z = b, r, lr;                                                                   \
-            for (size_t j = 0; j < d; j++) z += w[j] * (double)row[j];                             \
-            nr_row_logistic(z, (double)row[d], &lr, &r);                                           \
-            for (size_t j = 0; j < d; j++) g[j] += r * (double)row[j];                             \
-            s += r, l += lr;                                                                       \
-        }                                                                                          \
-        for (size_t j = 0; j < d; j++) out[j] = g[j];                                              \
-        out[d] = s, out[d + 1] = l;                                                                \
+        FINISH_ROWS(float, NV, NV, ROW_LOGISTIC, S, L)                                             \
     }
 
 LOGISTIC8_SMALL(logistic8m1_f32, 1, 0)
