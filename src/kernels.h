@@ -65,7 +65,10 @@ typedef void (*nr_sgd_class_f64_fn)(const double *v, size_t n, size_t d, double 
 typedef void (*nr_widen_f16_fn)(const uint16_t *h, size_t n, float *out);
 /* The block sums of nr_grad_f32_fn / nr_gradp_f32_fn over rows of halves,
  * read in place: exactly the bits of the table's f32 kernel on the rows
- * widened to floats. A kernel may decline a shape (no feature, rows too
+ * widened to floats (where an output is NaN, a NaN, its payload
+ * unspecified: which operand's payload an addition keeps is the
+ * compiler's choice of operand order, and the trainer refuses
+ * non-finite data at load). A kernel may decline a shape (no feature, rows too
  * wide for it, no memory for its scratch): it returns false, out untouched,
  * and the caller widens the block for the f32 kernel instead. */
 typedef bool (*nr_grad_f16_fn)(const uint16_t *x, size_t n, size_t d, const double *w, double b,

@@ -15,7 +15,8 @@
  * the flag): half -> float -> double is exact and every operation is in the
  * f32 kernel's order, so an f16 kernel gives the bits of the f32 kernel on
  * the widened rows while reading half the bytes, with no widened copy of
- * the block (the 4-row loop widens 4 rows at a time on the stack). */
+ * the block (the small widths keep a pair of rows widened in registers,
+ * Huber's 4-row loop widens 4 rows at a time on the stack). */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <string.h>
@@ -648,25 +649,25 @@ GRAD_SMALL(double, perceptrons4_f64, load4_f64, 4, RESN_PERCEPTRON, ROW_PERCEPTR
 /* f16 rows of 2..16 features (the squared and perceptron losses): ROWS4's
  * groups of 4 rows and its order of every operation, so the bits of the f32
  * kernel, taken as two pairs of rows so that a row's NV vectors are widened
- * from halves once and stay in registers from its dot product to its
- * gradient update (2 NV widened vectors, 2 dot accumulators and NV
- * gradient vectors fit the 16 registers; the weights are memory operands),
- * where 4 rows' would not. Before, the 4 rows were widened to floats on
- * the stack (stage_f16) and the f32 loop widened each float to double at
- * both of its uses. 1M x 16, one thread: callgrind 43.9M instructions an
- * epoch staged, 32.0M here (33.2M for the f32 kernel on f32 rows); on 10M x
- * 16 with 2 threads the f16 epoch went from 0.99x the f32 epoch to 0.8x
- * (doc/bench/f16-cost.txt). What bounds it now is the shuffle pipe, not
- * the memory: a vcvtps2pd from a register, a vextractf128 and a vpermpd
- * each take a cycle of it (Zen 3, measured alone), 6 a row for the
- * widening here, where an f32 row's vcvtps2pd from memory takes none. The pair's dot products are
- * reduced together (one hadd and a cross-lane add: the same sums as ROWS4's
- * reduction), its residuals formed in the low half of a vector; the
- * pairs' sums and losses accumulate in two vectors that are ROWS4's lanes
- * 0-1 and 2-3. A row's last load is masked to its tail, which reads up to
- * 2 halves past a row of 5, 6, 9, 10, 13 or 14 features: inside the next
- * row, except after the block's last row, whose group then loads its
- * tail's halves alone. */
+ * from halves once and used from registers by its dot product and its
+ * gradient update (a pair's 2 NV widened vectors and 2 dot accumulators;
+ * the weights are memory operands, and the compiled NV = 4 loop keeps the
+ * sums, the losses and two gradient vectors on the stack), where 4 rows'
+ * vectors would not fit. Before, the 4 rows were widened to floats on the
+ * stack (stage_f16) and the f32 loop widened each float to double at both
+ * of its uses. 1M x 16, one thread, callgrind: 43.9M instructions an epoch
+ * staged, 32.0M here (33.2M for the f32 kernel on f32 rows); on 10M x 16
+ * with 2 threads the f16 epoch went from 1.00-1.04x the f32 epoch to
+ * 0.74-0.82x (doc/bench/f16-cost.txt). It is bound by the core now, not
+ * the memory (a cache-resident block takes as long a row); 4-half loads,
+ * which widen with fewer shuffles, were no faster. The pair's dot products
+ * are reduced together (one hadd and a cross-lane add: the same sums as
+ * ROWS4's reduction), its residuals formed in the low half of a vector;
+ * the pairs' sums and losses accumulate in two vectors that are ROWS4's
+ * lanes 0-1 and 2-3. A row's last load is masked to its tail, which reads
+ * up to 2 halves past a row of 2, 5, 6, 9, 10, 13 or 14 features: inside
+ * the next row, except after the block's last row, whose group then loads
+ * its tail's halves alone. */
 /* count halves from p, the rest of 8 zero, reading nothing past them */
 static inline __m128i halves_safe(const uint16_t *p, size_t count) {
     uint16_t t[8] = {0};
