@@ -243,9 +243,10 @@ Test(sgd_kernels, signed_zeros_and_subnormal_features_keep_their_bits) {
 
 Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
     /* From 65536 training rows and 2 threads, the epoch's loss pass runs on
-     * a second thread beside the rule: the loss history and the model must
-     * be those of one thread, bit for bit (with a validation split, whose
-     * rows the rule does not walk). */
+     * a second thread beside the rule; on one thread it runs block by block
+     * behind the rule (opt_sgd.c): the loss history and the model must be
+     * the same bits either way (with a validation split, whose rows the
+     * rule does not walk). */
     const size_t n = 80000, d = 5;
     double *v = malloc(n * (d + 1) * sizeof *v);
     float *g = malloc(n * (d + 1) * sizeof *g);

@@ -2,7 +2,9 @@
  * squared error the tutorial's reference rule itself, reference.c), on raw
  * rows or on a standardized copy of them. The epoch's loss is the mean loss
  * at the weights the epoch starts from: one vectorised pass over the rows,
- * on a second thread beside the rule where there is one. */
+ * on a second thread beside the rule where there is one, else block by
+ * block behind the rule, reading what the rule has just brought into
+ * cache. Either way the pass's bits: the same loss for any thread count. */
 #include <stdlib.h>
 
 #include "train/train.h"
@@ -30,16 +32,49 @@ static nr_status sgd_init(nr_trainer *t, void **state, nr_error *err) {
  * below, a parallel region costs more than it hides. */
 enum { SGD_OVERLAP_ROWS = 65536 };
 
+/* On one thread: the rule and the loss pass take the rows a block of the
+ * pass at a time, the rule first, so that the pass finds each block in
+ * cache where it would read all the rows from memory a second time. The
+ * pass's blocks are nr_pass's, at the start parameters (t->w, t->b, which
+ * the rule does not write), added in block order as nr_pass adds them: the
+ * same bits as the pass before the rule. The rule is a chain row to row,
+ * so cutting it at block boundaries changes nothing either. The rule's
+ * loads wait behind its chain anyway, the pass's no longer wait for
+ * memory: 1M x 16 f64, one thread, 28.4 -> 21.7 ms an epoch (neuron bench;
+ * 4096 of those rows are 557 KB, more than Zen 3's L2, so the pass still
+ * reads L3), while the pass before the rule would read the rows first and
+ * gain nothing (28.0 ms). */
+static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
+                               nr_error *err) {
+    nr_trainer_raw(t);
+    const size_t n = t->n_train, S = nr_pass_block_rows(n), nb = nr_pass_blocks_of(n);
+    const size_t dd = t->p.dd;
+    for (size_t j = 0; j < dd; j++) t->sums[j] = 0.0;
+    for (size_t k = 0; k < nb; k++) {
+        const size_t lo = k * S, hi = lo + S < n ? lo + S : n;
+        nr_data block = *rows;
+        block.rows = hi - lo, block.values = nr_row_at(rows, lo);
+        const nr_status s = t->obj->sgd_epoch(t->p.k, &block, t->lr, e, t->v, &t->c, err);
+        if (s != NR_OK) return s;
+        nr_pass_blocks(&t->p, t->d, 0, n, k, k + 1, t->w, t->b, t->p.partials);
+        for (size_t j = 0; j < dd; j++) t->sums[j] += t->p.partials[j];
+    }
+    *loss = t->sums[t->f + 1] / (double)n;
+    return NR_OK;
+}
+
 nr_status nr_trainer_sgd_epoch(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
                                nr_error *err) {
     if (t->ext && t->ext->rich_sgd) {
         *loss = nr_trainer_loss(t, 0, t->n_train);
         return nr_ext_sgd_epoch(t, rows, e, err);
     }
-    if (t->p.threads < 2 || t->p.part || t->n_train < SGD_OVERLAP_ROWS) {
+    if (t->p.part) {
         *loss = nr_trainer_loss(t, 0, t->n_train);
         return t->obj->sgd_epoch(t->p.k, rows, t->lr, e, t->v, &t->c, err);
     }
+    if (t->p.threads < 2 || t->n_train < SGD_OVERLAP_ROWS)
+        return sgd_blockwise(t, rows, e, loss, err);
     /* The rule is one dependency chain on one core, and the loss pass, at
      * the start parameters, reads every row again: with a second thread it
      * runs beside the rule instead of before it. They share only the rows:
