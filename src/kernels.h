@@ -86,6 +86,12 @@ typedef struct {
     const char *name;
     nr_grad_f32_fn grad_f32; /* squared error (identity) */
     nr_grad_f64_fn grad_f64;
+    /* The squared error's out[d] and out[d + 1] alone, the same bits as
+     * grad_f32/f64's on the same rows; out[0..d-1] unspecified (the
+     * gradient is not summed where that saves work): for a pass that wants
+     * the loss only (sgd's, opt_sgd.c). */
+    nr_grad_f32_fn loss_f32;
+    nr_grad_f64_fn loss_f64;
     nr_grad_f32_fn logistic_f32;
     nr_grad_f64_fn logistic_f64;
     nr_grad_f32_fn perceptron_f32;
@@ -195,6 +201,8 @@ void nr_exp_reduced_f32_avx2(const float *r, size_t n, float *out);
 void nr_exp_neg_f32_avx2(const double *x, size_t n, double *out);
 void nr_recip_log1p_f32_avx2(const float *e, size_t n, float *inv, float *lp);
 void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, double *r, double *l);
+void nr_loss_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
+void nr_loss_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
                           double *out);
 void nr_logistic_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,

@@ -566,7 +566,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
  * from the first of the four rows are prefetched (every line of the four
  * for the small widths, one line for Huber's, as each was tuned). Expects
  * x, n, d, w, b and out of the kernel's signature. */
-#define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PF, RES, ROW)                                         \
+#define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PF, RES, ROW, GR)                                     \
     const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
     const __m256i m = tail_mask64(tail);                                                           \
     WEIGHTS_IN_REGISTERS(NV, NVMAX)                                                                \
@@ -595,7 +595,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
         S = _mm256_add_pd(S, R);                                                                   \
         const __m256d R0 = _mm256_permute4x64_pd(R, 0x00), R1 = _mm256_permute4x64_pd(R, 0x55);    \
         const __m256d R2 = _mm256_permute4x64_pd(R, 0xaa), R3 = _mm256_permute4x64_pd(R, 0xff);    \
-        for (int v = 0; v < (int)(NV); v++) {                                                      \
+        for (int v = 0; (GR) && v < (int)(NV); v++) {                                              \
             const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
             G[v] = _mm256_fmadd_pd(R0, LOAD(r0 + 4 * v, k, m), G[v]);                              \
             G[v] = _mm256_fmadd_pd(R1, LOAD(r1 + 4 * v, k, m), G[v]);                              \
@@ -624,7 +624,14 @@ static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
 
 #define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW)                              \
+        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW, 1)                           \
+    }
+/* The squared error's loss alone (kernels.h, loss_f32/f64): ROWS4 with its
+ * gradient updates left out (GR = 0), the rest of the loop as it is, so the
+ * sums and losses keep their bits. */
+#define LOSS_SMALL(T, NAME, LOAD, DV)                                                              \
+    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
+        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RESN_SQUARED, ROW_SQUARED, 0)          \
     }
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(float, grads2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
@@ -943,6 +950,30 @@ WITH_SCALAR(double, nr_logistic_f64_avx2, vec_logistic_f64, nr_logistic_f64_scal
 WITH_SCALAR(float, nr_perceptron_f32_avx2, vec_perceptron_f32, nr_perceptron_f32_scalar)
 WITH_SCALAR(double, nr_perceptron_f64_avx2, vec_perceptron_f64, nr_perceptron_f64_scalar)
 
+LOSS_SMALL(float, losss1_f32, load4_f32, 1)
+LOSS_SMALL(float, losss2_f32, load4_f32, 2)
+LOSS_SMALL(float, losss3_f32, load4_f32, 3)
+LOSS_SMALL(float, losss4_f32, load4_f32, 4)
+LOSS_SMALL(double, losss1_f64, load4_f64, 1)
+LOSS_SMALL(double, losss2_f64, load4_f64, 2)
+LOSS_SMALL(double, losss3_f64, load4_f64, 3)
+LOSS_SMALL(double, losss4_f64, load4_f64, 4)
+/* 2..16 features without the gradient; other widths, where the gradient's
+ * share of the work is small (one feature) or the loop is another
+ * (GRADN), the gradient kernel itself. */
+#define LOSS_AVX2(T, NAME, S1, S2, S3, S4, GRAD)                                                   \
+    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
+        static void (*const small[])(const T *, size_t, size_t, const double *, double,            \
+                                     double *) = {S1, S2, S3, S4};                                 \
+        if (d >= 2 && d <= 16)                                                                     \
+            small[(d - 1) / 4](x, n, d, w, b, out);                                                \
+        else                                                                                       \
+            GRAD(x, n, d, w, b, out);                                                              \
+    }
+LOSS_AVX2(float, nr_loss_f32_avx2, losss1_f32, losss2_f32, losss3_f32, losss4_f32, nr_grad_f32_avx2)
+LOSS_AVX2(double, nr_loss_f64_avx2, losss1_f64, losss2_f64, losss3_f64, losss4_f64,
+          nr_grad_f64_avx2)
+
 /* Gram triangle: four rows at a time, each vector of G loaded and stored
  * once per four rows, four FMAs in between; vectors start at the 4-aligned
  * column at or below the diagonal, so a few entries below it (scratch) are
@@ -996,7 +1027,7 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
                    double *out) {                                                                  \
         const size_t dv = (d + 3) / 4;                                                             \
         if (d == 0 || dv > 256) return false;                                                      \
-        ROWS4(T, STAGE, TS, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER)                               \
+        ROWS4(T, STAGE, TS, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER, 1)                            \
         return true;                                                                               \
     }
 #define HUBER_WITH_SCALAR(T, NAME, VEC, SCALAR)                                                    \

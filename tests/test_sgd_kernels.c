@@ -294,6 +294,51 @@ Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
     free(g);
 }
 
+/* The loss-only kernels of the one-thread loss pass (kernels.h,
+ * loss_f32/f64) against the gradient kernels of the same table: out[d]
+ * and out[d + 1] the same bits, for every width (the loop without the
+ * gradient at 2..16, the gradient kernel itself elsewhere), each remainder
+ * of the 4-row groups, f32 and f64 rows, every family of values (WILD's
+ * sums may be NaN: a NaN matches a NaN, its payload not compared, as the
+ * compiler orders commutative operands as it likes). */
+static bool same_or_both_nan(double a, double b) {
+    return isnan(a) ? isnan(b) : !memcmp(&a, &b, sizeof a);
+}
+
+Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
+    const nr_kernel_choice choices[] = {NR_KERNEL_SCALAR, NR_KERNEL_AVX2};
+    const size_t rows[] = {0, 1, 3, 4, 5, 7, 9, 4096};
+    for (int c = 0; c < 2; c++) {
+        const nr_kernels *k = nr_kernels_select(choices[c], NULL);
+        if (!k) continue; /* no AVX2 on this CPU: the scalar table alone */
+        for (size_t d = 1; d <= 20; d++)
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+                for (int f = PLAIN; f < FAMILIES; f++) {
+                    const size_t n = rows[r];
+                    double *v = malloc((n ? n : 1) * (d + 1) * sizeof *v);
+                    float *g = malloc((n ? n : 1) * (d + 1) * sizeof *g);
+                    double w[20], a[22], b[22];
+                    cr_assert(v && g);
+                    fill(v, g, n, d, (enum family)f, 100 * d + r);
+                    uint64_t s = 7 * d + r;
+                    for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
+                    k->grad_f64(v, n, d, w, 0.25, a);
+                    k->loss_f64(v, n, d, w, 0.25, b);
+                    for (size_t j = d; j < d + 2; j++)
+                        cr_assert(same_or_both_nan(a[j], b[j]),
+                                  "%s f64 d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name, d, n,
+                                  f, j, a[j], b[j]);
+                    k->grad_f32(g, n, d, w, 0.25, a);
+                    k->loss_f32(g, n, d, w, 0.25, b);
+                    for (size_t j = d; j < d + 2; j++)
+                        cr_assert(same_or_both_nan(a[j], b[j]),
+                                  "%s f32 d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name, d, n,
+                                  f, j, a[j], b[j]);
+                    free(v), free(g);
+                }
+    }
+}
+
 /* ------------------------------------------- the classifiers' rules -- */
 
 /* Labels of family f: 0/1 or -1/+1. Features: values in [-1, 1) with
@@ -447,4 +492,41 @@ Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
             cr_assert(isfinite(b), "d=%zu t=%d", d, t);
         }
     munmap(map, 2 * (size_t)page);
+}
+
+/* The same for the classifiers, f32 and f64 rows: one thread's pass behind
+ * the rule must take each objective's own pass kernel (the loss-only
+ * kernels are the squared error's), as the second thread's pass does. */
+Test(sgd_kernels, the_classifiers_loss_beside_the_rule_is_the_same_for_any_thread_count) {
+    const size_t n = 80000, d = 6;
+    double *v = malloc(n * (d + 1) * sizeof *v);
+    float *g = malloc(n * (d + 1) * sizeof *g);
+    cr_assert(v && g);
+    fill_class(v, g, n, d, false, false, 33);
+    const nr_activation acts[] = {NR_ACT_SIGMOID, NR_ACT_STEP};
+    for (int a = 0; a < 2; a++)
+        for (int dt = 0; dt < 2; dt++) {
+            nr_data data = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)g : (void *)v};
+            double loss[2][3];
+            for (int t = 0; t < 2; t++) {
+                nr_train_opts o;
+                nr_train_defaults(&o);
+                o.algo = NR_ALGO_SGD, o.activation = acts[a];
+                o.lr = 0.01, o.epochs = 3, o.val_split = 0.1, o.threads = t + 1;
+                nr_model m;
+                nr_train_result r;
+                nr_error err = {{0}};
+                cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
+                cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_OK, "%s", err.msg);
+                memcpy(loss[t], r.loss, sizeof loss[t]);
+                nr_model_free(&m);
+                nr_train_result_free(&r);
+            }
+            cr_assert(!memcmp(loss[0], loss[1], sizeof loss[0]),
+                      "activation %d, %s: 1 thread %a %a %a, 2 threads %a %a %a", a,
+                      dt ? "f32" : "f64", loss[0][0], loss[0][1], loss[0][2], loss[1][0],
+                      loss[1][1], loss[1][2]);
+        }
+    free(v);
+    free(g);
 }
