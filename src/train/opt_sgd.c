@@ -41,9 +41,9 @@ enum { SGD_OVERLAP_ROWS = 65536 };
  * so cutting it at block boundaries changes nothing either. The rule's
  * loads wait behind its chain anyway, the pass's no longer wait for
  * memory: 1M x 16 f64, one thread, 28.4 -> 21.7 ms an epoch (neuron bench;
- * 4096 of those rows are 557 KB, more than Zen 3's L2, so the pass still
- * reads L3), while the pass before the rule would read the rows first and
- * gain nothing (28.0 ms). The pass sums only the loss where a kernel can
+ * 4096 of those rows are 557 KB, more than Zen 3's L2, yet blocks of 2048
+ * were no faster), while the pass before the rule would read the rows
+ * first and gain nothing (28.0 ms). The pass sums only the loss where a kernel can
  * (loss_block): 20.2-22.3 -> 18.4-20.6 ms. t->sums then holds the loss and
  * the residuals' sum; its gradient entries are not the gradient (nothing
  * reads them after an sgd epoch). */
