@@ -758,14 +758,17 @@ static inline __m128i halves_safe(const uint16_t *p, size_t count) {
                     _mm256_permute2f128_pd(L01, L23, 0x20))                                        \
         (void)keep, (void)valid;                                                                   \
     }
-/* Widths that are a multiple of 4 need no mask (as LOGISTIC8_PICK). */
+/* Widths that are a multiple of 4 need no masked load: a loop of their own
+ * (U), the others M (the f16 loops here, the f32 logistic loop below); a
+ * masked load and its conversion are 2 instructions, a plain one 1. */
+#define WIDTH4_PICK(T, NAME, M, U)                                                                 \
+    static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
+        (d % 4 ? M : U)(x, n, d, w, b, out);                                                       \
+    }
 #define GRAD_SMALL_F16(NAME, NV, RES, ROW)                                                         \
     GRAD_SMALL_F16_IMPL(NAME##_m, NV, 0, RES, ROW)                                                 \
     GRAD_SMALL_F16_IMPL(NAME##_u, NV, 1, RES, ROW)                                                 \
-    static void NAME(const uint16_t *x, size_t n, size_t d, const double *w, double b,             \
-                     double *out) {                                                                \
-        (d % 4 ? NAME##_m : NAME##_u)(x, n, d, w, b, out);                                         \
-    }
+    WIDTH4_PICK(uint16_t, NAME, NAME##_m, NAME##_u)
 
 GRAD_SMALL_F16(grads1_f16, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL_F16(grads2_f16, 2, RESN_SQUARED, ROW_SQUARED)
@@ -859,16 +862,11 @@ LOGISTIC8_SMALL(logistic8u2_f32, 2, 1)
 LOGISTIC8_SMALL(logistic8u3_f32, 3, 1)
 LOGISTIC8_SMALL(logistic8u4_f32, 4, 1)
 
-/* Widths that are a multiple of 4 need no masked load: a loop of their own
- * (a masked load and its conversion are 2 instructions, a plain one 1). */
-#define LOGISTIC8_PICK(NAME, M, U)                                                                 \
-    static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
-        (d % 4 ? M : U)(x, n, d, w, b, out);                                                       \
-    }
-LOGISTIC8_PICK(logistics1_f32, logistic8m1_f32, logistic8u1_f32)
-LOGISTIC8_PICK(logistics2_f32, logistic8m2_f32, logistic8u2_f32)
-LOGISTIC8_PICK(logistics3_f32, logistic8m3_f32, logistic8u3_f32)
-LOGISTIC8_PICK(logistics4_f32, logistic8m4_f32, logistic8u4_f32)
+/* Widths that are a multiple of 4: no masked load (WIDTH4_PICK). */
+WIDTH4_PICK(float, logistics1_f32, logistic8m1_f32, logistic8u1_f32)
+WIDTH4_PICK(float, logistics2_f32, logistic8m2_f32, logistic8u2_f32)
+WIDTH4_PICK(float, logistics3_f32, logistic8m3_f32, logistic8u3_f32)
+WIDTH4_PICK(float, logistics4_f32, logistic8m4_f32, logistic8u4_f32)
 
 /* Scratch for the padded weights and gradient: features up to 1024 on the
  * stack (16 KiB), beyond that on the heap. In a kernel that returns false
@@ -958,21 +956,15 @@ LOSS_SMALL(double, losss1_f64, load4_f64, 1)
 LOSS_SMALL(double, losss2_f64, load4_f64, 2)
 LOSS_SMALL(double, losss3_f64, load4_f64, 3)
 LOSS_SMALL(double, losss4_f64, load4_f64, 4)
-/* 2..16 features without the gradient; other widths, where the gradient's
- * share of the work is small (one feature) or the loop is another
- * (GRADN), the gradient kernel itself. */
-#define LOSS_AVX2(T, NAME, S1, S2, S3, S4, GRAD)                                                   \
-    void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {            \
-        static void (*const small[])(const T *, size_t, size_t, const double *, double,            \
-                                     double *) = {S1, S2, S3, S4};                                 \
-        if (d >= 2 && d <= 16)                                                                     \
-            small[(d - 1) / 4](x, n, d, w, b, out);                                                \
-        else                                                                                       \
-            GRAD(x, n, d, w, b, out);                                                              \
-    }
-LOSS_AVX2(float, nr_loss_f32_avx2, losss1_f32, losss2_f32, losss3_f32, losss4_f32, nr_grad_f32_avx2)
-LOSS_AVX2(double, nr_loss_f64_avx2, losss1_f64, losss2_f64, losss3_f64, losss4_f64,
-          nr_grad_f64_avx2)
+/* 2..16 features without the gradient; the other widths, where the
+ * gradient's share of the work is small (one feature) or the loop is
+ * another (GRADN), the gradient kernel's own loops. */
+KERNEL_AVX2(static, float, vec_loss_f32, grad1_f32, losss1_f32, losss2_f32, losss3_f32, losss4_f32,
+            gradn_f32)
+KERNEL_AVX2(static, double, vec_loss_f64, grad1_f64, losss1_f64, losss2_f64, losss3_f64, losss4_f64,
+            gradn_f64)
+WITH_SCALAR(float, nr_loss_f32_avx2, vec_loss_f32, nr_grad_f32_scalar)
+WITH_SCALAR(double, nr_loss_f64_avx2, vec_loss_f64, nr_grad_f64_scalar)
 
 /* Gram triangle: four rows at a time, each vector of G loaded and stored
  * once per four rows, four FMAs in between; vectors start at the 4-aligned
