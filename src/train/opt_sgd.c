@@ -43,29 +43,19 @@ enum { SGD_OVERLAP_ROWS = 65536 };
  * memory: 1M x 16 f64, one thread, 28.4 -> 21.7 ms an epoch (neuron bench;
  * 4096 of those rows are 557 KB, more than Zen 3's L2, yet blocks of 2048
  * were no faster), while the pass before the rule would read the rows
- * first and gain nothing (28.0 ms). The pass sums only the loss where a kernel can
- * (loss_block): 20.2-22.3 -> 18.4-20.6 ms. t->sums then holds the loss and
- * the residuals' sum; its gradient entries are not the gradient (nothing
- * reads them after an sgd epoch). */
-/* Block k of the pass over the n training rows into p->partials: only its
- * loss, where the table has a kernel that gives the pass kernel's bits
- * without summing the gradient (the squared error on f32 or f64 rows, as
- * nr_block_kernel would choose grad_f32/f64), else the pass's own. */
-static void loss_block(nr_trainer *t, size_t k, size_t n) {
-    const nr_passer *p = &t->p;
-    const nr_data *d = t->d;
-    const size_t S = nr_pass_block_rows(n), lo = k * S, m = (lo + S < n ? lo + S : n) - lo;
-    if (d->dtype == NR_F64 && !p->pf64 && p->f64 == p->k->grad_f64)
-        p->k->loss_f64(nr_row_at(d, lo), m, d->features, t->w, t->b, p->partials);
-    else if (d->dtype == NR_F32 && !p->pf32 && p->f32 == p->k->grad_f32)
-        p->k->loss_f32(nr_row_at(d, lo), m, d->features, t->w, t->b, p->partials);
-    else
-        nr_pass_blocks(p, d, 0, n, k, k + 1, t->w, t->b, p->partials);
-}
-
+ * first and gain nothing (28.0 ms). The pass sums only the loss where a
+ * kernel can: its passer is the trainer's with the squared error's
+ * gradient kernels swapped for the table's loss-only ones (the same loss
+ * bits), so nr_pass_blocks picks each block's kernel as nr_pass would:
+ * 20.2-22.3 -> 18.4-20.6 ms. t->sums then holds the loss and the
+ * residuals' sum; its gradient entries are not the gradient (nothing reads
+ * them after an sgd epoch). */
 static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
                                nr_error *err) {
     nr_trainer_raw(t);
+    nr_passer q = t->p;
+    if (q.f32 == q.k->grad_f32) q.f32 = q.k->loss_f32;
+    if (q.f64 == q.k->grad_f64) q.f64 = q.k->loss_f64;
     const size_t n = t->n_train, S = nr_pass_block_rows(n), nb = nr_pass_blocks_of(n);
     const size_t dd = t->p.dd;
     for (size_t j = 0; j < dd; j++) t->sums[j] = 0.0;
@@ -75,8 +65,8 @@ static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, do
         block.rows = hi - lo, block.values = nr_row_at(rows, lo);
         const nr_status s = t->obj->sgd_epoch(t->p.k, &block, t->lr, e, t->v, &t->c, err);
         if (s != NR_OK) return s;
-        loss_block(t, k, n);
-        for (size_t j = 0; j < dd; j++) t->sums[j] += t->p.partials[j];
+        nr_pass_blocks(&q, t->d, 0, n, k, k + 1, t->w, t->b, q.partials);
+        for (size_t j = 0; j < dd; j++) t->sums[j] += q.partials[j];
     }
     *loss = t->sums[t->f + 1] / (double)n;
     return NR_OK;
