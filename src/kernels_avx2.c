@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_avx2_sums.h"
 #include "objective.h"
 
 /* Bytes ahead of the loads that the loops prefetch: a pass has several
@@ -39,12 +40,6 @@
  * better than the runs' spread (the minibatch:4096 rows of one feature
  * rather worse), so they keep 1 KiB. */
 #define PREFETCH_LOGISTIC8 4096
-
-static inline double hsum(__m256d v) {
-    __m128d lo = _mm256_castpd256_pd128(v), hi = _mm256_extractf128_pd(v, 1);
-    lo = _mm_add_pd(lo, hi);
-    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
-}
 
 /* The residual and loss of 4 rows, from W, X, B (one feature) or from the
  * dot product plus B (several), and Y: per objective (objective.h). The
@@ -586,9 +581,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
             a2 = _mm256_fmadd_pd(W[v], LOAD(r2 + 4 * v, k, m), a2);                                \
             a3 = _mm256_fmadd_pd(W[v], LOAD(r3 + 4 * v, k, m), a3);                                \
         }                                                                                          \
-        const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
-        const __m256d dot =                                                                        \
-            _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));     \
+        const __m256d dot = dots4(a0, a1, a2, a3);                                                 \
         const __m256d Y = _mm256_setr_pd(VAL(r0[d]), VAL(r1[d]), VAL(r2[d]), VAL(r3[d]));          \
         __m256d R;                                                                                 \
         RES(dot, B, Y, R, L)                                                                       \
@@ -807,8 +800,7 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
             a2 = _mm256_fmadd_pd(W[v], LOADV(R2 + 4 * v, v, NV, FULL), a2);                        \
             a3 = _mm256_fmadd_pd(W[v], LOADV(R3 + 4 * v, v, NV, FULL), a3);                        \
         }                                                                                          \
-        const __m256d h0 = _mm256_hadd_pd(a0, a1), h1 = _mm256_hadd_pd(a2, a3);                    \
-        DOT = _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x21), _mm256_blend_pd(h0, h1, 0xc));   \
+        DOT = dots4(a0, a1, a2, a3);                                                               \
     }
 #define GRAD4_ROWS(R0, R1, R2, R3, NV, FULL, R)                                                    \
     {                                                                                              \

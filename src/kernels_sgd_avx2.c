@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "kernels_avx2_sums.h"
 #include "objective.h"
 
 /* Lines of the row PF_AHEAD bytes on, every one of them (a row of 136
@@ -68,15 +69,27 @@ static inline __m256i lanes(size_t m) {
     return _mm256_loadu_si256((const __m256i *)(mask64 + 4 - m));
 }
 
-/* Features j .. j + m - 1 of a row as doubles, missing lanes -0.0. */
-static inline __m256d load_x_f64(const double *x, size_t m) {
+/* Features j .. j + m - 1 of a row as doubles, missing lanes +0.0 (as the
+ * loss kernels load them, for the loss pass beside the rule) ... */
+static inline __m256d load_xz_f64(const double *x, size_t m) {
     if (m == 4) return _mm256_loadu_pd(x);
-    return _mm256_or_pd(_mm256_maskload_pd(x, lanes(m)), _mm256_loadu_pd(negpad + 4 - m));
+    return _mm256_maskload_pd(x, lanes(m));
 }
-static inline __m256d load_x_f32(const float *x, size_t m) {
+static inline __m256d load_xz_f32(const float *x, size_t m) {
     if (m == 4) return _mm256_cvtps_pd(_mm_loadu_ps(x));
     const __m128i k = _mm_loadu_si128((const __m128i *)(mask32 + 4 - m));
-    return _mm256_or_pd(_mm256_cvtps_pd(_mm_maskload_ps(x, k)), _mm256_loadu_pd(negpad + 4 - m));
+    return _mm256_cvtps_pd(_mm_maskload_ps(x, k));
+}
+/* ... and for the rule, missing lanes -0.0. */
+static inline __m256d pad_x(__m256d xz, size_t m) {
+    if (m == 4) return xz;
+    return _mm256_or_pd(xz, _mm256_loadu_pd(negpad + 4 - m));
+}
+static inline __m256d load_x_f64(const double *x, size_t m) {
+    return pad_x(load_xz_f64(x, m), m);
+}
+static inline __m256d load_x_f32(const float *x, size_t m) {
+    return pad_x(load_xz_f32(x, m), m);
 }
 
 /* Lanes whose x is neither 0 nor in [2^-511, 2^512) (Inf included; NaN
@@ -142,11 +155,39 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         _mm256_maskstore_pd(w, lanes(m), v);
 }
 
+/* The squared error's loss pass at other parameters, walked with the rule
+ * (nr_sgd_loss_f64_avx2), in the loss kernel's order (kernels_avx2.c,
+ * ROWS4 with RESN_SQUARED): w0 (16 weights, +0.0 past d, read as operands
+ * from memory so that they take no register from the rule's weights) and
+ * b0 in every lane; each row's dot product at w0 as 4 lane accumulators
+ * (c, the last four rows') and its label (y); every fourth row the group
+ * is reduced as the loss kernel reduces its groups of four rows, into the
+ * sums of the residuals (S) and of their squares (L), row i of the call in
+ * lane i mod 4. All in memory, off the rule's registers. */
+typedef struct {
+    const double *w0;
+    __m256d b0, S, L;
+    double c[16] __attribute__((aligned(32))), y[4];
+} beside;
+
+static inline __attribute__((always_inline)) void beside_group(beside *p) {
+    const __m256d dot = dots4(_mm256_load_pd(p->c), _mm256_load_pd(p->c + 4),
+                              _mm256_load_pd(p->c + 8), _mm256_load_pd(p->c + 12));
+    const __m256d R = _mm256_add_pd(dot, _mm256_sub_pd(p->b0, _mm256_loadu_pd(p->y)));
+    p->S = _mm256_add_pd(p->S, R);
+    p->L = _mm256_fmadd_pd(R, R, p->L);
+}
+
 #define SGD_AVX2(T, SUF)                                                                           \
     /* d features, 3 <= d <= 16, a constant once inlined: 2 ceil(d/4)                              \
-     * registers of weights. */                                                                    \
-    static inline __attribute__((always_inline))                                                   \
-    size_t rows_##SUF(const T *v, size_t n, const size_t d, double lr, double *w, double *b) {     \
+     * registers of weights. With p (a constant NULL or not once inlined),                         \
+     * each row's loss at p's parameters too: its lane accumulators                                \
+     * fma(w0_g, x_g, c) from +0.0 over the groups, on the features the                            \
+     * rule has just loaded (zero-padded, as the loss kernel loads them),                          \
+     * then beside_group every fourth row. Off the rule's chain: that work                         \
+     * fills cycles in which the rule waits on its chain. */                                       \
+    static inline __attribute__((always_inline)) size_t rows_##SUF(                                \
+        const T *v, size_t n, const size_t d, double lr, double *w, double *b, beside *p) {        \
         const size_t G = (d + 3) / 4, M = d - 4 * (G - 1);                                         \
         __m256d wa[4], wb[4];                                                                      \
         _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++)                                     \
@@ -160,14 +201,23 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
             const uint64_t *k = xrange;                                                            \
             __asm__("" : "+r"(k));                                                                 \
             __m256i bad = _mm256_setzero_si256();                                                  \
-            __m256d pa, pb;                                                                        \
+            __m256d pa, pb, c = _mm256_setzero_pd();                                               \
+            const double *w0 = p ? p->w0 : NULL;                                                   \
+            __asm__("" : "+r"(w0));                                                                \
             _Pragma("GCC unroll 4") for (size_t g = 0; g < G; g++) {                               \
                 __m256d xa, xb;                                                                    \
-                const __m256d x = load_x_##SUF(row + 4 * g, g + 1 < G ? 4 : M);                    \
+                const size_t m = g + 1 < G ? 4 : M;                                                \
+                const __m256d xz = load_xz_##SUF(row + 4 * g, m), x = pad_x(xz, m);                \
+                if (p) c = _mm256_fmadd_pd(_mm256_load_pd(w0 + 4 * g), xz, c);                     \
                 if (shortcut) bad = _mm256_or_si256(bad, x_outside_##SUF(x, k));                   \
                 split(x, &xa, &xb);                                                                \
                 pa = g ? _mm256_add_pd(pa, _mm256_mul_pd(wa[g], xa)) : _mm256_mul_pd(wa[g], xa);   \
                 pb = g ? _mm256_add_pd(pb, _mm256_mul_pd(wb[g], xb)) : _mm256_mul_pd(wb[g], xb);   \
+            }                                                                                      \
+            if (p) {                                                                               \
+                _mm256_store_pd(p->c + 4 * (i & 3), c);                                            \
+                p->y[i & 3] = (double)row[d];                                                      \
+                if ((i & 3) == 3) beside_group(p);                                                 \
             }                                                                                      \
             const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
             const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                         \
@@ -258,40 +308,79 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
         return n;                                                                                  \
     }                                                                                              \
                                                                                                    \
-    size_t nr_sgd_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w, double *b) {  \
-        if (d < 3 || !isfinite(lr * 2)) return nr_sgd_##SUF##_scalar(v, n, d, lr, w, b);           \
+    /* Widths 3..16, each a loop of its own (d a constant), with or                                \
+     * without the loss pass beside it (p). */                                                     \
+    static size_t small_##SUF(const T *v, size_t n, size_t d, double lr, double *w, double *b,     \
+                              beside *p) {                                                         \
         switch (d) {                                                                               \
         case 3:                                                                                    \
-            return rows_##SUF(v, n, 3, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 3, lr, w, b, p) : rows_##SUF(v, n, 3, lr, w, b, NULL);     \
         case 4:                                                                                    \
-            return rows_##SUF(v, n, 4, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 4, lr, w, b, p) : rows_##SUF(v, n, 4, lr, w, b, NULL);     \
         case 5:                                                                                    \
-            return rows_##SUF(v, n, 5, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 5, lr, w, b, p) : rows_##SUF(v, n, 5, lr, w, b, NULL);     \
         case 6:                                                                                    \
-            return rows_##SUF(v, n, 6, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 6, lr, w, b, p) : rows_##SUF(v, n, 6, lr, w, b, NULL);     \
         case 7:                                                                                    \
-            return rows_##SUF(v, n, 7, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 7, lr, w, b, p) : rows_##SUF(v, n, 7, lr, w, b, NULL);     \
         case 8:                                                                                    \
-            return rows_##SUF(v, n, 8, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 8, lr, w, b, p) : rows_##SUF(v, n, 8, lr, w, b, NULL);     \
         case 9:                                                                                    \
-            return rows_##SUF(v, n, 9, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 9, lr, w, b, p) : rows_##SUF(v, n, 9, lr, w, b, NULL);     \
         case 10:                                                                                   \
-            return rows_##SUF(v, n, 10, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 10, lr, w, b, p) : rows_##SUF(v, n, 10, lr, w, b, NULL);   \
         case 11:                                                                                   \
-            return rows_##SUF(v, n, 11, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 11, lr, w, b, p) : rows_##SUF(v, n, 11, lr, w, b, NULL);   \
         case 12:                                                                                   \
-            return rows_##SUF(v, n, 12, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 12, lr, w, b, p) : rows_##SUF(v, n, 12, lr, w, b, NULL);   \
         case 13:                                                                                   \
-            return rows_##SUF(v, n, 13, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 13, lr, w, b, p) : rows_##SUF(v, n, 13, lr, w, b, NULL);   \
         case 14:                                                                                   \
-            return rows_##SUF(v, n, 14, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 14, lr, w, b, p) : rows_##SUF(v, n, 14, lr, w, b, NULL);   \
         case 15:                                                                                   \
-            return rows_##SUF(v, n, 15, lr, w, b);                                                 \
-        case 16:                                                                                   \
-            return rows_##SUF(v, n, 16, lr, w, b);                                                 \
+            return p ? rows_##SUF(v, n, 15, lr, w, b, p) : rows_##SUF(v, n, 15, lr, w, b, NULL);   \
         default:                                                                                   \
-            return wide_##SUF(v, n, d, lr, w, b);                                                  \
+            return p ? rows_##SUF(v, n, 16, lr, w, b, p) : rows_##SUF(v, n, 16, lr, w, b, NULL);   \
         }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    size_t nr_sgd_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w, double *b) {  \
+        if (d < 3 || !isfinite(lr * 2)) return nr_sgd_##SUF##_scalar(v, n, d, lr, w, b);           \
+        if (d > 16) return wide_##SUF(v, n, d, lr, w, b);                                          \
+        return small_##SUF(v, n, d, lr, w, b, NULL);                                               \
+    }                                                                                              \
+                                                                                                   \
+    /* kernels.h. Widths 3..16 walk the rows once, rows of the last                                \
+     * n mod 4 by the loss kernel's scalar end (FINISH_ROWS in                                     \
+     * kernels_avx2.c): z = b0 + w0_j x_j in ascending j, r = z - y,                               \
+     * s += r, l += r * r after the lanes' (s0 + s2) + (s1 + s3); other                            \
+     * widths are the rule, then the loss kernel. */                                               \
+    size_t nr_sgd_loss_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w,          \
+                                    double *b, const double *w0, double b0, double *out) {         \
+        if (d < 3 || d > 16 || !isfinite(lr * 2)) {                                                \
+            const size_t stop = nr_sgd_##SUF##_avx2(v, n, d, lr, w, b);                            \
+            if (stop == n) nr_loss_##SUF##_avx2(v, n, d, w0, b0, out);                             \
+            return stop;                                                                           \
+        }                                                                                          \
+        double w0p[16] __attribute__((aligned(32))) = {0};                                         \
+        for (size_t j = 0; j < d; j++) w0p[j] = w0[j];                                             \
+        beside p = {.w0 = w0p, .b0 = _mm256_set1_pd(b0)};                                          \
+        const size_t n4 = n & ~(size_t)3;                                                          \
+        size_t stop = small_##SUF(v, n4, d, lr, w, b, &p);                                         \
+        if (stop < n4) return stop;                                                                \
+        stop = n4 + small_##SUF(v + n4 * (d + 1), n - n4, d, lr, w, b, NULL);                      \
+        if (stop < n) return stop;                                                                 \
+        double s = hsum(p.S), l = hsum(p.L);                                                       \
+        for (size_t i = n4; i < n; i++) {                                                          \
+            const T *row = v + i * (d + 1);                                                        \
+            double z = b0;                                                                         \
+            for (size_t j = 0; j < d; j++) z += w0[j] * (double)row[j];                            \
+            const double r = z - (double)row[d];                                                   \
+            s += r, l += r * r;                                                                    \
+        }                                                                                          \
+        for (size_t j = 0; j < d; j++) out[j] = 0.0;                                               \
+        out[d] = s, out[d + 1] = l;                                                                \
+        return n;                                                                                  \
     }
 
 SGD_AVX2(double, f64)

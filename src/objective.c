@@ -26,13 +26,23 @@ static nr_grad_f64_fn squared_f64(const nr_kernels *k) {
 
 /* The tutorial's rule itself (reference.c), bit for bit, on the table's
  * kernels (the same bits in each). */
+static nr_status squared_diverged(nr_error *err, int64_t epoch, double lr) {
+    return nr_fail(err, NR_ERR_DIVERGED,
+                   "epoch %lld: a squared residual overflowed a double (lr %g): "
+                   "training diverged",
+                   (long long)epoch, lr);
+}
 static nr_status sgd_squared(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
                              double *w, double *b, nr_error *err) {
     if (nr_sgd_epoch_with(k, d, lr, w, b, NULL, NULL) != NR_OK)
-        return nr_fail(err, NR_ERR_DIVERGED,
-                       "epoch %lld: a squared residual overflowed a double (lr %g): "
-                       "training diverged",
-                       (long long)epoch, lr);
+        return squared_diverged(err, epoch, lr);
+    return NR_OK;
+}
+static nr_status sgd_squared_loss(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
+                                  double *w, double *b, const double *w0, double b0, double *out,
+                                  nr_error *err) {
+    if (nr_sgd_epoch_loss_with(k, d, lr, w, b, w0, b0, out, NULL) != NR_OK)
+        return squared_diverged(err, epoch, lr);
     return NR_OK;
 }
 
@@ -92,6 +102,7 @@ static const nr_objective squared = {
     .kernel_f32 = squared_f32,
     .kernel_f64 = squared_f64,
     .sgd_epoch = sgd_squared,
+    .sgd_epoch_loss = sgd_squared_loss,
 };
 
 static const nr_objective logistic = {

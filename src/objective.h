@@ -68,6 +68,14 @@ typedef struct nr_objective {
      * go on (a message in err). */
     nr_status (*sgd_epoch)(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
                            double *w, double *b, nr_error *err);
+    /* Where the table has a kernel for the objective's loss pass walked
+     * with its rule (the squared error's, kernels.h sgd_loss_f32/f64): the
+     * same epoch, and the loss-only sums (loss_f32/f64) over the same rows
+     * at w0, b0 into out (f + 2 values), as the epoch then the pass would
+     * give them. NULL for the others. */
+    nr_status (*sgd_epoch_loss)(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
+                                double *w, double *b, const double *w0, double b0, double *out,
+                                nr_error *err);
 } nr_objective;
 
 /* Huber's loss for the identity (its delta is the passer's parameter; its

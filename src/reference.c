@@ -157,6 +157,20 @@ size_t nr_sgd_f32_scalar(const float *v, size_t n, size_t d, double lr, double *
 size_t nr_sgd_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b) {
     return sgd_epoch_f64(v, n, d, lr, w, b, NULL);
 }
+/* The scalar table has no walk of both: the rule, then its loss kernel
+ * (the gradient kernel, dispatch.c). */
+size_t nr_sgd_loss_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b,
+                              const double *w0, double b0, double *out) {
+    const size_t stop = nr_sgd_f32_scalar(v, n, d, lr, w, b);
+    if (stop == n) nr_grad_f32_scalar(v, n, d, w0, b0, out);
+    return stop;
+}
+size_t nr_sgd_loss_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b,
+                              const double *w0, double b0, double *out) {
+    const size_t stop = nr_sgd_f64_scalar(v, n, d, lr, w, b);
+    if (stop == n) nr_grad_f64_scalar(v, n, d, w0, b0, out);
+    return stop;
+}
 int nr_sgd_row_f32(const float *row, size_t d, double lr, double *w, double *b) {
     return sgd_rows_f32_careful(row, d, lr, w, b, NULL);
 }
@@ -164,12 +178,19 @@ int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b)
     return sgd_rows_f64_careful(row, d, lr, w, b, NULL);
 }
 
+static nr_status f16_refused(nr_error *err) { /* the tutorial's rule reads floats or doubles */
+    return nr_fail(err, NR_ERR_ARG,
+                   "per-sample sgd reads f32 or f64 rows: widen f16 data to "
+                   "f32 first (nr_train does)");
+}
+static nr_status overflowed(nr_error *err, double lr) {
+    return nr_fail(err, NR_ERR_DIVERGED,
+                   "the squared error of a row overflowed a double (learning rate %g)", lr);
+}
+
 nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
                             double *loss, nr_error *err) {
-    if (d->dtype == NR_F16) /* the tutorial's rule reads floats or doubles */
-        return nr_fail(err, NR_ERR_ARG,
-                       "per-sample sgd reads f32 or f64 rows: widen f16 data to "
-                       "f32 first (nr_train does)");
+    if (d->dtype == NR_F16) return f16_refused(err);
     double total = 0.0, *acc = loss ? &total : NULL;
     const size_t n = d->rows, f = d->features;
     size_t stop;
@@ -181,10 +202,18 @@ nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, do
         stop = acc ? sgd_epoch_f32(v, n, f, lr, w, b, acc) : k->sgd_f32(v, n, f, lr, w, b);
     }
     if (loss) *loss = total;
-    if (stop < n)
-        return nr_fail(err, NR_ERR_DIVERGED,
-                       "the squared error of a row overflowed a double (learning rate %g)", lr);
-    return NR_OK;
+    return stop < n ? overflowed(err, lr) : NR_OK;
+}
+
+nr_status nr_sgd_epoch_loss_with(const nr_kernels *k, const nr_data *d, double lr, double *w,
+                                 double *b, const double *w0, double b0, double *out,
+                                 nr_error *err) {
+    if (d->dtype == NR_F16) return f16_refused(err);
+    const size_t n = d->rows, f = d->features;
+    const size_t stop = d->dtype == NR_F64
+                            ? k->sgd_loss_f64(d->values, n, f, lr, w, b, w0, b0, out)
+                            : k->sgd_loss_f32(d->values, n, f, lr, w, b, w0, b0, out);
+    return stop < n ? overflowed(err, lr) : NR_OK;
 }
 
 nr_status nr_sgd_epoch(const nr_data *d, double lr, double *w, double *b, double *loss,

@@ -241,17 +241,13 @@ Test(sgd_kernels, signed_zeros_and_subnormal_features_keep_their_bits) {
         }
 }
 
-Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
-    /* From 65536 training rows and 2 threads, the epoch's loss pass runs on
-     * a second thread beside the rule; on one thread it runs block by block
-     * behind the rule (opt_sgd.c): the loss history and the model must be
-     * the same bits either way (with a validation split, whose rows the
-     * rule does not walk). */
-    const size_t n = 80000, d = 5;
+/* One case of the test below: n rows of d features, f32 or f64, raw or
+ * standardized, trained on 1, 2 and 3 threads. */
+static void same_loss_for_any_thread_count(size_t n, size_t d, bool f32, bool standardize) {
     double *v = malloc(n * (d + 1) * sizeof *v);
     float *g = malloc(n * (d + 1) * sizeof *g);
-    fill(v, g, n, d, PLAIN, 21);
-    nr_data data = {n, d, NR_F64, v};
+    fill(v, g, n, d, PLAIN, 21 + d);
+    nr_data data = {n, d, f32 ? NR_F32 : NR_F64, f32 ? (void *)g : (void *)v};
     nr_model ref;
     nr_train_result rr;
     const int threads[] = {1, 2, 3};
@@ -262,6 +258,7 @@ Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
         o.lr = 0.001;
         o.epochs = 3;
         o.val_split = 0.1;
+        o.standardize = standardize;
         o.threads = threads[k];
         nr_model m;
         nr_train_result r;
@@ -273,25 +270,48 @@ Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
             continue;
         }
         cr_assert(!memcmp(m.weights, ref.weights, d * sizeof(double)) && same(m.bias, ref.bias),
-                  "%d threads: another model", threads[k]);
-        cr_assert(!memcmp(r.loss, rr.loss, 3 * sizeof(double)), "%d threads: loss %a vs %a",
-                  threads[k], r.loss[0], rr.loss[0]);
+                  "n=%zu d=%zu %s%s, %d threads: another model", n, d, f32 ? "f32" : "f64",
+                  standardize ? " standardized" : "", threads[k]);
+        for (int e = 0; e < 3; e++)
+            cr_assert(same(r.loss[e], rr.loss[e]), "n=%zu d=%zu %s%s, %d threads: loss %d %a vs %a",
+                      n, d, f32 ? "f32" : "f64", standardize ? " standardized" : "", threads[k], e,
+                      r.loss[e], rr.loss[e]);
         cr_assert(!memcmp(r.val_history, rr.val_history, 3 * sizeof(double)));
         nr_model_free(&m);
         nr_train_result_free(&r);
     }
     /* the loss is the mean squared residual at the start of each epoch:
-     * epoch 1 starts from zero weights, so it is the mean of y^2 (72000
-     * positive terms summed in two orders: each within 72000 * 2^-53 of the
-     * exact sum, relatively) */
+     * epoch 1 starts from zero weights, so it is the mean of y^2 (m
+     * positive terms summed in two orders: each within m * 2^-53 of the
+     * exact sum, relatively; m < 90000) */
+    const size_t m = rr.train_rows;
     double l0 = 0;
-    for (size_t i = 0; i < 72000; i++) l0 += v[i * (d + 1) + d] * v[i * (d + 1) + d];
-    cr_assert(fabs(rr.loss[0] - l0 / 72000) <= 2e-11 * (l0 / 72000), "%a vs %a", rr.loss[0],
-              l0 / 72000);
+    for (size_t i = 0; i < m; i++) {
+        const double y = f32 ? g[i * (d + 1) + d] : v[i * (d + 1) + d];
+        l0 += y * y;
+    }
+    cr_assert(m > 65536 && fabs(rr.loss[0] - l0 / m) <= 2e-11 * (l0 / m), "m=%zu: %a vs %a", m,
+              rr.loss[0], l0 / m);
     nr_model_free(&ref);
     nr_train_result_free(&rr);
     free(v);
     free(g);
+}
+
+Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
+    /* From 65536 training rows and 2 threads, the epoch's loss pass runs on
+     * a second thread beside the rule; on one thread block by block behind
+     * the rule, in the same walk over the rows where the kernels have one
+     * (opt_sgd.c): the loss history and the model must be the same bits
+     * either way (with a validation split, whose rows the rule does not
+     * walk). Widths that walk both (5, 16) and one that does not (2); f32
+     * and f64; raw and standardized rows (where the rule walks a copy); a
+     * last block whose rows are not a multiple of 4. */
+    same_loss_for_any_thread_count(80000, 5, false, false);
+    same_loss_for_any_thread_count(80007, 16, false, false);
+    same_loss_for_any_thread_count(80007, 16, true, false);
+    same_loss_for_any_thread_count(80003, 2, true, false);
+    same_loss_for_any_thread_count(80007, 7, false, true);
 }
 
 /* The loss-only kernels of the one-thread loss pass (kernels.h,
@@ -332,6 +352,69 @@ Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
                                       "%s %s d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name,
                                       t ? "f32" : "f64", d, n, f, j, a[j], b[j]);
                     }
+                    free(v), free(g);
+                }
+    }
+}
+
+/* The rule with the loss pass walked beside it (kernels.h, sgd_loss_f32/
+ * f64) against the two calls it stands for, in the same table: the rule
+ * (the same stopping row, w and b bits) and, when the rule ran to the end,
+ * the loss kernel at the other parameters (out[d] and out[d + 1] bits).
+ * Every width (3..16 walk both, the others compose them), every remainder
+ * of the 4-row groups (the walk's last n mod 4 rows take the loss
+ * kernel's scalar end), every family (WILD's rows reach the reference's
+ * step and the overflow stop), weights with signed zeros, and a learning
+ * rate whose double overflows (the composed path). */
+Test(sgd_kernels, the_rule_walked_with_the_loss_pass_gives_both_their_bits) {
+    const nr_kernel_choice choices[] = {NR_KERNEL_SCALAR, NR_KERNEL_AVX2};
+    const size_t rows[] = {0, 1, 3, 4, 5, 6, 7, 9, 400, 4099};
+    const double rates[] = {0.01, 0x1p1023};
+    for (int c = 0; c < 2; c++) {
+        const nr_kernels *k = nr_kernels_select(choices[c], NULL);
+        if (!k) continue; /* no AVX2 on this CPU: the scalar table alone */
+        for (size_t d = 1; d <= 20; d++)
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+                for (int f = PLAIN; f < FAMILIES; f++) {
+                    const size_t n = rows[r];
+                    double *v = malloc((n ? n : 1) * (d + 1) * sizeof *v);
+                    float *g = malloc((n ? n : 1) * (d + 1) * sizeof *g);
+                    cr_assert(v && g);
+                    fill(v, g, n, d, (enum family)f, 300 * d + r);
+                    uint64_t s = 11 * d + r;
+                    double w0[20];
+                    for (size_t j = 0; j < d; j++)
+                        w0[j] = j % 5 == 1 ? -0.0 : j % 5 == 3 ? 0.0 : uniform(&s);
+                    for (int t = 0; t < 2; t++)
+                        for (int q = 0; q < 2; q++) {
+                            const double lr = rates[q], b0 = t ? -0.375 : 0.125;
+                            double w[20], wr[20], b = 0.25, br = 0.25, a[22], o[22];
+                            for (size_t j = 0; j < d; j++) w[j] = wr[j] = w0[j] / 2;
+                            size_t stop, want;
+                            if (t) {
+                                stop = k->sgd_loss_f32(g, n, d, lr, w, &b, w0, b0, o);
+                                want = k->sgd_f32(g, n, d, lr, wr, &br);
+                                k->loss_f32(g, n, d, w0, b0, a);
+                            } else {
+                                stop = k->sgd_loss_f64(v, n, d, lr, w, &b, w0, b0, o);
+                                want = k->sgd_f64(v, n, d, lr, wr, &br);
+                                k->loss_f64(v, n, d, w0, b0, a);
+                            }
+                            const char *ty = t ? "f32" : "f64";
+                            cr_assert_eq(stop, want, "%s %s d=%zu n=%zu family %d lr %a: stop",
+                                         k->name, ty, d, n, f, lr);
+                            for (size_t j = 0; j < d; j++)
+                                cr_assert(same_or_both_nan(w[j], wr[j]),
+                                          "%s %s d=%zu n=%zu family %d lr %a: w[%zu] %a vs %a",
+                                          k->name, ty, d, n, f, lr, j, w[j], wr[j]);
+                            cr_assert(same_or_both_nan(b, br), "%s %s d=%zu n=%zu: b %a vs %a",
+                                      k->name, ty, d, n, b, br);
+                            if (stop < n) continue;
+                            for (size_t j = d; j < d + 2; j++)
+                                cr_assert(same_or_both_nan(o[j], a[j]),
+                                          "%s %s d=%zu n=%zu family %d lr %a: out[%zu] %a vs %a",
+                                          k->name, ty, d, n, f, lr, j, o[j], a[j]);
+                        }
                     free(v), free(g);
                 }
     }

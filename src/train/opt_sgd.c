@@ -5,6 +5,7 @@
  * on a second thread beside the rule where there is one, else block by
  * block behind the rule, reading what the rule has just brought into
  * cache. Either way the pass's bits: the same loss for any thread count. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "train/train.h"
@@ -37,25 +38,38 @@ enum { SGD_OVERLAP_ROWS = 65536 };
  * cache where it would read all the rows from memory a second time. The
  * pass's blocks are nr_pass's, at the start parameters (t->w, t->b, which
  * the rule does not write), added in block order as nr_pass adds them: the
- * same bits as the pass before the rule. The rule is a chain row to row,
- * so cutting it at block boundaries changes nothing either. The rule's
- * loads wait behind its chain anyway, the pass's no longer wait for
- * memory: 1M x 16 f64, one thread, 28.4 -> 21.7 ms an epoch (neuron bench;
- * 4096 of those rows are 557 KB, more than Zen 3's L2, yet blocks of 2048
- * were no faster), while the pass before the rule would read the rows
- * first and gain nothing (28.0 ms). The pass sums only the loss where a
- * kernel can: its passer is the trainer's with the squared error's
- * gradient kernels swapped for the table's loss-only ones (the same loss
- * bits), so nr_pass_blocks picks each block's kernel as nr_pass would:
- * 20.2-22.3 -> 18.4-20.6 ms. t->sums then holds the loss and the
- * residuals' sum; its gradient entries are not the gradient (nothing reads
- * them after an sgd epoch). */
+ * same bits as the pass before the rule; cutting the rule, a chain row to
+ * row, at block boundaries changes nothing either.
+ *
+ * Where the rule walks the raw rows (no standardized copy) and the table
+ * has a kernel for it (the squared error, widths 3..16 on AVX2), rule and
+ * pass are one walk over each block (kernels.h, sgd_loss_f32/f64): the
+ * pass's work fills cycles in which the rule waits on its chain. Elsewhere
+ * the pass runs after the rule on each block and sums only the loss where
+ * a kernel can: its passer is the trainer's with the squared error's
+ * gradient kernels swapped for the loss-only ones (the same loss bits), so
+ * nr_pass_blocks picks each block's kernel as nr_pass would.
+ *
+ * Measured, 1M rows f64, one thread (neuron bench, binaries alternated):
+ * d = 16, the pass before the rule 28.4 ms an epoch, behind it 21.7,
+ * loss-only 18.4-20.6; then, in another run, loss-only 20.1-22.9 against
+ * walked 19.4-20.2 (the rule alone 17.4-18.5); d = 8, loss-only 14.4-15.8
+ * against walked 13.0-13.8 (the rule alone 12.0-12.4). 4096 rows of 16
+ * features are 557 KB, more than Zen 3's L2, yet blocks of 2048 were no
+ * faster. t->sums then holds the loss and the residuals' sum; its gradient
+ * entries are not the gradient (nothing reads them after an sgd epoch). */
 static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, double *loss,
                                nr_error *err) {
     nr_trainer_raw(t);
     nr_passer q = t->p;
     if (q.f32 == q.k->grad_f32) q.f32 = q.k->loss_f32;
     if (q.f64 == q.k->grad_f64) q.f64 = q.k->loss_f64;
+    /* one walk: the pass's kernel for these rows is the loss kernel of the
+     * table whose walk computes its bits */
+    const bool walk = t->obj->sgd_epoch_loss && rows->values == t->d->values &&
+                      (rows->dtype == NR_F64   ? !q.pf64 && q.f64 == q.k->loss_f64
+                       : rows->dtype == NR_F32 ? !q.pf32 && q.f32 == q.k->loss_f32
+                                               : false);
     const size_t n = t->n_train, S = nr_pass_block_rows(n), nb = nr_pass_blocks_of(n);
     const size_t dd = t->p.dd;
     for (size_t j = 0; j < dd; j++) t->sums[j] = 0.0;
@@ -63,9 +77,15 @@ static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, do
         const size_t lo = k * S, hi = lo + S < n ? lo + S : n;
         nr_data block = *rows;
         block.rows = hi - lo, block.values = nr_row_at(rows, lo);
-        const nr_status s = t->obj->sgd_epoch(t->p.k, &block, t->lr, e, t->v, &t->c, err);
+        nr_status s;
+        if (walk) {
+            s = t->obj->sgd_epoch_loss(t->p.k, &block, t->lr, e, t->v, &t->c, t->w, t->b,
+                                       q.partials, err);
+        } else {
+            s = t->obj->sgd_epoch(t->p.k, &block, t->lr, e, t->v, &t->c, err);
+            if (s == NR_OK) nr_pass_blocks(&q, t->d, 0, n, k, k + 1, t->w, t->b, q.partials);
+        }
         if (s != NR_OK) return s;
-        nr_pass_blocks(&q, t->d, 0, n, k, k + 1, t->w, t->b, q.partials);
         for (size_t j = 0; j < dd; j++) t->sums[j] += q.partials[j];
     }
     *loss = t->sums[t->f + 1] / (double)n;
