@@ -1,7 +1,11 @@
-/* The per-sample rule of nr_sgd_epoch on AVX2 (compiled with -mavx2, called
- * only when dispatch.c has seen the CPU has it), with the scalar
- * reference's bits for every width (doc/sgd-order.md). No FMA: every
- * operation is the reference's IEEE double operation, only the lanes differ.
+/* The per-sample rule of nr_sgd_epoch on AVX2 (compiled with -mavx2 -mfma,
+ * called only when dispatch.c has seen the CPU has both), with the scalar
+ * reference's bits for every width (doc/sgd-order.md). The rule has no
+ * FMA: every operation is the reference's IEEE double operation, only the
+ * lanes differ; its products and sums are separate intrinsics, which
+ * -ffp-contract=off (meson.build) keeps the compiler from fusing. FMA is
+ * for the squared error's loss pass walked with the rule (below), which
+ * has the loss kernels' bits.
  *
  * The cost of the rule is one dependency chain, row to row, through the
  * weights: products, the partial sums' additions, their combination,
@@ -158,22 +162,25 @@ static inline void store_w(double *w, size_t m, __m256d a, __m256d b) {
 /* The squared error's loss pass at other parameters, walked with the rule
  * (nr_sgd_loss_f64_avx2), in the loss kernel's order (kernels_avx2.c,
  * ROWS4 with RESN_SQUARED): w0 (16 weights, +0.0 past d, read as operands
- * from memory so that they take no register from the rule's weights) and
+ * from memory rather than held in registers the rule's weights need) and
  * b0 in every lane; each row's dot product at w0 as 4 lane accumulators
- * (c, the last four rows') and its label (y); every fourth row the group
- * is reduced as the loss kernel reduces its groups of four rows, into the
- * sums of the residuals (S) and of their squares (L), row i of the call in
- * lane i mod 4. All in memory, off the rule's registers. */
+ * (c, the last four rows'); every fourth row the group is reduced as the
+ * loss kernel reduces its groups of four rows, with the four rows' labels,
+ * into the sums of the residuals (S) and of their squares (L), row i of
+ * the call in lane i mod 4. All in memory between rows. Even so, at 9-11
+ * and 13-15 f64 features GCC 12 keeps a rule weight or three on the stack
+ * in the walked loop (not in the rule's own); timed there (d = 10, 14),
+ * the walk is still no slower than the pass behind the rule. */
 typedef struct {
     const double *w0;
     __m256d b0, S, L;
-    double c[16] __attribute__((aligned(32))), y[4];
+    double c[16] __attribute__((aligned(32)));
 } beside;
 
-static inline __attribute__((always_inline)) void beside_group(beside *p) {
+static inline __attribute__((always_inline)) void beside_group(beside *p, __m256d Y) {
     const __m256d dot = dots4(_mm256_load_pd(p->c), _mm256_load_pd(p->c + 4),
                               _mm256_load_pd(p->c + 8), _mm256_load_pd(p->c + 12));
-    const __m256d R = _mm256_add_pd(dot, _mm256_sub_pd(p->b0, _mm256_loadu_pd(p->y)));
+    const __m256d R = _mm256_add_pd(dot, _mm256_sub_pd(p->b0, Y));
     p->S = _mm256_add_pd(p->S, R);
     p->L = _mm256_fmadd_pd(R, R, p->L);
 }
@@ -216,8 +223,11 @@ static inline __attribute__((always_inline)) void beside_group(beside *p) {
             }                                                                                      \
             if (p) {                                                                               \
                 _mm256_store_pd(p->c + 4 * (i & 3), c);                                            \
-                p->y[i & 3] = (double)row[d];                                                      \
-                if ((i & 3) == 3) beside_group(p);                                                 \
+                if ((i & 3) == 3) {                                                                \
+                    const T *r0 = row - 3 * (d + 1), *r1 = r0 + d + 1, *r2 = r1 + d + 1;           \
+                    beside_group(p, _mm256_setr_pd((double)r0[d], (double)r1[d], (double)r2[d],    \
+                                                   (double)row[d]));                               \
+                }                                                                                  \
             }                                                                                      \
             const __m256d s = _mm256_add_pd(pa, pb); /* p0+p1, p2+p3, p2+p3, p0+p1 */              \
             const __m256d dot = _mm256_add_pd(s, _mm256_permute_pd(s, 5));                         \
@@ -374,7 +384,7 @@ static inline __attribute__((always_inline)) void beside_group(beside *p) {
         for (size_t i = n4; i < n; i++) {                                                          \
             const T *row = v + i * (d + 1);                                                        \
             double z = b0;                                                                         \
-            for (size_t j = 0; j < d; j++) z += w0[j] * (double)row[j];                            \
+            for (size_t j = 0; j < d; j++) z += w0p[j] * (double)row[j];                           \
             const double r = z - (double)row[d];                                                   \
             s += r, l += r * r;                                                                    \
         }                                                                                          \

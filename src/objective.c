@@ -24,14 +24,15 @@ static nr_grad_f64_fn squared_f64(const nr_kernels *k) {
     return k->grad_f64;
 }
 
-/* The tutorial's rule itself (reference.c), bit for bit, on the table's
- * kernels (the same bits in each). */
 static nr_status squared_diverged(nr_error *err, int64_t epoch, double lr) {
     return nr_fail(err, NR_ERR_DIVERGED,
                    "epoch %lld: a squared residual overflowed a double (lr %g): "
                    "training diverged",
                    (long long)epoch, lr);
 }
+/* The tutorial's rule itself (reference.c), bit for bit, on the table's
+ * kernels (the same bits in each); and with the loss pass walked beside
+ * it, the loss kernels' bits. */
 static nr_status sgd_squared(const nr_kernels *k, const nr_data *d, double lr, int64_t epoch,
                              double *w, double *b, nr_error *err) {
     if (nr_sgd_epoch_with(k, d, lr, w, b, NULL, NULL) != NR_OK)

@@ -52,9 +52,9 @@ enum { SGD_OVERLAP_ROWS = 65536 };
  *
  * Measured, 1M rows f64, one thread (neuron bench, binaries alternated):
  * d = 16, the pass before the rule 28.4 ms an epoch, behind it 21.7,
- * loss-only 18.4-20.6; then, in another run, loss-only 20.1-22.9 against
- * walked 19.4-20.2 (the rule alone 17.4-18.5); d = 8, loss-only 14.4-15.8
- * against walked 13.0-13.8 (the rule alone 12.0-12.4). 4096 rows of 16
+ * loss-only 18.4-20.6; then, in another run, loss-only 20.3-21.4 against
+ * walked 18.5-19.6 (the rule alone 16.6-17.1); d = 8, loss-only 14.6-15.1
+ * against walked 12.6-12.8 (the rule alone 11.9-13.4). 4096 rows of 16
  * features are 557 KB, more than Zen 3's L2, yet blocks of 2048 were no
  * faster. t->sums then holds the loss and the residuals' sum; its gradient
  * entries are not the gradient (nothing reads them after an sgd epoch). */
