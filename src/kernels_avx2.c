@@ -36,10 +36,19 @@
  * instructions a line than the others, and its loads wait longer: 4 KiB
  * ahead there. Measured on 10M x 16 (neuron bench's fraction of the
  * read, 2 threads, binaries alternated, 5 pairs): median 0.66 [0.63-0.74]
- * at 1 KiB, 0.74 [0.58-0.75] at 4 KiB. For the other loops 4 KiB was no
- * better than the runs' spread (the minibatch:4096 rows of one feature
- * rather worse), so they keep 1 KiB. */
+ * at 1 KiB, 0.74 [0.58-0.75] at 4 KiB. For the one-feature loops 4 KiB
+ * was no better than the runs' spread (their minibatch:4096 rather
+ * worse), so they keep 1 KiB. */
 #define PREFETCH_LOGISTIC8 4096
+/* The 4-row loop of 2..16 features (ROWS4 for the squared error, its
+ * loss-only twin, the perceptron and f64 logistic rows; not Huber's
+ * wide rows) likewise, measured 2026-11-29 on
+ * 10M x 16 f32, 2 threads, binaries alternated: the epoch as a fraction of
+ * the read 0.76-0.80 at 1 KiB, 0.86-0.88 at 4 KiB (f64 at 16 features,
+ * f16 rows and one feature unchanged). */
+#ifndef PREFETCH_ROWS4
+#define PREFETCH_ROWS4 4096
+#endif
 
 /* The residual and loss of 4 rows, from W, X, B (one feature) or from the
  * dot product plus B (several), and Y: per objective (objective.h). The
@@ -558,10 +567,11 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
  * through a gradient array: the loop is bound by memory, not by latency.
  * RES forms the residuals R and adds the losses into L from the dot
  * products; ROW does one row of the tail by the scalar formula; PF bytes
- * from the first of the four rows are prefetched (every line of the four
- * for the small widths, one line for Huber's, as each was tuned). Expects
+ * from PD bytes past the first of the four rows are prefetched (every line
+ * of the four for the small widths, one line for Huber's, as each was
+ * tuned). Expects
  * x, n, d, w, b and out of the kernel's signature. */
-#define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PF, RES, ROW, GR)                                     \
+#define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PD, PF, RES, ROW, GR)                                 \
     const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
     const __m256i m = tail_mask64(tail);                                                           \
     WEIGHTS_IN_REGISTERS(NV, NVMAX)                                                                \
@@ -572,7 +582,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
         const TS *r0 = STAGE_##STAGE(x + i * st, 4 * st), *r1 = r0 + st, *r2 = r1 + st,            \
                  *r3 = r2 + st;                                                                    \
         for (size_t o = 0; o < (PF); o += 64)                                                      \
-            _mm_prefetch((const char *)(x + i * st) + PREFETCH + o, _MM_HINT_T0);                  \
+            _mm_prefetch((const char *)(x + i * st) + (PD) + o, _MM_HINT_T0);                      \
         __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                               \
         for (int v = 0; v < (int)(NV); v++) {                                                      \
             const size_t k = v + 1 < (int)(NV) ? 4 : tail;                                         \
@@ -617,14 +627,15 @@ static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
 
 #define GRAD_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RES, ROW, 1)                           \
+        ROWS4(T, NONE, T, LOAD, DV, DV, PREFETCH_ROWS4, 4 * st * sizeof(T), RES, ROW, 1)           \
     }
 /* The squared error's loss alone (kernels.h, loss_f32/f64): ROWS4 with its
  * gradient updates left out (GR = 0), the rest of the loop as it is, so the
  * sums and losses keep their bits. */
 #define LOSS_SMALL(T, NAME, LOAD, DV)                                                              \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        ROWS4(T, NONE, T, LOAD, DV, DV, 4 * st * sizeof(T), RESN_SQUARED, ROW_SQUARED, 0)          \
+        ROWS4(T, NONE, T, LOAD, DV, DV, PREFETCH_ROWS4, 4 * st * sizeof(T), RESN_SQUARED,          \
+              ROW_SQUARED, 0)                                                                      \
     }
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(float, grads2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
@@ -1011,7 +1022,7 @@ void nr_gram_f64_avx2(const double *x, size_t n, size_t w, double *G) {
                    double *out) {                                                                  \
         const size_t dv = (d + 3) / 4;                                                             \
         if (d == 0 || dv > 256) return false;                                                      \
-        ROWS4(T, STAGE, TS, LOAD, dv, 256, 1, RESN_HUBER, ROW_HUBER, 1)                            \
+        ROWS4(T, STAGE, TS, LOAD, dv, 256, PREFETCH, 1, RESN_HUBER, ROW_HUBER, 1)                  \
         return true;                                                                               \
     }
 #define HUBER_WITH_SCALAR(T, NAME, VEC, SCALAR)                                                    \
