@@ -325,36 +325,51 @@ static bool same_or_both_nan(double a, double b) {
     return isnan(a) ? isnan(b) : !memcmp(&a, &b, sizeof a);
 }
 
-Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
+/* One case of the kernel-table tests below: table k, d features, n rows of
+ * family f as f64 (v) and f32 (g), and a seed s for the case's own draws. */
+typedef void (*table_case)(const nr_kernels *k, size_t d, size_t n, int f, const double *v,
+                           const float *g, uint64_t s);
+
+/* Every case: both tables (the scalar one alone without AVX2), widths 1..20,
+ * the row counts given, every family; `salt` varies the data per test. */
+static void for_each_case(const size_t *rows, size_t nrows, uint64_t salt, table_case fn) {
     const nr_kernel_choice choices[] = {NR_KERNEL_SCALAR, NR_KERNEL_AVX2};
-    const size_t rows[] = {0, 1, 3, 4, 5, 7, 9, 4096};
     for (int c = 0; c < 2; c++) {
         const nr_kernels *k = nr_kernels_select(choices[c], NULL);
         if (!k) continue; /* no AVX2 on this CPU: the scalar table alone */
         for (size_t d = 1; d <= 20; d++)
-            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            for (size_t r = 0; r < nrows; r++)
                 for (int f = PLAIN; f < FAMILIES; f++) {
                     const size_t n = rows[r];
                     double *v = malloc((n ? n : 1) * (d + 1) * sizeof *v);
                     float *g = malloc((n ? n : 1) * (d + 1) * sizeof *g);
-                    double w[20], a[22], b[22];
                     cr_assert(v && g);
-                    fill(v, g, n, d, (enum family)f, 100 * d + r);
-                    uint64_t s = 7 * d + r;
-                    for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
-                    for (int t = 0; t < 2; t++) {
-                        if (t)
-                            k->grad_f32(g, n, d, w, 0.25, a), k->loss_f32(g, n, d, w, 0.25, b);
-                        else
-                            k->grad_f64(v, n, d, w, 0.25, a), k->loss_f64(v, n, d, w, 0.25, b);
-                        for (size_t j = d; j < d + 2; j++)
-                            cr_assert(same_or_both_nan(a[j], b[j]),
-                                      "%s %s d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name,
-                                      t ? "f32" : "f64", d, n, f, j, a[j], b[j]);
-                    }
+                    fill(v, g, n, d, (enum family)f, salt * 100 * d + r);
+                    fn(k, d, n, f, v, g, (salt + 6) * d + r);
                     free(v), free(g);
                 }
     }
+}
+
+static void loss_only_case(const nr_kernels *k, size_t d, size_t n, int f, const double *v,
+                           const float *g, uint64_t s) {
+    double w[20], a[22], b[22];
+    for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
+    for (int t = 0; t < 2; t++) {
+        if (t)
+            k->grad_f32(g, n, d, w, 0.25, a), k->loss_f32(g, n, d, w, 0.25, b);
+        else
+            k->grad_f64(v, n, d, w, 0.25, a), k->loss_f64(v, n, d, w, 0.25, b);
+        for (size_t j = d; j < d + 2; j++)
+            cr_assert(same_or_both_nan(a[j], b[j]),
+                      "%s %s d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name, t ? "f32" : "f64",
+                      d, n, f, j, a[j], b[j]);
+    }
+}
+
+Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
+    const size_t rows[] = {0, 1, 3, 4, 5, 7, 9, 4096};
+    for_each_case(rows, sizeof rows / sizeof rows[0], 1, loss_only_case);
 }
 
 /* The rule with the loss pass walked beside it (kernels.h, sgd_loss_f32/
@@ -366,58 +381,46 @@ Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
  * kernel's scalar end), every family (WILD's rows reach the reference's
  * step and the overflow stop), weights with signed zeros, and a learning
  * rate whose double overflows (the composed path). */
-Test(sgd_kernels, the_rule_walked_with_the_loss_pass_gives_both_their_bits) {
-    const nr_kernel_choice choices[] = {NR_KERNEL_SCALAR, NR_KERNEL_AVX2};
-    const size_t rows[] = {0, 1, 3, 4, 5, 6, 7, 9, 400, 4099};
+static void walked_case(const nr_kernels *k, size_t d, size_t n, int f, const double *v,
+                        const float *g, uint64_t s) {
     const double rates[] = {0.01, 0x1p1023};
-    for (int c = 0; c < 2; c++) {
-        const nr_kernels *k = nr_kernels_select(choices[c], NULL);
-        if (!k) continue; /* no AVX2 on this CPU: the scalar table alone */
-        for (size_t d = 1; d <= 20; d++)
-            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
-                for (int f = PLAIN; f < FAMILIES; f++) {
-                    const size_t n = rows[r];
-                    double *v = malloc((n ? n : 1) * (d + 1) * sizeof *v);
-                    float *g = malloc((n ? n : 1) * (d + 1) * sizeof *g);
-                    cr_assert(v && g);
-                    fill(v, g, n, d, (enum family)f, 300 * d + r);
-                    uint64_t s = 11 * d + r;
-                    double w0[20];
-                    for (size_t j = 0; j < d; j++)
-                        w0[j] = j % 5 == 1 ? -0.0 : j % 5 == 3 ? 0.0 : uniform(&s);
-                    for (int t = 0; t < 2; t++)
-                        for (int q = 0; q < 2; q++) {
-                            const double lr = rates[q], b0 = t ? -0.375 : 0.125;
-                            double w[20], wr[20], b = 0.25, br = 0.25, a[22], o[22];
-                            for (size_t j = 0; j < d; j++) w[j] = wr[j] = w0[j] / 2;
-                            size_t stop, want;
-                            if (t) {
-                                stop = k->sgd_loss_f32(g, n, d, lr, w, &b, w0, b0, o);
-                                want = k->sgd_f32(g, n, d, lr, wr, &br);
-                                k->loss_f32(g, n, d, w0, b0, a);
-                            } else {
-                                stop = k->sgd_loss_f64(v, n, d, lr, w, &b, w0, b0, o);
-                                want = k->sgd_f64(v, n, d, lr, wr, &br);
-                                k->loss_f64(v, n, d, w0, b0, a);
-                            }
-                            const char *ty = t ? "f32" : "f64";
-                            cr_assert_eq(stop, want, "%s %s d=%zu n=%zu family %d lr %a: stop",
-                                         k->name, ty, d, n, f, lr);
-                            for (size_t j = 0; j < d; j++)
-                                cr_assert(same_or_both_nan(w[j], wr[j]),
-                                          "%s %s d=%zu n=%zu family %d lr %a: w[%zu] %a vs %a",
-                                          k->name, ty, d, n, f, lr, j, w[j], wr[j]);
-                            cr_assert(same_or_both_nan(b, br), "%s %s d=%zu n=%zu: b %a vs %a",
-                                      k->name, ty, d, n, b, br);
-                            if (stop < n) continue;
-                            for (size_t j = d; j < d + 2; j++)
-                                cr_assert(same_or_both_nan(o[j], a[j]),
-                                          "%s %s d=%zu n=%zu family %d lr %a: out[%zu] %a vs %a",
-                                          k->name, ty, d, n, f, lr, j, o[j], a[j]);
-                        }
-                    free(v), free(g);
-                }
-    }
+    double w0[20];
+    for (size_t j = 0; j < d; j++) w0[j] = j % 5 == 1 ? -0.0 : j % 5 == 3 ? 0.0 : uniform(&s);
+    for (int t = 0; t < 2; t++)
+        for (int q = 0; q < 2; q++) {
+            const double lr = rates[q], b0 = t ? -0.375 : 0.125;
+            double w[20], wr[20], b = 0.25, br = 0.25, a[22], o[22];
+            for (size_t j = 0; j < d; j++) w[j] = wr[j] = w0[j] / 2;
+            size_t stop, want;
+            if (t) {
+                stop = k->sgd_loss_f32(g, n, d, lr, w, &b, w0, b0, o);
+                want = k->sgd_f32(g, n, d, lr, wr, &br);
+                k->loss_f32(g, n, d, w0, b0, a);
+            } else {
+                stop = k->sgd_loss_f64(v, n, d, lr, w, &b, w0, b0, o);
+                want = k->sgd_f64(v, n, d, lr, wr, &br);
+                k->loss_f64(v, n, d, w0, b0, a);
+            }
+            const char *ty = t ? "f32" : "f64";
+            cr_assert_eq(stop, want, "%s %s d=%zu n=%zu family %d lr %a: stop", k->name, ty, d, n,
+                         f, lr);
+            for (size_t j = 0; j < d; j++)
+                cr_assert(same_or_both_nan(w[j], wr[j]),
+                          "%s %s d=%zu n=%zu family %d lr %a: w[%zu] %a vs %a", k->name, ty, d, n,
+                          f, lr, j, w[j], wr[j]);
+            cr_assert(same_or_both_nan(b, br), "%s %s d=%zu n=%zu: b %a vs %a", k->name, ty, d, n,
+                      b, br);
+            if (stop < n) continue;
+            for (size_t j = d; j < d + 2; j++)
+                cr_assert(same_or_both_nan(o[j], a[j]),
+                          "%s %s d=%zu n=%zu family %d lr %a: out[%zu] %a vs %a", k->name, ty, d, n,
+                          f, lr, j, o[j], a[j]);
+        }
+}
+
+Test(sgd_kernels, the_rule_walked_with_the_loss_pass_gives_both_their_bits) {
+    const size_t rows[] = {0, 1, 3, 4, 5, 6, 7, 9, 400, 4099};
+    for_each_case(rows, sizeof rows / sizeof rows[0], 3, walked_case);
 }
 
 /* ------------------------------------------- the classifiers' rules -- */
