@@ -50,16 +50,20 @@ typedef size_t (*nr_sgd_f64_fn)(const double *v, size_t n, size_t d, double lr, 
                                 double *b);
 /* The per-sample rule above over rows [0, n) and, in the same walk, the
  * squared error's loss-only sums over those rows at other parameters w0,
- * b0 (sgd's loss at the weights the epoch starts from, opt_sgd.c): the
- * return value, w and *b exactly the rule's (nr_sgd_f32_fn), and when it
- * returns n, out (d + 2 values) exactly what the table's loss_f32/f64 gives
- * on the same rows at w0, b0 (out[d], out[d + 1]; out[0..d-1]
- * unspecified). A kernel that cannot walk both at once runs the rule, then
- * the loss kernel. w0 must not alias w. */
-typedef size_t (*nr_sgd_loss_f32_fn)(const float *v, size_t n, size_t d, double lr, double *w,
-                                     double *b, const double *w0, double b0, double *out);
-typedef size_t (*nr_sgd_loss_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
-                                     double *b, const double *w0, double b0, double *out);
+ * b0 (sgd's loss at the weights the epoch starts from, opt_sgd.c): *stop
+ * (the rule's return value), w and *b exactly the rule's (nr_sgd_f32_fn),
+ * and when *stop is n, out (d + 2 values) exactly what the table's
+ * loss_f32/f64 gives on the same rows at w0, b0 (out[d], out[d + 1];
+ * out[0..d-1] unspecified). A kernel may decline a shape it does not walk:
+ * it returns false, nothing touched, and nr_sgd_epoch_loss_with runs the
+ * table's rule, then its loss kernel (NULL in the scalar table, which
+ * always does that). w0 must not alias w. */
+typedef bool (*nr_sgd_loss_f32_fn)(const float *v, size_t n, size_t d, double lr, double *w,
+                                   double *b, const double *w0, double b0, double *out,
+                                   size_t *stop);
+typedef bool (*nr_sgd_loss_f64_fn)(const double *v, size_t n, size_t d, double lr, double *w,
+                                   double *b, const double *w0, double b0, double *out,
+                                   size_t *stop);
 /* The classifiers' per-sample rule (objective.c, doc/sgd-order.md) over
  * rows [0, n) of stride d + 1, in data order: z = dot(w, x) + b in the order
  * of nr_sgd_epoch's contract, r = phi(z) - y by the objective's one-row
@@ -113,7 +117,7 @@ typedef struct {
     nr_gram_fn gram_f64;
     nr_sgd_f32_fn sgd_f32; /* the per-sample rule (squared error), no loss */
     nr_sgd_f64_fn sgd_f64;
-    nr_sgd_loss_f32_fn sgd_loss_f32; /* the rule with the loss pass beside it */
+    nr_sgd_loss_f32_fn sgd_loss_f32; /* the rule with the loss pass beside it, or NULL */
     nr_sgd_loss_f64_fn sgd_loss_f64;
     nr_sgd_class_f32_fn sgd_logistic_f32; /* the classifiers' per-sample rules */
     nr_sgd_class_f64_fn sgd_logistic_f64;
@@ -166,19 +170,16 @@ DOT4(double, nr_sgd_dot_f64)
  * the square overflows). */
 size_t nr_sgd_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b);
 size_t nr_sgd_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b);
-size_t nr_sgd_loss_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b,
-                              const double *w0, double b0, double *out);
-size_t nr_sgd_loss_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b,
-                              const double *w0, double b0, double *out);
 int nr_sgd_row_f32(const float *row, size_t d, double lr, double *w, double *b);
 int nr_sgd_row_f64(const double *row, size_t d, double lr, double *w, double *b);
 /* nr_sgd_epoch with kernel table k for the rows (the loss, when wanted, is
  * always the reference's own loop). */
 nr_status nr_sgd_epoch_with(const nr_kernels *k, const nr_data *d, double lr, double *w, double *b,
                             double *loss, nr_error *err);
-/* The same epoch through the table's sgd_loss_f32/f64: the rule, and the
- * loss-only sums over the same rows at w0, b0 into out (d->features + 2
- * values) when it returns NR_OK. */
+/* The same epoch through the table's sgd_loss_f32/f64 (or, where the
+ * table has none or it declines, its rule, then its loss_f32/f64): the
+ * rule, and the loss-only sums over the same rows at w0, b0 into out
+ * (d->features + 2 values) when it returns NR_OK. */
 nr_status nr_sgd_epoch_loss_with(const nr_kernels *k, const nr_data *d, double lr, double *w,
                                  double *b, const double *w0, double b0, double *out,
                                  nr_error *err);
@@ -241,10 +242,10 @@ void nr_huber_f64_avx2(const double *x, size_t n, size_t d, const double *w, dou
                        double *out);
 size_t nr_sgd_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
 size_t nr_sgd_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
-size_t nr_sgd_loss_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b,
-                            const double *w0, double b0, double *out);
-size_t nr_sgd_loss_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b,
-                            const double *w0, double b0, double *out);
+bool nr_sgd_loss_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b,
+                          const double *w0, double b0, double *out, size_t *stop);
+bool nr_sgd_loss_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b,
+                          const double *w0, double b0, double *out, size_t *stop);
 void nr_sgd_logistic_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w, double *b);
 void nr_sgd_logistic_f64_avx2(const double *v, size_t n, size_t d, double lr, double *w, double *b);
 void nr_sgd_perceptron_f32_avx2(const float *v, size_t n, size_t d, double lr, double *w,

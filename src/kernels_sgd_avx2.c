@@ -363,23 +363,19 @@ static inline __attribute__((always_inline)) void beside_group(beside *p, __m256
     /* kernels.h. Widths 3..16 walk the rows once, rows of the last                                \
      * n mod 4 by the loss kernel's scalar end (FINISH_ROWS in                                     \
      * kernels_avx2.c): z = b0 + w0_j x_j in ascending j, r = z - y,                               \
-     * s += r, l += r * r after the lanes' (s0 + s2) + (s1 + s3); other                            \
-     * widths are the rule, then the loss kernel. */                                               \
-    size_t nr_sgd_loss_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w,          \
-                                    double *b, const double *w0, double b0, double *out) {         \
-        if (d < 3 || d > 16 || !isfinite(lr * 2)) {                                                \
-            const size_t stop = nr_sgd_##SUF##_avx2(v, n, d, lr, w, b);                            \
-            if (stop == n) nr_loss_##SUF##_avx2(v, n, d, w0, b0, out);                             \
-            return stop;                                                                           \
-        }                                                                                          \
+     * s += r, l += r * r after the lanes' (s0 + s2) + (s1 + s3). Other                            \
+     * widths, and a learning rate whose double overflows, are declined. */                        \
+    bool nr_sgd_loss_##SUF##_avx2(const T *v, size_t n, size_t d, double lr, double *w, double *b, \
+                                  const double *w0, double b0, double *out, size_t *stop) {        \
+        if (d < 3 || d > 16 || !isfinite(lr * 2)) return false;                                    \
         double w0p[16] __attribute__((aligned(32))) = {0};                                         \
         for (size_t j = 0; j < d; j++) w0p[j] = w0[j];                                             \
         beside p = {.w0 = w0p, .b0 = _mm256_set1_pd(b0)};                                          \
         const size_t n4 = n & ~(size_t)3;                                                          \
-        size_t stop = small_##SUF(v, n4, d, lr, w, b, &p);                                         \
-        if (stop < n4) return stop;                                                                \
-        stop = n4 + small_##SUF(v + n4 * (d + 1), n - n4, d, lr, w, b, NULL);                      \
-        if (stop < n) return stop;                                                                 \
+        *stop = small_##SUF(v, n4, d, lr, w, b, &p);                                               \
+        if (*stop < n4) return true;                                                               \
+        *stop = n4 + small_##SUF(v + n4 * (d + 1), n - n4, d, lr, w, b, NULL);                     \
+        if (*stop < n) return true;                                                                \
         double s = hsum(p.S), l = hsum(p.L);                                                       \
         for (size_t i = n4; i < n; i++) {                                                          \
             const T *row = v + i * (d + 1);                                                        \
@@ -390,7 +386,7 @@ static inline __attribute__((always_inline)) void beside_group(beside *p, __m256
         }                                                                                          \
         for (size_t j = 0; j < d; j++) out[j] = 0.0;                                               \
         out[d] = s, out[d + 1] = l;                                                                \
-        return n;                                                                                  \
+        return true;                                                                               \
     }
 
 SGD_AVX2(double, f64)

@@ -157,20 +157,6 @@ size_t nr_sgd_f32_scalar(const float *v, size_t n, size_t d, double lr, double *
 size_t nr_sgd_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b) {
     return sgd_epoch_f64(v, n, d, lr, w, b, NULL);
 }
-/* The scalar table has no walk of both: the rule, then its loss kernel
- * (the gradient kernel, dispatch.c). */
-size_t nr_sgd_loss_f32_scalar(const float *v, size_t n, size_t d, double lr, double *w, double *b,
-                              const double *w0, double b0, double *out) {
-    const size_t stop = nr_sgd_f32_scalar(v, n, d, lr, w, b);
-    if (stop == n) nr_grad_f32_scalar(v, n, d, w0, b0, out);
-    return stop;
-}
-size_t nr_sgd_loss_f64_scalar(const double *v, size_t n, size_t d, double lr, double *w, double *b,
-                              const double *w0, double b0, double *out) {
-    const size_t stop = nr_sgd_f64_scalar(v, n, d, lr, w, b);
-    if (stop == n) nr_grad_f64_scalar(v, n, d, w0, b0, out);
-    return stop;
-}
 int nr_sgd_row_f32(const float *row, size_t d, double lr, double *w, double *b) {
     return sgd_rows_f32_careful(row, d, lr, w, b, NULL);
 }
@@ -210,9 +196,20 @@ nr_status nr_sgd_epoch_loss_with(const nr_kernels *k, const nr_data *d, double l
                                  nr_error *err) {
     if (d->dtype == NR_F16) return f16_refused(err);
     const size_t n = d->rows, f = d->features;
-    const size_t stop = d->dtype == NR_F64
-                            ? k->sgd_loss_f64(d->values, n, f, lr, w, b, w0, b0, out)
-                            : k->sgd_loss_f32(d->values, n, f, lr, w, b, w0, b0, out);
+    size_t stop;
+    if (d->dtype == NR_F64) {
+        const double *v = d->values;
+        if (!k->sgd_loss_f64 || !k->sgd_loss_f64(v, n, f, lr, w, b, w0, b0, out, &stop)) {
+            stop = k->sgd_f64(v, n, f, lr, w, b);
+            if (stop == n) k->loss_f64(v, n, f, w0, b0, out);
+        }
+    } else {
+        const float *v = d->values;
+        if (!k->sgd_loss_f32 || !k->sgd_loss_f32(v, n, f, lr, w, b, w0, b0, out, &stop)) {
+            stop = k->sgd_f32(v, n, f, lr, w, b);
+            if (stop == n) k->loss_f32(v, n, f, w0, b0, out);
+        }
+    }
     return stop < n ? overflowed(err, lr) : NR_OK;
 }
 
