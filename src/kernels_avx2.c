@@ -600,8 +600,7 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
  * products; ROW does one row of the tail by the scalar formula; PF bytes
  * from PD bytes past the first of the four rows are prefetched (every line
  * of the four for the small widths, one line for Huber's, as each was
- * tuned). Expects
- * x, n, d, w, b and out of the kernel's signature. */
+ * tuned). Expects x, n, d, w, b and out of the kernel's signature. */
 #define ROWS4(T, STAGE, TS, LOAD, NV, NVMAX, PD, PF, RES, ROW, GR)                                 \
     const size_t tail = d - 4 * (NV - 1), st = d + 1;                                              \
     const __m256i m = tail_mask64(tail);                                                           \
