@@ -110,6 +110,10 @@ typedef struct {
     nr_grad_f64_fn loss_f64;
     nr_grad_f32_fn logistic_f32;
     nr_grad_f64_fn logistic_f64;
+    /* The logistic loss's out[d] and out[d + 1] alone, as loss_f32/f64 are
+     * the squared error's: for sgd's one-thread pass with the sigmoid. */
+    nr_grad_f32_fn logistic_loss_f32;
+    nr_grad_f64_fn logistic_loss_f64;
     nr_grad_f32_fn perceptron_f32;
     nr_grad_f64_fn perceptron_f64;
     nr_gradp_f32_fn huber_f32;
@@ -228,6 +232,10 @@ void nr_recip_log1p_f32_avx2(const float *e, size_t n, float *inv, float *lp);
 void nr_logistic_rows_f32_avx2(const double *z, const double *y, size_t n, double *r, double *l);
 void nr_loss_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b, double *out);
 void nr_loss_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b, double *out);
+void nr_logistic_loss_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
+                               double *out);
+void nr_logistic_loss_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,
+                               double *out);
 void nr_logistic_f32_avx2(const float *x, size_t n, size_t d, const double *w, double b,
                           double *out);
 void nr_logistic_f64_avx2(const double *x, size_t n, size_t d, const double *w, double b,

@@ -659,13 +659,13 @@ static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
         ROWS4(T, NONE, T, LOAD, DV, DV, PREFETCH_ROWS4, 4 * st * sizeof(T), RES, ROW, 1)           \
     }
-/* The squared error's loss alone (kernels.h, loss_f32/f64): ROWS4 with its
- * gradient updates left out (GR = 0), the rest of the loop as it is, so the
- * sums and losses keep their bits. */
-#define LOSS_SMALL(T, NAME, LOAD, DV)                                                              \
+/* An objective's loss alone (kernels.h, loss_f32/f64 and
+ * logistic_loss_f32/f64): ROWS4 with its gradient updates left out
+ * (GR = 0), the rest of the loop as it is, so the sums and losses keep
+ * their bits. */
+#define LOSS_SMALL(T, NAME, LOAD, DV, RES, ROW)                                                    \
     static void NAME(const T *x, size_t n, size_t d, const double *w, double b, double *out) {     \
-        ROWS4(T, NONE, T, LOAD, DV, DV, PREFETCH_ROWS4, 4 * st * sizeof(T), RESN_SQUARED,          \
-              ROW_SQUARED, 0)                                                                      \
+        ROWS4(T, NONE, T, LOAD, DV, DV, PREFETCH_ROWS4, 4 * st * sizeof(T), RES, ROW, 0)           \
     }
 GRAD_SMALL(float, grads1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
 GRAD_SMALL(float, grads2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
@@ -879,7 +879,7 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
                                  _mm256_setr_pd(q0[d], q1[d], q2[d], q3[d]),                       \
                                  _mm256_setr_pd(q4[d], q5[d], q6[d], q7[d]));                      \
     }
-#define LOGISTIC8_SMALL(NAME, NV, FULL)                                                            \
+#define LOGISTIC8_SMALL(NAME, NV, FULL, GR)                                                        \
     static void NAME(const float *x, size_t n, size_t d, const double *w, double b, double *out) { \
         const size_t tail = d - 4 * (NV - 1), st = d + 1;                                          \
         const __m128i m32 =                                                                        \
@@ -905,26 +905,29 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
              * 8 NV converted vectors of the dot products: they do not fit in                      \
              * registers, and their spills cost a store each */                                    \
             __asm__ volatile("" ::: "memory");                                                     \
-            GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                               \
-            GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                               \
+            if (GR) {                                                                              \
+                GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                           \
+                GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                           \
+            }                                                                                      \
         }                                                                                          \
         FINISH_ROWS(float, NV, NV, ROW_LOGISTIC, S, L)                                             \
     }
 
-LOGISTIC8_SMALL(logistic8m1_f32, 1, 0)
-LOGISTIC8_SMALL(logistic8m2_f32, 2, 0)
-LOGISTIC8_SMALL(logistic8m3_f32, 3, 0)
-LOGISTIC8_SMALL(logistic8m4_f32, 4, 0)
-LOGISTIC8_SMALL(logistic8u1_f32, 1, 1)
-LOGISTIC8_SMALL(logistic8u2_f32, 2, 1)
-LOGISTIC8_SMALL(logistic8u3_f32, 3, 1)
-LOGISTIC8_SMALL(logistic8u4_f32, 4, 1)
-
-/* Widths that are a multiple of 4: no masked load (WIDTH4_PICK). */
-WIDTH4_PICK(float, logistics1_f32, logistic8m1_f32, logistic8u1_f32)
-WIDTH4_PICK(float, logistics2_f32, logistic8m2_f32, logistic8u2_f32)
-WIDTH4_PICK(float, logistics3_f32, logistic8m3_f32, logistic8u3_f32)
-WIDTH4_PICK(float, logistics4_f32, logistic8m4_f32, logistic8u4_f32)
+/* Each width with the gradient (GR = 1) and without it (the loss-only
+ * kernels, logistic_loss_f32: the same S and L, so the same out[d] and
+ * out[d + 1] bits); a multiple of 4 features needs no masked load
+ * (WIDTH4_PICK). */
+#define LOGISTIC8_WIDTH(K, NV)                                                                     \
+    LOGISTIC8_SMALL(logistic8m##K##_f32, NV, 0, 1)                                                 \
+    LOGISTIC8_SMALL(logistic8u##K##_f32, NV, 1, 1)                                                 \
+    LOGISTIC8_SMALL(logisticloss8m##K##_f32, NV, 0, 0)                                             \
+    LOGISTIC8_SMALL(logisticloss8u##K##_f32, NV, 1, 0)                                             \
+    WIDTH4_PICK(float, logistics##K##_f32, logistic8m##K##_f32, logistic8u##K##_f32)               \
+    WIDTH4_PICK(float, logisticlosss##K##_f32, logisticloss8m##K##_f32, logisticloss8u##K##_f32)
+LOGISTIC8_WIDTH(1, 1)
+LOGISTIC8_WIDTH(2, 2)
+LOGISTIC8_WIDTH(3, 3)
+LOGISTIC8_WIDTH(4, 4)
 
 /* Scratch for the padded weights and gradient: features up to 1024 on the
  * stack (16 KiB), beyond that on the heap. In a kernel that returns false
@@ -1006,14 +1009,14 @@ WITH_SCALAR(double, nr_logistic_f64_avx2, vec_logistic_f64, nr_logistic_f64_scal
 WITH_SCALAR(float, nr_perceptron_f32_avx2, vec_perceptron_f32, nr_perceptron_f32_scalar)
 WITH_SCALAR(double, nr_perceptron_f64_avx2, vec_perceptron_f64, nr_perceptron_f64_scalar)
 
-LOSS_SMALL(float, losss1_f32, load4_f32, 1)
-LOSS_SMALL(float, losss2_f32, load4_f32, 2)
-LOSS_SMALL(float, losss3_f32, load4_f32, 3)
-LOSS_SMALL(float, losss4_f32, load4_f32, 4)
-LOSS_SMALL(double, losss1_f64, load4_f64, 1)
-LOSS_SMALL(double, losss2_f64, load4_f64, 2)
-LOSS_SMALL(double, losss3_f64, load4_f64, 3)
-LOSS_SMALL(double, losss4_f64, load4_f64, 4)
+LOSS_SMALL(float, losss1_f32, load4_f32, 1, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(float, losss2_f32, load4_f32, 2, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(float, losss3_f32, load4_f32, 3, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(float, losss4_f32, load4_f32, 4, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(double, losss1_f64, load4_f64, 1, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(double, losss2_f64, load4_f64, 2, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(double, losss3_f64, load4_f64, 3, RESN_SQUARED, ROW_SQUARED)
+LOSS_SMALL(double, losss4_f64, load4_f64, 4, RESN_SQUARED, ROW_SQUARED)
 /* 2..16 features without the gradient; the other widths, where the
  * gradient's share of the work is small (one feature) or the loop is
  * another (GRADN), the gradient kernel's own loops. */
@@ -1023,6 +1026,18 @@ KERNEL_AVX2(static, double, vec_loss_f64, grad1_f64, losss1_f64, losss2_f64, los
             gradn_f64)
 WITH_SCALAR(float, nr_loss_f32_avx2, vec_loss_f32, nr_grad_f32_scalar)
 WITH_SCALAR(double, nr_loss_f64_avx2, vec_loss_f64, nr_grad_f64_scalar)
+/* The logistic loss alone, likewise (sgd's one-thread pass with the
+ * sigmoid, opt_sgd.c): 2..16 features without the gradient. */
+LOSS_SMALL(double, logisticlosss1_f64, load4_f64, 1, RESN_LOGISTIC, ROW_LOGISTIC)
+LOSS_SMALL(double, logisticlosss2_f64, load4_f64, 2, RESN_LOGISTIC, ROW_LOGISTIC)
+LOSS_SMALL(double, logisticlosss3_f64, load4_f64, 3, RESN_LOGISTIC, ROW_LOGISTIC)
+LOSS_SMALL(double, logisticlosss4_f64, load4_f64, 4, RESN_LOGISTIC, ROW_LOGISTIC)
+KERNEL_AVX2(static, float, vec_logistic_loss_f32, logistic1_f32, logisticlosss1_f32,
+            logisticlosss2_f32, logisticlosss3_f32, logisticlosss4_f32, logisticn_f32)
+KERNEL_AVX2(static, double, vec_logistic_loss_f64, logistic1_f64, logisticlosss1_f64,
+            logisticlosss2_f64, logisticlosss3_f64, logisticlosss4_f64, logisticn_f64)
+WITH_SCALAR(float, nr_logistic_loss_f32_avx2, vec_logistic_loss_f32, nr_logistic_f32_scalar)
+WITH_SCALAR(double, nr_logistic_loss_f64_avx2, vec_logistic_loss_f64, nr_logistic_f64_scalar)
 
 /* Gram triangle: four rows at a time, each vector of G loaded and stored
  * once per four rows, four FMAs in between; vectors start at the 4-aligned

@@ -315,7 +315,8 @@ Test(sgd_kernels, the_loss_beside_the_rule_is_the_same_for_any_thread_count) {
 }
 
 /* The loss-only kernels of the one-thread loss pass (kernels.h,
- * loss_f32/f64) against the gradient kernels of the same table: out[d]
+ * loss_f32/f64 and logistic_loss_f32/f64) against the gradient kernels of
+ * the same table: out[d]
  * and out[d + 1] the same bits, for every width (the loop without the
  * gradient at 2..16, the gradient kernel itself elsewhere), each remainder
  * of the 4-row groups, f32 and f64 rows, every family of values (WILD's
@@ -355,20 +356,27 @@ static void loss_only_case(const nr_kernels *k, size_t d, size_t n, int f, const
                            const float *g, uint64_t s) {
     double w[20], a[22], b[22];
     for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
-    for (int t = 0; t < 2; t++) {
-        if (t)
-            k->grad_f32(g, n, d, w, 0.25, a), k->loss_f32(g, n, d, w, 0.25, b);
-        else
-            k->grad_f64(v, n, d, w, 0.25, a), k->loss_f64(v, n, d, w, 0.25, b);
-        for (size_t j = d; j < d + 2; j++)
-            cr_assert(same_or_both_nan(a[j], b[j]),
-                      "%s %s d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name, t ? "f32" : "f64",
-                      d, n, f, j, a[j], b[j]);
-    }
+    /* the squared error's pair, then the logistic loss's (whose kernels
+     * read y > 0 as the label 1, so any values will do) */
+    const nr_grad_f32_fn full32[] = {k->grad_f32, k->logistic_f32};
+    const nr_grad_f32_fn only32[] = {k->loss_f32, k->logistic_loss_f32};
+    const nr_grad_f64_fn full64[] = {k->grad_f64, k->logistic_f64};
+    const nr_grad_f64_fn only64[] = {k->loss_f64, k->logistic_loss_f64};
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 2; t++) {
+            if (t)
+                full32[o](g, n, d, w, 0.25, a), only32[o](g, n, d, w, 0.25, b);
+            else
+                full64[o](v, n, d, w, 0.25, a), only64[o](v, n, d, w, 0.25, b);
+            for (size_t j = d; j < d + 2; j++)
+                cr_assert(same_or_both_nan(a[j], b[j]),
+                          "%s %s %s d=%zu n=%zu family %d: out[%zu] %a vs %a", k->name,
+                          o ? "logistic" : "squared", t ? "f32" : "f64", d, n, f, j, a[j], b[j]);
+        }
 }
 
 Test(sgd_kernels, the_loss_only_kernels_give_the_gradient_kernels_loss_bits) {
-    const size_t rows[] = {0, 1, 3, 4, 5, 7, 9, 4096};
+    const size_t rows[] = {0, 1, 3, 4, 5, 7, 9, 15, 23, 4096};
     for_each_case(rows, sizeof rows / sizeof rows[0], 1, loss_only_case);
 }
 
@@ -597,38 +605,45 @@ Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
 }
 
 /* The same for the classifiers, f32 and f64 rows: one thread's pass behind
- * the rule must take each objective's own pass kernel (the loss-only
- * kernels are the squared error's), as the second thread's pass does. */
-Test(sgd_kernels, the_classifiers_loss_beside_the_rule_is_the_same_for_any_thread_count) {
-    const size_t n = 80000, d = 6;
-    double *v = malloc(n * (d + 1) * sizeof *v);
-    float *g = malloc(n * (d + 1) * sizeof *g);
-    cr_assert(v && g);
-    fill_class(v, g, n, d, false, false, 33);
-    const nr_activation acts[] = {NR_ACT_SIGMOID, NR_ACT_STEP};
-    for (int a = 0; a < 2; a++)
-        for (int dt = 0; dt < 2; dt++) {
-            nr_data data = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)g : (void *)v};
-            double loss[2][3];
-            for (int t = 0; t < 2; t++) {
-                nr_train_opts o;
-                nr_train_defaults(&o);
-                o.algo = NR_ALGO_SGD, o.activation = acts[a];
-                o.lr = 0.01, o.epochs = 3, o.val_split = 0.1, o.threads = t + 1;
-                nr_model m;
-                nr_train_result r;
-                nr_error err = {{0}};
-                cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
-                cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_OK, "%s", err.msg);
-                memcpy(loss[t], r.loss, sizeof loss[t]);
-                nr_model_free(&m);
-                nr_train_result_free(&r);
+ * the rule takes each objective's own kernel (the logistic loss's
+ * loss-only one, kernels.h logistic_loss_f32/f64; the perceptron's full
+ * one), the second thread's pass the objective's full kernel: the same
+ * loss bits. Widths 1 (the one-feature loops), 6 and 16 (the 8-row f32 and
+ * 4-row f64 loops, 16 without a masked load) and 20 (the generic loop). */
+Test(sgd_kernels, the_classifiers_loss_beside_the_rule_is_the_same_for_any_thread_count,
+     .timeout = 120) {
+    const size_t n = 80000, ds[] = {1, 6, 16, 20};
+    for (size_t c = 0; c < sizeof ds / sizeof ds[0]; c++) {
+        const size_t d = ds[c];
+        double *v = malloc(n * (d + 1) * sizeof *v);
+        float *g = malloc(n * (d + 1) * sizeof *g);
+        cr_assert(v && g);
+        fill_class(v, g, n, d, false, false, 33 + d);
+        const nr_activation acts[] = {NR_ACT_SIGMOID, NR_ACT_STEP};
+        for (int a = 0; a < 2; a++)
+            for (int dt = 0; dt < 2; dt++) {
+                nr_data data = {n, d, dt ? NR_F32 : NR_F64, dt ? (void *)g : (void *)v};
+                double loss[2][3];
+                for (int t = 0; t < 2; t++) {
+                    nr_train_opts o;
+                    nr_train_defaults(&o);
+                    o.algo = NR_ALGO_SGD, o.activation = acts[a];
+                    o.lr = 0.01, o.epochs = 3, o.val_split = 0.1, o.threads = t + 1;
+                    nr_model m;
+                    nr_train_result r;
+                    nr_error err = {{0}};
+                    cr_assert_eq(nr_model_init(&m, d, NULL), NR_OK);
+                    cr_assert_eq(nr_train(&data, &o, &m, &r, &err), NR_OK, "%s", err.msg);
+                    memcpy(loss[t], r.loss, sizeof loss[t]);
+                    nr_model_free(&m);
+                    nr_train_result_free(&r);
+                }
+                cr_assert(!memcmp(loss[0], loss[1], sizeof loss[0]),
+                          "d=%zu activation %d, %s: 1 thread %a %a %a, 2 threads %a %a %a", d, a,
+                          dt ? "f32" : "f64", loss[0][0], loss[0][1], loss[0][2], loss[1][0],
+                          loss[1][1], loss[1][2]);
             }
-            cr_assert(!memcmp(loss[0], loss[1], sizeof loss[0]),
-                      "activation %d, %s: 1 thread %a %a %a, 2 threads %a %a %a", a,
-                      dt ? "f32" : "f64", loss[0][0], loss[0][1], loss[0][2], loss[1][0],
-                      loss[1][1], loss[1][2]);
-        }
-    free(v);
-    free(g);
+        free(v);
+        free(g);
+    }
 }
