@@ -110,8 +110,10 @@ typedef struct {
     nr_grad_f64_fn loss_f64;
     nr_grad_f32_fn logistic_f32;
     nr_grad_f64_fn logistic_f64;
-    /* The logistic loss's out[d] and out[d + 1] alone, as loss_f32/f64 are
-     * the squared error's: for sgd's one-thread pass with the sigmoid. */
+    /* The logistic loss's out[d] and out[d + 1], the same bits as
+     * logistic_f32/f64's; out[0..d-1] unspecified (written, but not the
+     * gradient), as loss_f32/f64 are the squared error's: for sgd's
+     * one-thread pass with the sigmoid. */
     nr_grad_f32_fn logistic_loss_f32;
     nr_grad_f64_fn logistic_loss_f64;
     nr_grad_f32_fn perceptron_f32;

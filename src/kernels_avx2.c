@@ -888,7 +888,7 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
         const __m256d B = _mm256_set1_pd(b);                                                       \
         __m256d S = _mm256_setzero_pd(), L = S;                                                    \
         size_t i = 0;                                                                              \
-        margins8 next;                                                                             \
+        margins8 next = {B, B, B, B, B, B}; /* read only from the 8 rows of LOGISTIC8_AHEAD */     \
         if (n >= 8) LOGISTIC8_AHEAD(x, NV, FULL)                                                   \
         for (; i + 8 <= n; i += 8) {                                                               \
             const float *r0 = x + i * st, *r1 = r0 + st, *r2 = r1 + st, *r3 = r2 + st;             \

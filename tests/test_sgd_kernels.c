@@ -569,8 +569,9 @@ Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
     /* The last group of a row is a masked load: rows placed so that the
      * block's last value is the last one before a page the process cannot
      * read, for every width the vector loops take and both types, through
-     * the squared rule and both classifiers' rules. A load of the whole
-     * last group would fault (or show in the sanitizer's build). */
+     * the squared rule and both classifiers' rules, then the batch logistic
+     * kernels. A load of the whole last group, or of a row past the block,
+     * would fault (or show in the sanitizer's build). */
     const nr_kernels *k = avx2_or_skip();
     const long page = sysconf(_SC_PAGESIZE);
     char *map =
@@ -602,6 +603,38 @@ Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
             cr_assert(isfinite(b), "d=%zu t=%d", d, t);
         }
     munmap(map, 2 * (size_t)page);
+    /* The batch logistic kernels, full and loss-only: their loops load the
+     * next 8 rows ahead of the current ones (kernels_avx2.c), so every row
+     * count up to two groups and a tail, each ending at the page (up to
+     * 25 x 21 doubles: three readable pages before it) */
+    map = mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(map != MAP_FAILED);
+    cr_assert_eq(mprotect(map + 3 * page, (size_t)page, PROT_NONE), 0);
+    for (size_t d = 1; d <= 20; d++)
+        for (size_t n = 0; n <= 25; n++)
+            for (int t = 0; t < 2; t++) {
+                const size_t sz = t ? sizeof(float) : sizeof(double);
+                char *at = map + 3 * page - n * (d + 1) * sz;
+                for (size_t i = 0; i < n * (d + 1); i++) {
+                    const double x = (i + 1) % (d + 1) ? uniform(&s) : (double)(i % 2);
+                    if (t)
+                        ((float *)at)[i] = (float)x;
+                    else
+                        ((double *)at)[i] = x;
+                }
+                double w[20], o[2][22];
+                for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
+                if (t) {
+                    k->logistic_f32((const float *)at, n, d, w, 0.5, o[0]);
+                    k->logistic_loss_f32((const float *)at, n, d, w, 0.5, o[1]);
+                } else {
+                    k->logistic_f64((const double *)at, n, d, w, 0.5, o[0]);
+                    k->logistic_loss_f64((const double *)at, n, d, w, 0.5, o[1]);
+                }
+                cr_assert(isfinite(o[0][d + 1]) && same(o[0][d + 1], o[1][d + 1]),
+                          "d=%zu n=%zu t=%d: %a %a", d, n, t, o[0][d + 1], o[1][d + 1]);
+            }
+    munmap(map, 4 * (size_t)page);
 }
 
 /* The same for the classifiers, f32 and f64 rows: one thread's pass behind
