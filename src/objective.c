@@ -23,6 +23,12 @@ static nr_grad_f32_fn squared_f32(const nr_kernels *k) {
 static nr_grad_f64_fn squared_f64(const nr_kernels *k) {
     return k->grad_f64;
 }
+static nr_grad_f32_fn squared_loss_f32(const nr_kernels *k) {
+    return k->loss_f32;
+}
+static nr_grad_f64_fn squared_loss_f64(const nr_kernels *k) {
+    return k->loss_f64;
+}
 
 static nr_status squared_diverged(nr_error *err, int64_t epoch, double lr) {
     return nr_fail(err, NR_ERR_DIVERGED,
@@ -68,6 +74,12 @@ static nr_grad_f32_fn logistic_f32(const nr_kernels *k) {
 static nr_grad_f64_fn logistic_f64(const nr_kernels *k) {
     return k->logistic_f64;
 }
+static nr_grad_f32_fn logistic_loss_f32(const nr_kernels *k) {
+    return k->logistic_loss_f32;
+}
+static nr_grad_f64_fn logistic_loss_f64(const nr_kernels *k) {
+    return k->logistic_loss_f64;
+}
 static nr_grad_f32_fn perceptron_f32(const nr_kernels *k) {
     return k->perceptron_f32;
 }
@@ -102,6 +114,8 @@ static const nr_objective squared = {
     .row = row_squared,
     .kernel_f32 = squared_f32,
     .kernel_f64 = squared_f64,
+    .loss_kernel_f32 = squared_loss_f32,
+    .loss_kernel_f64 = squared_loss_f64,
     .sgd_epoch = sgd_squared,
     .sgd_epoch_loss = sgd_squared_loss,
 };
@@ -116,6 +130,8 @@ static const nr_objective logistic = {
     .row = row_logistic,
     .kernel_f32 = logistic_f32,
     .kernel_f64 = logistic_f64,
+    .loss_kernel_f32 = logistic_loss_f32,
+    .loss_kernel_f64 = logistic_loss_f64,
     .sgd_epoch = sgd_logistic,
 };
 

@@ -60,6 +60,12 @@ typedef struct nr_objective {
     /* The block kernels of this objective in a kernel table. */
     nr_grad_f32_fn (*kernel_f32)(const nr_kernels *k);
     nr_grad_f64_fn (*kernel_f64)(const nr_kernels *k);
+    /* Where the table has them, kernels of the loss alone: out[d] and
+     * out[d + 1] the bits of kernel_f32/f64's, the gradient not summed (for
+     * a pass that wants the loss only: sgd's, opt_sgd.c). NULL where the
+     * full kernels serve. */
+    nr_grad_f32_fn (*loss_kernel_f32)(const nr_kernels *k);
+    nr_grad_f64_fn (*loss_kernel_f64)(const nr_kernels *k);
     /* Or the kernels of an objective with a parameter (Huber: NULL above). */
     nr_gradp_f32_fn (*kernelp_f32)(const nr_kernels *k);
     nr_gradp_f64_fn (*kernelp_f64)(const nr_kernels *k);

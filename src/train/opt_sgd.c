@@ -46,10 +46,11 @@ enum { SGD_OVERLAP_ROWS = 65536 };
  * pass are one walk over each block (kernels.h, sgd_loss_f32/f64): the
  * pass's work fills cycles in which the rule waits on its chain. Elsewhere
  * the pass runs after the rule on each block and sums only the loss where
- * a kernel can: its passer is the trainer's with the squared error's and
- * the logistic loss's gradient kernels swapped for their loss-only ones
- * (the same loss bits), so nr_pass_blocks picks each block's kernel as
- * nr_pass would. For the sigmoid on 1M x 16 f32 rows that took the epoch
+ * a kernel can: its passer is the trainer's with the objective's kernels
+ * swapped for its loss-only ones where it has them (objective.h
+ * loss_kernel_f32/f64: the squared error's and the logistic loss's; the
+ * same loss bits), so nr_pass_blocks picks each block's kernel as nr_pass
+ * would. For the sigmoid on 1M x 16 f32 rows that took the epoch
  * from 44.8 to 43.6 ms (medians of 10 alternated runs; the pass alone, in
  * L2, 19.5 -> 15.5 cycles a row).
  *
@@ -65,10 +66,8 @@ static nr_status sgd_blockwise(nr_trainer *t, const nr_data *rows, int64_t e, do
                                nr_error *err) {
     nr_trainer_raw(t);
     nr_passer q = t->p;
-    if (q.f32 == q.k->grad_f32) q.f32 = q.k->loss_f32;
-    if (q.f64 == q.k->grad_f64) q.f64 = q.k->loss_f64;
-    if (q.f32 == q.k->logistic_f32) q.f32 = q.k->logistic_loss_f32;
-    if (q.f64 == q.k->logistic_f64) q.f64 = q.k->logistic_loss_f64;
+    if (q.f32 && t->obj->loss_kernel_f32) q.f32 = t->obj->loss_kernel_f32(q.k);
+    if (q.f64 && t->obj->loss_kernel_f64) q.f64 = t->obj->loss_kernel_f64(q.k);
     /* one walk: the pass's kernel for these rows is the loss kernel of the
      * table whose walk computes its bits */
     const bool walk = t->obj->sgd_epoch_loss && rows->values == t->d->values &&
