@@ -901,11 +901,11 @@ GRAD_SMALL_F16(perceptrons4_f16, 4, RESN_PERCEPTRON, ROW_PERCEPTRON)
             logistic8_finish(now, &R0, &R1, &L0, &L1);                                             \
             S = _mm256_add_pd(S, _mm256_add_pd(R0, R1));                                           \
             L = _mm256_add_pd(L, _mm256_add_pd(L0, L1));                                           \
-            /* reload the rows (L1 hits) rather than let the compiler keep the                     \
-             * 8 NV converted vectors of the dot products: they do not fit in                      \
-             * registers, and their spills cost a store each */                                    \
-            __asm__ volatile("" ::: "memory");                                                     \
             if (GR) {                                                                              \
+                /* reload the rows (L1 hits) rather than let the compiler keep                     \
+                 * the 8 NV converted vectors of the dot products: they do not                     \
+                 * fit in registers, and their spills cost a store each */                         \
+                __asm__ volatile("" ::: "memory");                                                 \
                 GRAD4_ROWS(r0, r1, r2, r3, NV, FULL, R0)                                           \
                 GRAD4_ROWS(r4, r5, r6, r7, NV, FULL, R1)                                           \
             }                                                                                      \
