@@ -185,6 +185,10 @@ static inline __attribute__((always_inline)) void beside_group(beside *p, __m256
     p->L = _mm256_fmadd_pd(R, R, p->L);
 }
 
+/* small_##SUF's loop for D features: p tested here, so that with and
+ * without the pass beside the rule each width is a loop of its own. */
+#define WIDTH_LOOP(SUF, D)                                                                         \
+    (p ? rows_##SUF(v, n, D, lr, w, b, p) : rows_##SUF(v, n, D, lr, w, b, NULL))
 #define SGD_AVX2(T, SUF)                                                                           \
     /* d features, 3 <= d <= 16, a constant once inlined: 2 ceil(d/4)                              \
      * registers of weights. With p (a constant NULL or not once inlined),                         \
@@ -324,33 +328,33 @@ static inline __attribute__((always_inline)) void beside_group(beside *p, __m256
                               beside *p) {                                                         \
         switch (d) {                                                                               \
         case 3:                                                                                    \
-            return p ? rows_##SUF(v, n, 3, lr, w, b, p) : rows_##SUF(v, n, 3, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 3);                                                             \
         case 4:                                                                                    \
-            return p ? rows_##SUF(v, n, 4, lr, w, b, p) : rows_##SUF(v, n, 4, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 4);                                                             \
         case 5:                                                                                    \
-            return p ? rows_##SUF(v, n, 5, lr, w, b, p) : rows_##SUF(v, n, 5, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 5);                                                             \
         case 6:                                                                                    \
-            return p ? rows_##SUF(v, n, 6, lr, w, b, p) : rows_##SUF(v, n, 6, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 6);                                                             \
         case 7:                                                                                    \
-            return p ? rows_##SUF(v, n, 7, lr, w, b, p) : rows_##SUF(v, n, 7, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 7);                                                             \
         case 8:                                                                                    \
-            return p ? rows_##SUF(v, n, 8, lr, w, b, p) : rows_##SUF(v, n, 8, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 8);                                                             \
         case 9:                                                                                    \
-            return p ? rows_##SUF(v, n, 9, lr, w, b, p) : rows_##SUF(v, n, 9, lr, w, b, NULL);     \
+            return WIDTH_LOOP(SUF, 9);                                                             \
         case 10:                                                                                   \
-            return p ? rows_##SUF(v, n, 10, lr, w, b, p) : rows_##SUF(v, n, 10, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 10);                                                            \
         case 11:                                                                                   \
-            return p ? rows_##SUF(v, n, 11, lr, w, b, p) : rows_##SUF(v, n, 11, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 11);                                                            \
         case 12:                                                                                   \
-            return p ? rows_##SUF(v, n, 12, lr, w, b, p) : rows_##SUF(v, n, 12, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 12);                                                            \
         case 13:                                                                                   \
-            return p ? rows_##SUF(v, n, 13, lr, w, b, p) : rows_##SUF(v, n, 13, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 13);                                                            \
         case 14:                                                                                   \
-            return p ? rows_##SUF(v, n, 14, lr, w, b, p) : rows_##SUF(v, n, 14, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 14);                                                            \
         case 15:                                                                                   \
-            return p ? rows_##SUF(v, n, 15, lr, w, b, p) : rows_##SUF(v, n, 15, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 15);                                                            \
         default:                                                                                   \
-            return p ? rows_##SUF(v, n, 16, lr, w, b, p) : rows_##SUF(v, n, 16, lr, w, b, NULL);   \
+            return WIDTH_LOOP(SUF, 16);                                                            \
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
