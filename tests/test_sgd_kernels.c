@@ -565,31 +565,41 @@ Test(sgd_kernels, rows_the_classifiers_get_right_move_nothing) {
         }
 }
 
+/* n rows of d features and a label 1, f64 (t = 0) or f32, placed to end at
+ * `end`: their start. */
+static char *rows_ending_at(char *end, size_t n, size_t d, int t, uint64_t *s) {
+    const size_t sz = t ? sizeof(float) : sizeof(double);
+    char *at = end - n * (d + 1) * sz;
+    for (size_t i = 0; i < n * (d + 1); i++) {
+        const double x = (i + 1) % (d + 1) ? uniform(s) : 1.0;
+        if (t)
+            ((float *)at)[i] = (float)x;
+        else
+            ((double *)at)[i] = x;
+    }
+    return at;
+}
+
 Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
     /* The last group of a row is a masked load: rows placed so that the
      * block's last value is the last one before a page the process cannot
      * read, for every width the vector loops take and both types, through
      * the squared rule and both classifiers' rules, then the batch logistic
      * kernels. A load of the whole last group, or of a row past the block,
-     * would fault (or show in the sanitizer's build). */
+     * would fault (or show in the sanitizer's build). Three readable pages
+     * hold the longest block below, 25 rows of 21 doubles. */
     const nr_kernels *k = avx2_or_skip();
     const long page = sysconf(_SC_PAGESIZE);
     char *map =
-        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert(map != MAP_FAILED);
-    cr_assert_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    cr_assert_eq(mprotect(map + 3 * page, (size_t)page, PROT_NONE), 0);
+    char *const end = map + 3 * page;
     uint64_t s = 11;
     for (size_t d = 1; d <= 20; d++)
         for (int t = 0; t < 2; t++) {
-            const size_t sz = t ? sizeof(float) : sizeof(double), n = 3;
-            char *end = map + page, *at = end - n * (d + 1) * sz;
-            for (size_t i = 0; i < n * (d + 1); i++) {
-                const double x = (i + 1) % (d + 1) ? uniform(&s) : 1.0;
-                if (t)
-                    ((float *)at)[i] = (float)x;
-                else
-                    ((double *)at)[i] = x;
-            }
+            const size_t n = 3;
+            const char *at = rows_ending_at(end, n, d, t, &s);
             double w[20] = {0}, b = 0;
             if (t) {
                 k->sgd_f32((const float *)at, n, d, 0.01, w, &b);
@@ -602,26 +612,13 @@ Test(sgd_kernels, rows_that_end_at_an_unmapped_page_are_read_within_them) {
             }
             cr_assert(isfinite(b), "d=%zu t=%d", d, t);
         }
-    munmap(map, 2 * (size_t)page);
     /* The batch logistic kernels, full and loss-only: their loops load the
      * next 8 rows ahead of the current ones (kernels_avx2.c), so every row
-     * count up to two groups and a tail, each ending at the page (up to
-     * 25 x 21 doubles: three readable pages before it) */
-    map = mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert(map != MAP_FAILED);
-    cr_assert_eq(mprotect(map + 3 * page, (size_t)page, PROT_NONE), 0);
+     * count up to two groups and a tail */
     for (size_t d = 1; d <= 20; d++)
         for (size_t n = 0; n <= 25; n++)
             for (int t = 0; t < 2; t++) {
-                const size_t sz = t ? sizeof(float) : sizeof(double);
-                char *at = map + 3 * page - n * (d + 1) * sz;
-                for (size_t i = 0; i < n * (d + 1); i++) {
-                    const double x = (i + 1) % (d + 1) ? uniform(&s) : (double)(i % 2);
-                    if (t)
-                        ((float *)at)[i] = (float)x;
-                    else
-                        ((double *)at)[i] = x;
-                }
+                const char *at = rows_ending_at(end, n, d, t, &s);
                 double w[20], o[2][22];
                 for (size_t j = 0; j < d; j++) w[j] = uniform(&s);
                 if (t) {
