@@ -469,7 +469,7 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
          * part, computed one step ahead (logistic8_margins) */                                    \
         __m256d X0 = G, X1 = G;                                                                    \
         margins8 next = {G, G, G, G, G, G};                                                        \
-        GROUP_BUF(float, 8 * 2)                                                                    \
+        GROUP_BUF(float, 1, 8 * 2)                                                                 \
         size_t i = 0;                                                                              \
         if (n >= 8) LOGISTIC1_AHEAD(GROUP(x, 0, 2))                                                \
         for (; i + 8 <= n; i += 8) {                                                               \
@@ -507,7 +507,7 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
  * LOGISTIC8_SMALL keeps two slots, the group computed ahead and the one
  * whose gradient update reads its rows again; LOGISTIC1 carries its
  * features in registers and needs one. */
-#define GROUP_BUF(TS, count) TS xs[2][count] __attribute__((aligned(32)));
+#define GROUP_BUF(TS, slots, count) TS xs[slots][count] __attribute__((aligned(32)));
 #define GROUP8_F32(p, slot, st) ((void)xs, (p))
 #define GROUP8_F16(p, slot, st) widen_group_f16(p, 8 * (st), xs[slot])
 static inline const float *widen_group_f16(const uint16_t *h, size_t count, float *buf) {
@@ -942,7 +942,7 @@ static inline __m256d loadv_f64(const double *p, bool whole, __m128i m32, __m256
         __m256d S = _mm256_setzero_pd(), L = S;                                                    \
         size_t i = 0;                                                                              \
         margins8 next = {B, B, B, B, B, B}; /* read only from the 8 rows of LOGISTIC8_AHEAD */     \
-        GROUP_BUF(TS, 8 * (4 * (NV) + 1))                                                          \
+        GROUP_BUF(TS, 2, 8 * (4 * (NV) + 1))                                                       \
         if (n >= 8) LOGISTIC8_AHEAD(GROUP(x, 0, st), NV, FULL)                                     \
         for (; i + 8 <= n; i += 8) {                                                               \
             const T *src = x + i * st; /* the rows of this group, as stored */                     \
