@@ -501,8 +501,8 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
         next = logistic8_margins(_mm256_fmadd_pd(W, X0, B), _mm256_fmadd_pd(W, X1, B),             \
                                  _mm256_unpackhi_pd(p, q), _mm256_unpackhi_pd(u, v));              \
     }
-/* A group of 8 rows of st values from row i, as floats: f32 rows in place;
- * f16 rows (8 st halves, a multiple of 8) widened into xs[slot], one
+/* The group of 8 rows of st values that starts at p, as floats: f32 rows
+ * in place; f16 rows (8 st halves, a multiple of 8) widened into xs[slot], one
  * vcvtph2ps and one store per 8 halves, nothing read past the group.
  * LOGISTIC8_SMALL keeps two slots, the group computed ahead and the one
  * whose gradient update reads its rows again; LOGISTIC1 carries its
