@@ -391,6 +391,15 @@ static inline double val_f16(uint16_t h) {
 /* 8 floats from p: f32 rows as they are, f16 rows widened. */
 #define LOAD8_F32(p) _mm256_loadu_ps(p)
 #define LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+/* n halves (a multiple of 4) from h widened to floats in buf, a vcvtph2ps
+ * and a store per 8 halves, nothing read past them: rows staged in L1 for
+ * Huber's 4-row loop (STAGE_F16) and the logistic loops (GROUP8_F16). */
+static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(buf + j, LOAD8_F16(h + j));
+    if (j < n) _mm_storeu_ps(buf + j, _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(h + j))));
+    return buf;
+}
 
 /* f32 or f16 rows (T, LOAD8): eight floats a load, widened to double. */
 #define GRAD1_F32(T, LOAD8, NAME, RES, ROW)                                                        \
@@ -502,18 +511,14 @@ GRAD1_F64(perceptron1_f64, RES1_PERCEPTRON, PERCEPTRON)
                                  _mm256_unpackhi_pd(p, q), _mm256_unpackhi_pd(u, v));              \
     }
 /* The group of 8 rows of st values that starts at p, as floats: f32 rows
- * in place; f16 rows (8 st halves, a multiple of 8) widened into xs[slot], one
- * vcvtph2ps and one store per 8 halves, nothing read past the group.
+ * in place; f16 rows (8 st halves) widened into xs[slot] by stage_f16,
+ * nothing read past the group.
  * LOGISTIC8_SMALL keeps two slots, the group computed ahead and the one
  * whose gradient update reads its rows again; LOGISTIC1 carries its
  * features in registers and needs one. */
 #define GROUP_BUF(TS, slots, count) TS xs[slots][count] __attribute__((aligned(32)));
 #define GROUP8_F32(p, slot, st) ((void)xs, (p))
-#define GROUP8_F16(p, slot, st) widen_group_f16(p, 8 * (st), xs[slot])
-static inline const float *widen_group_f16(const uint16_t *h, size_t count, float *buf) {
-    for (size_t j = 0; j < count; j += 8) _mm256_store_ps(buf + j, LOAD8_F16(h + j));
-    return buf;
-}
+#define GROUP8_F16(p, slot, st) stage_f16(p, 8 * (st), xs[slot])
 LOGISTIC1(logistic1_f32, float, GROUP8_F32)
 LOGISTIC1(logistic1_f16, uint16_t, GROUP8_F16)
 /* ... and f16 rows widened to doubles, for LOGISTIC8_SMALL, whose dot
@@ -673,16 +678,9 @@ GRADN(uint16_t, perceptronn_f16, load4_f16, ROW_PERCEPTRON)
 
 /* f16 rows in Huber's 4-row loop (rows of up to 1024 features, too wide
  * to keep in registers as GRAD_SMALL_F16 does): the 4 rows' halves (n, a
- * multiple of 4) widened to floats on the stack (L1), a vcvtph2ps and a
- * store per 8 halves; the f32 loop then reads them with its loads that
- * widen to double, where widening 4 halves at each of a row's two uses
- * takes three instructions a use. */
-static inline const float *stage_f16(const uint16_t *h, size_t n, float *buf) {
-    size_t j = 0;
-    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(buf + j, LOAD8_F16(h + j));
-    if (j < n) _mm_storeu_ps(buf + j, _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(h + j))));
-    return buf;
-}
+ * multiple of 4) widened to floats on the stack (L1) by stage_f16; the f32
+ * loop then reads them with its loads that widen to double, where widening
+ * 4 halves at each of a row's two uses takes three instructions a use. */
 #define STAGE_BUF_NONE(NVMAX)
 #define STAGE_NONE(p, count) (p)
 #define STAGE_BUF_F16(NVMAX) float sbuf[4 * (4 * (NVMAX) + 1)];
